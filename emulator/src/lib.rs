@@ -1,1 +1,351 @@
-//! placeholder
+//! A stateful local stand-in for the Cloudflare Images API.
+//!
+//! The emulator serves, on one loopback port:
+//!
+//! - the API under `/client/v4/accounts/{account_id}/images/...` (v1 upload, list, get, edit,
+//!   delete, blob; v2 list with continuation tokens and metadata filters; signing keys; stats;
+//!   variants; v1 and v2 direct uploads), with Cloudflare's JSON envelope and error codes;
+//! - one-time direct-upload URLs at `/upload/{account_hash}/{image_id}` (no credentials);
+//! - delivery at `/{account_hash}/{image_id}/{variant}` and
+//!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks.
+//!
+//! Images are never resized: every variant serves the original bytes.
+//! [`Faults`] injects rate limits, server errors, latency, connection resets and
+//! "stored but failed" uploads at run time.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emu = cloudflare_images_emulator::Emulator::start().await?;
+//! println!("API base URL: {}", emu.base_url());
+//! emu.faults().fail_next(1, 503);
+//! emu.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod api;
+mod delivery;
+mod faults;
+mod store;
+mod util;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Response};
+use axum::Router;
+use bytes::Bytes;
+use chrono::Utc;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+pub use faults::{FaultConfig, Faults};
+
+use faults::FaultAction;
+use store::{Image, Store};
+
+/// Start-up settings of an emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The account id expected in API paths (`/accounts/{account_id}/...`).
+    pub account_id: String,
+    /// The account hash used in delivery and upload URLs.
+    pub account_hash: String,
+    /// If set, the only bearer token accepted; if `None`, any non-empty credential is.
+    /// `X-Auth-Email` + `X-Auth-Key` pairs are always accepted when both are non-empty.
+    pub api_token: Option<String>,
+    /// If set, images and state are kept in this folder and loaded again on start.
+    pub data_dir: Option<PathBuf>,
+    /// Port on 127.0.0.1 to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Faults active from the start (they can be changed later through [`Faults`]).
+    pub faults: FaultConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            account_id: "023e105f4ecef8ad9ca31a8372d0c353".into(),
+            account_hash: "emu-account-hash".into(),
+            api_token: None,
+            data_dir: None,
+            port: 0,
+            faults: FaultConfig::default(),
+        }
+    }
+}
+
+/// Entry point: starts emulator servers.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// Starts an emulator with [`Config::default`] on an ephemeral port.
+    pub async fn start() -> std::io::Result<EmulatorHandle> {
+        Self::start_with(Config::default()).await
+    }
+
+    /// Starts an emulator with the given configuration. Fails if the port cannot be bound or
+    /// the data folder cannot be read.
+    pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
+        let store = match &config.data_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || store::load(&dir))
+                    .await
+                    .map_err(std::io::Error::other)??
+            }
+            None => Store::new(),
+        };
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
+        let port = listener.local_addr()?.port();
+        let origin = format!("http://127.0.0.1:{port}");
+        let faults = Faults::new(&config.faults);
+        let app = Arc::new(App {
+            origin,
+            store: Mutex::new(store),
+            faults,
+            request_count: AtomicU64::new(0),
+            persist_lock: tokio::sync::Mutex::new(()),
+            config,
+        });
+        let task = tokio::spawn(serve(listener, app.clone()));
+        Ok(EmulatorHandle {
+            app,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct EmulatorHandle {
+    app: Arc<App>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl EmulatorHandle {
+    /// The API base URL, like `https://api.cloudflare.com/client/v4`:
+    /// `http://127.0.0.1:PORT/client/v4`.
+    pub fn base_url(&self) -> String {
+        format!("{}/client/v4", self.app.origin)
+    }
+
+    /// The delivery and upload origin, `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        self.app.origin.clone()
+    }
+
+    /// The account id the API expects.
+    pub fn account_id(&self) -> &str {
+        &self.app.config.account_id
+    }
+
+    /// The account hash used in delivery URLs.
+    pub fn account_hash(&self) -> &str {
+        &self.app.config.account_hash
+    }
+
+    /// The runtime fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.app.faults
+    }
+
+    /// Number of HTTP requests received so far, on every route (API, uploads, delivery),
+    /// including requests answered by injected faults.
+    pub fn request_count(&self) -> u64 {
+        self.app.request_count.load(Ordering::SeqCst)
+    }
+
+    /// Number of stored images (drafts not counted).
+    pub fn image_count(&self) -> usize {
+        self.app.lock().count()
+    }
+
+    /// The current signing keys as `(name, value)` pairs, sorted by name.
+    pub fn signing_keys(&self) -> Vec<(String, String)> {
+        self.app
+            .lock()
+            .keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Test helper: inserts `n` small PNG images directly (no HTTP), with upload times one
+    /// millisecond apart and increasing, and metadata `{"index": i, "even": i % 2 == 0}`.
+    /// Returns their ids in upload order.
+    #[doc(hidden)]
+    pub async fn seed_images(&self, n: usize) -> Vec<String> {
+        let blob = Bytes::from_static(api::TINY_PNG);
+        let base = Utc::now() - chrono::Duration::milliseconds(i64::try_from(n).unwrap_or(0));
+        let mut ids = Vec::with_capacity(n);
+        {
+            let mut store = self.app.lock();
+            for i in 0..n {
+                let seq = store.alloc_seq();
+                let id = uuid::Uuid::new_v4().to_string();
+                let mut meta = serde_json::Map::new();
+                meta.insert("index".into(), serde_json::json!(i));
+                meta.insert("even".into(), serde_json::json!(i % 2 == 0));
+                let image = Image {
+                    seq,
+                    id: id.clone(),
+                    custom_id: false,
+                    filename: Some(format!("seed-{i}.png")),
+                    uploaded: base + chrono::Duration::milliseconds(i64::try_from(i).unwrap_or(0)),
+                    require_signed_urls: false,
+                    meta,
+                    creator: None,
+                    draft: false,
+                    upload_expiry: None,
+                    content_type: Some("image/png".into()),
+                    blob: Some(blob.clone()),
+                };
+                if store.insert(image).is_ok() {
+                    ids.push(id);
+                }
+            }
+        }
+        if let Some(dir) = &self.app.config.data_dir {
+            for seq in self.app.lock().images.keys().copied().collect::<Vec<_>>() {
+                let path = store::blob_path(dir, seq);
+                if !path.exists() {
+                    let _ = tokio::fs::write(&path, api::TINY_PNG).await;
+                }
+            }
+        }
+        let _ = self.app.persist().await;
+        ids
+    }
+
+    /// Stops the server and waits until it has stopped. Open connections are closed.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub config: Config,
+    pub origin: String,
+    pub store: Mutex<Store>,
+    pub faults: Faults,
+    pub request_count: AtomicU64,
+    persist_lock: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    /// Locks the state (recovering from a poisoned lock: the data stays usable).
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the index if persistence is on.
+    pub async fn persist(&self) -> std::io::Result<()> {
+        let Some(dir) = self.config.data_dir.clone() else {
+            return Ok(());
+        };
+        let _guard = self.persist_lock.lock().await;
+        let json = store::snapshot_json(&self.lock());
+        tokio::task::spawn_blocking(move || store::write_index(&dir, &json))
+            .await
+            .map_err(std::io::Error::other)?
+    }
+}
+
+/// Accept loop. Connection tasks live in a `JoinSet`, so aborting this task closes them all.
+async fn serve(listener: TcpListener, app: Arc<App>) {
+    let router = Router::new()
+        .fallback(api::dispatch)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(app.clone());
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let app = app.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        handle_request(app.clone(), router.clone(), req)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// Counts the request, applies faults, then hands it to the router. Returning an error makes
+/// hyper drop the connection without a response (the "reset" fault).
+async fn handle_request(
+    app: Arc<App>,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
+    app.request_count.fetch_add(1, Ordering::SeqCst);
+    let path = req.uri().path();
+    let faultable = path.starts_with("/client/v4/") || path.starts_with("/upload/");
+    if faultable {
+        let latency = app.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match app.faults.decide() {
+            FaultAction::Proceed => {}
+            FaultAction::Reset => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected connection reset",
+                ))
+            }
+            FaultAction::Respond {
+                status,
+                code,
+                message,
+                retry_after,
+                html,
+            } => {
+                if html {
+                    return Ok(util::html_502());
+                }
+                let mut err = util::ApiError::new(status, code, message);
+                err.retry_after = retry_after;
+                return Ok(err.into_response());
+            }
+        }
+    }
+    match router.oneshot(req.map(Body::new)).await {
+        Ok(resp) => Ok(resp),
+        Err(never) => match never {},
+    }
+}

@@ -1,0 +1,104 @@
+//! `cloudflare-images-emulator`: runs the Cloudflare Images emulator until interrupted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cloudflare_images_emulator::{Config, Emulator};
+
+const USAGE: &str = "\
+Usage: cloudflare-images-emulator [OPTIONS]
+
+A stateful local stand-in for the Cloudflare Images API.
+
+Options:
+  --port N                 port on 127.0.0.1 (default 0: pick a free one)
+  --data-dir DIR           keep images and state in DIR (loaded again on start)
+  --account-id ID          account id expected in API paths
+  --account-hash HASH      account hash used in delivery URLs
+  --token TOKEN            the only bearer token accepted (default: any credential)
+  --rate-limit-after N     answer 429 (code 971) after N API requests
+  --retry-after SECS       Retry-After value of 429 answers (default 1)
+  --fail-5xx-percent P     answer P % of API requests with 500 (code 5500)
+  --latency-ms N           delay every API request by N milliseconds
+  --reset-percent P        close the connection without answering for P % of API requests
+  --fail-after-upload      store uploads, then answer 500
+  -h, --help               print this help
+";
+
+fn parse(args: &[String]) -> Result<Option<Config>, String> {
+    let mut config = Config::default();
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        let mut value = || -> Result<String, String> {
+            i += 1;
+            args.get(i)
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        fn num<T: std::str::FromStr>(flag: &str, text: String) -> Result<T, String> {
+            text.parse()
+                .map_err(|_| format!("{flag}: not a valid number: {text}"))
+        }
+        match flag {
+            "-h" | "--help" => return Ok(None),
+            "--port" => config.port = num(flag, value()?)?,
+            "--data-dir" => config.data_dir = Some(PathBuf::from(value()?)),
+            "--account-id" => config.account_id = value()?,
+            "--account-hash" => config.account_hash = value()?,
+            "--token" => config.api_token = Some(value()?),
+            "--rate-limit-after" => config.faults.rate_limit_after = Some(num(flag, value()?)?),
+            "--retry-after" => config.faults.retry_after_secs = Some(num(flag, value()?)?),
+            "--fail-5xx-percent" => config.faults.fail_5xx_percent = percent(flag, value()?)?,
+            "--latency-ms" => {
+                config.faults.latency = Duration::from_millis(num(flag, value()?)?);
+            }
+            "--reset-percent" => config.faults.reset_percent = percent(flag, value()?)?,
+            "--fail-after-upload" => config.faults.fail_after_upload = true,
+            other => return Err(format!("unknown argument: {other}")),
+        }
+        i += 1;
+    }
+    Ok(Some(config))
+}
+
+fn percent(flag: &str, text: String) -> Result<u8, String> {
+    match text.parse::<u8>() {
+        Ok(p) if p <= 100 => Ok(p),
+        _ => Err(format!("{flag}: expected a percentage 0..=100, got {text}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match parse(&args) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let emulator = match Emulator::start_with(config).await {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: could not start the emulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", emulator.base_url());
+    eprintln!(
+        "Cloudflare Images emulator listening.\n  API base URL: {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>",
+        emulator.base_url(),
+        emulator.account_id(),
+        emulator.origin(),
+        emulator.account_hash(),
+    );
+    std::future::pending::<()>().await;
+    ExitCode::SUCCESS
+}
