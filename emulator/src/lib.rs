@@ -227,6 +227,20 @@ impl EmulatorHandle {
         ids
     }
 
+    /// Test helper: makes the one-time upload URL of draft `id` expired. Returns false if no
+    /// such draft exists.
+    #[doc(hidden)]
+    pub fn expire_upload_url(&self, id: &str) -> bool {
+        let mut store = self.app.lock();
+        match store.get_mut(id) {
+            Some(image) if image.draft => {
+                image.upload_expiry = Some(Utc::now() - chrono::Duration::seconds(1));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Stops the server and waits until it has stopped. Open connections are closed.
     pub async fn shutdown(mut self) {
         if let Some(task) = self.task.take() {
