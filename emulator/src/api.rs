@@ -450,7 +450,9 @@ async fn upload_v1(app: &App, req: Request<Body>) -> ApiResult {
             blob: Some(data.clone()),
         };
         let json = image.to_json(&app.origin, &app.config.account_hash, &store.variants);
-        store.insert(image).map_err(|_| already_exists())?;
+        if !store.insert(image) {
+            return Err(already_exists());
+        }
         (seq, json)
     };
     write_blob(app, seq, &data).await?;
@@ -649,7 +651,9 @@ async fn create_draft(app: &App, fields: CommonFields, expiry: Option<&str>) -> 
             content_type: None,
             blob: None,
         };
-        store.insert(image).map_err(|_| already_exists())?;
+        if !store.insert(image) {
+            return Err(already_exists());
+        }
     }
     persist(app).await?;
     ok(json!({

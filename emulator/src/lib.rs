@@ -188,6 +188,7 @@ impl EmulatorHandle {
         let blob = Bytes::from_static(api::TINY_PNG);
         let base = Utc::now() - chrono::Duration::milliseconds(i64::try_from(n).unwrap_or(0));
         let mut ids = Vec::with_capacity(n);
+        let mut seqs = Vec::with_capacity(n);
         {
             let mut store = self.app.lock();
             for i in 0..n {
@@ -210,17 +211,15 @@ impl EmulatorHandle {
                     content_type: Some("image/png".into()),
                     blob: Some(blob.clone()),
                 };
-                if store.insert(image).is_ok() {
+                if store.insert(image) {
                     ids.push(id);
+                    seqs.push(seq);
                 }
             }
         }
         if let Some(dir) = &self.app.config.data_dir {
-            for seq in self.app.lock().images.keys().copied().collect::<Vec<_>>() {
-                let path = store::blob_path(dir, seq);
-                if !path.exists() {
-                    let _ = tokio::fs::write(&path, api::TINY_PNG).await;
-                }
+            for seq in seqs {
+                let _ = tokio::fs::write(store::blob_path(dir, seq), api::TINY_PNG).await;
             }
         }
         let _ = self.app.persist().await;

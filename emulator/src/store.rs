@@ -148,14 +148,16 @@ impl Store {
         seq
     }
 
-    /// Inserts an image whose `seq` came from [`Store::alloc_seq`]. Fails if the id exists.
-    pub fn insert(&mut self, image: Image) -> Result<(), Image> {
+    /// Inserts an image whose `seq` came from [`Store::alloc_seq`]. Returns false (and
+    /// drops the image) if the id exists.
+    #[must_use]
+    pub fn insert(&mut self, image: Image) -> bool {
         if self.ids.contains_key(&image.id) {
-            return Err(image);
+            return false;
         }
         self.ids.insert(image.id.clone(), image.seq);
         self.images.insert(image.seq, image);
-        Ok(())
+        true
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Image> {

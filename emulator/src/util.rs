@@ -109,7 +109,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case); `None` if malformed.
 pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| -> Option<u8> {
