@@ -6,6 +6,14 @@
 //! to image delivery. Percentages are deterministic: with `P` percent, exactly `P` of every
 //! 100 consecutive eligible requests are hit, spread evenly (an accumulator crossing multiples
 //! of 100), so tests can predict which request fails.
+//!
+//! A "reset" is done by failing the hyper service for that request: hyper then closes the
+//! connection without writing a single response byte, and the client sees the connection end
+//! before a response (an incomplete-message or connection-reset error, depending on timing).
+//! It happens before the request is handled, so a reset request never changes any state.
+//!
+//! Order of evaluation for each eligible request: latency, reset, `fail_next`, rate limit,
+//! 5xx percentage.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
@@ -29,6 +37,8 @@ pub struct FaultConfig {
     pub reset_percent: u8,
     /// Store every uploaded image, then answer 500 anyway.
     pub fail_after_upload: bool,
+    /// Injected server errors are HTML 502 pages (see [`Faults::set_html_502`]).
+    pub html_502: bool,
 }
 
 /// What the fault layer decided for one request.
@@ -99,6 +109,7 @@ impl Faults {
         faults.set_latency(config.latency);
         faults.set_reset_percent(config.reset_percent);
         faults.set_fail_after_upload(config.fail_after_upload);
+        faults.set_html_502(config.html_502);
         faults
     }
 

@@ -22,6 +22,7 @@ Options:
   --fail-5xx-percent P     answer P % of API requests with 500 (code 5500)
   --latency-ms N           delay every API request by N milliseconds
   --reset-percent P        close the connection without answering for P % of API requests
+  --html-502               injected server errors are HTML 502 pages instead of JSON 500s
   --fail-after-upload      store uploads, then answer 500
   -h, --help               print this help
 ";
@@ -56,6 +57,7 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
             }
             "--reset-percent" => config.faults.reset_percent = percent(flag, value()?)?,
             "--fail-after-upload" => config.faults.fail_after_upload = true,
+            "--html-502" => config.faults.html_502 = true,
             other => return Err(format!("unknown argument: {other}")),
         }
         i += 1;

@@ -74,9 +74,15 @@ async fn latency_delays_api_requests() {
     ctx.get("v1/stats").await.assert_ok();
     assert!(start.elapsed() >= Duration::from_millis(300));
     ctx.emu.faults().set_latency(Duration::ZERO);
-    let start = Instant::now();
+    assert_eq!(ctx.emu.faults().latency(), Duration::ZERO);
     ctx.get("v1/stats").await.assert_ok();
-    assert!(start.elapsed() < Duration::from_millis(300));
+    // Delivery is never delayed.
+    ctx.emu.faults().set_latency(Duration::from_secs(30));
+    let path = format!("/{}/x/public", ctx.emu.account_hash());
+    let resp = tokio::time::timeout(Duration::from_secs(10), ctx.deliver(&path))
+        .await
+        .expect("delivery is not delayed");
+    assert_eq!(resp.status(), 404);
 }
 
 #[tokio::test]
@@ -307,9 +313,19 @@ async fn shutdown_frees_the_port() {
 // ----------------------------------------------------------------------------------------------
 // The binary
 
+/// Kills the child process when dropped (also when an assertion fails).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test]
 async fn binary_prints_base_url_and_applies_flags() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
+    let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
         .args([
             "--port",
             "0",
@@ -324,7 +340,8 @@ async fn binary_prints_base_url_and_applies_flags() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().expect("stdout");
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).map(|_| line)
@@ -342,8 +359,7 @@ async fn binary_prints_base_url_and_applies_flags() {
     Ctx::raw(http.get(&url).bearer_auth("bin-token"))
         .await
         .assert_error(429, 971);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 
     let bad = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
         .arg("--bogus")
