@@ -1,0 +1,680 @@
+//! Code that codegen writes itself, beside progenitor's: open enums and the
+//! resource tree (`client.v1().variants().create(..).send()`).
+//!
+//! The tree is emitted from the methods progenitor actually generated (parsed
+//! back with syn), so its calls always match their signatures: required values
+//! become arguments, optional ones builder setters, and a JSON body is flattened
+//! into the request (its required fields as arguments, the rest as setters).
+
+use std::collections::BTreeMap;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use serde_json::Value;
+use typify::{TypeDetails, TypeSpace};
+
+use crate::tree::Placement;
+use crate::Error;
+
+/// Operations written by hand in the SDK: `(flat tree name, Rust type the tree
+/// method returns, doc line)`. The type has `fn new(&Client) -> Self`.
+pub const HANDWRITTEN: &[(&str, &str)] = &[
+    ("v1_create", "crate::upload::ImageUpload"),
+    ("v2_direct_uploads_create", "crate::upload::DirectUpload"),
+];
+
+// ---------------------------------------------------------------------------
+// Open enums
+
+/// A string enum of the spec, emitted as an open enum.
+pub struct OpenEnum {
+    pub type_name: String,
+    pub description: Option<String>,
+    pub values: Vec<String>,
+}
+
+/// Every named string enum of the (fixed-up) spec.
+pub fn open_enums(spec: &Value) -> Result<Vec<OpenEnum>, Error> {
+    let schemas = spec
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Error("the spec has no components.schemas".into()))?;
+    let mut out = Vec::new();
+    for (name, s) in schemas {
+        if s.get("type").and_then(Value::as_str) != Some("string") {
+            continue;
+        }
+        if let Some(values) = s.get("enum").and_then(Value::as_array) {
+            out.push(OpenEnum {
+                type_name: heck::ToPascalCase::to_pascal_case(name.as_str()),
+                description: s
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                values: values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn variant_ident(value: &str) -> syn::Ident {
+    let cleaned: String = value
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let mut name = heck::ToPascalCase::to_pascal_case(cleaned.as_str());
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.insert(0, 'V');
+    }
+    format_ident!("{}", name)
+}
+
+/// Enums that decode values this version does not know into `Unknown(String)`
+/// instead of failing the whole response (quirk 20: none of Cloudflare's enums is
+/// marked closed, and new values appear without notice).
+pub fn open_enum_tokens(enums: &[OpenEnum]) -> TokenStream {
+    let defs = enums.iter().map(|e| {
+        let name = format_ident!("{}", e.type_name);
+        let doc = e.description.clone().unwrap_or_else(|| format!("`{}`", e.type_name));
+        let idents: Vec<_> = e.values.iter().map(|v| variant_ident(v)).collect();
+        let values = &e.values;
+        let docs = values.iter().map(|v| format!("`{v}`"));
+        quote! {
+            #[doc = #doc]
+            ///
+            /// Open: a value this version of the SDK does not know decodes as `Unknown`.
+            #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            #[non_exhaustive]
+            pub enum #name {
+                #( #[doc = #docs] #idents, )*
+                /// A value added to the API after this SDK was generated.
+                Unknown(::std::string::String),
+            }
+            impl #name {
+                /// The value as it goes on the wire.
+                pub fn as_str(&self) -> &str {
+                    match self {
+                        #( Self::#idents => #values, )*
+                        Self::Unknown(other) => other.as_str(),
+                    }
+                }
+            }
+            impl ::std::convert::From<&str> for #name {
+                fn from(value: &str) -> Self {
+                    match value {
+                        #( #values => Self::#idents, )*
+                        other => Self::Unknown(other.to_string()),
+                    }
+                }
+            }
+            impl ::std::convert::From<::std::string::String> for #name {
+                fn from(value: ::std::string::String) -> Self {
+                    Self::from(value.as_str())
+                }
+            }
+            impl ::std::str::FromStr for #name {
+                type Err = ::std::convert::Infallible;
+                fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                    Ok(Self::from(value))
+                }
+            }
+            impl ::std::fmt::Display for #name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.as_str())
+                }
+            }
+            impl ::serde::Serialize for #name {
+                fn serialize<S: ::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    s.serialize_str(self.as_str())
+                }
+            }
+            impl<'de> ::serde::Deserialize<'de> for #name {
+                fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                    <::std::string::String as ::serde::Deserialize>::deserialize(d).map(Self::from)
+                }
+            }
+        }
+    });
+    quote! {
+        /// String enums of the API, open to values added after generation.
+        pub mod open_enums {
+            #(#defs)*
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading progenitor's methods back
+
+/// One positional method progenitor generated.
+pub struct Method {
+    pub name: String,
+    pub params: Vec<(syn::Ident, syn::Type)>,
+    /// `X` of `Result<ResponseValue<X>, Error<E>>`.
+    pub success: syn::Type,
+}
+
+/// Every method of progenitor's `impl Client`.
+pub fn progenitor_methods(file: &syn::File) -> Result<Vec<Method>, Error> {
+    let mut out = Vec::new();
+    for item in &file.items {
+        let syn::Item::Impl(imp) = item else { continue };
+        if imp.trait_.is_some() || imp.self_ty.to_token_stream().to_string() != "Client" {
+            continue;
+        }
+        for it in &imp.items {
+            let syn::ImplItem::Fn(f) = it else { continue };
+            if f.sig.asyncness.is_none() {
+                continue;
+            }
+            let params = f
+                .sig
+                .inputs
+                .iter()
+                .filter_map(|arg| match arg {
+                    syn::FnArg::Typed(pt) => match &*pt.pat {
+                        syn::Pat::Ident(pi) => Some((pi.ident.clone(), (*pt.ty).clone())),
+                        _ => None,
+                    },
+                    syn::FnArg::Receiver(_) => None,
+                })
+                .collect();
+            let name = f.sig.ident.to_string();
+            let success = success_type(&f.sig.output)
+                .ok_or_else(|| Error(format!("{name}: unexpected return type from progenitor")))?;
+            out.push(Method {
+                name,
+                params,
+                success,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn generic_args(ty: &syn::Type) -> Option<(String, Vec<syn::Type>)> {
+    let syn::Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return Some((seg.ident.to_string(), vec![]));
+    };
+    let tys = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    Some((seg.ident.to_string(), tys))
+}
+
+fn success_type(output: &syn::ReturnType) -> Option<syn::Type> {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let (outer, args) = generic_args(ty)?;
+    if outer != "Result" {
+        return None;
+    }
+    let (rv, inner) = generic_args(args.first()?)?;
+    (rv == "ResponseValue")
+        .then(|| inner.into_iter().next())
+        .flatten()
+}
+
+// ---------------------------------------------------------------------------
+// The tree
+
+/// How a value is kept in a request and handed to progenitor's method.
+enum Pass {
+    /// `&'a str` kept as `String`.
+    Str,
+    /// `&'a T` kept as `T`.
+    Ref,
+    /// `Option<&'a str>` kept as `Option<String>`.
+    OptStr,
+    /// `Option<&'a T>` kept as `Option<T>`.
+    OptRef,
+    /// `Option<T>` kept as is.
+    OptOwned,
+    /// `T` kept as is.
+    Owned,
+}
+
+fn strip_ref(ty: &syn::Type) -> Option<syn::Type> {
+    match ty {
+        syn::Type::Reference(r) => Some((*r.elem).clone()),
+        _ => None,
+    }
+}
+
+fn classify(ty: &syn::Type) -> (Pass, syn::Type) {
+    let string: syn::Type = syn::parse_quote!(::std::string::String);
+    if let Some(inner) = strip_ref(ty) {
+        let is_str = inner.to_token_stream().to_string() == "str";
+        return if is_str {
+            (Pass::Str, string)
+        } else {
+            (Pass::Ref, inner)
+        };
+    }
+    if let Some((outer, args)) = generic_args(ty) {
+        if outer == "Option" {
+            if let Some(arg) = args.first() {
+                if let Some(inner) = strip_ref(arg) {
+                    let is_str = inner.to_token_stream().to_string() == "str";
+                    return if is_str {
+                        (Pass::OptStr, string)
+                    } else {
+                        (Pass::OptRef, inner)
+                    };
+                }
+                return (Pass::OptOwned, arg.clone());
+            }
+        }
+    }
+    (Pass::Owned, ty.clone())
+}
+
+/// A value of a request: its field, how it is set, how it is sent.
+struct Field {
+    ident: syn::Ident,
+    /// Type stored in the request struct.
+    stored: TokenStream,
+    /// `Some(inner)` for an optional value set by a setter taking `impl Into<inner>`.
+    setter: Option<TokenStream>,
+    /// Stored value starts as `Default::default()` (a setter replaces it).
+    defaulted: bool,
+    doc: Option<String>,
+}
+
+fn pascal(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|p| heck::ToPascalCase::to_pascal_case(p.as_str()))
+        .collect()
+}
+
+#[derive(Default)]
+struct Node {
+    children: BTreeMap<String, Node>,
+    methods: Vec<TokenStream>,
+    items: Vec<TokenStream>,
+}
+
+/// Emits the resource tree over progenitor's methods.
+pub fn emit_tree(
+    placements: &[Placement],
+    methods: &[Method],
+    handwritten: &[Placement],
+    types: &TypeSpace,
+) -> Result<TokenStream, Error> {
+    let mut root = Node::default();
+    for p in placements {
+        let node = p
+            .resources
+            .iter()
+            .fold(&mut root, |n, r| n.children.entry(r.clone()).or_default());
+        let owner = format_ident!("{}", pascal(&p.resources));
+        let method = format_ident!("{}", p.method);
+        let doc = method_doc(p);
+        let deprecated = p.deprecated.then(
+            || quote!(#[deprecated(note = "deprecated by Cloudflare; see the method's docs")]),
+        );
+        if handwritten.iter().any(|h| h.flat_name() == p.flat_name()) {
+            let (_, ty) = HANDWRITTEN
+                .iter()
+                .find(|(n, _)| *n == p.flat_name())
+                .ok_or_else(|| {
+                    Error(format!(
+                        "operation {} ({}) cannot be generated (multipart) and has no handwritten \
+                     implementation registered in resources::HANDWRITTEN",
+                        p.operation_id,
+                        p.flat_name()
+                    ))
+                })?;
+            let ty: syn::Path = syn::parse_str(ty).map_err(|e| Error(e.to_string()))?;
+            node.methods.push(quote! {
+                #[doc = #doc]
+                #deprecated
+                pub fn #method(&self) -> #ty<'a> {
+                    #ty::new(self.client)
+                }
+            });
+            continue;
+        }
+        let m = methods
+            .iter()
+            .find(|m| m.name == p.flat_name())
+            .ok_or_else(|| Error(format!("progenitor generated no method {}", p.flat_name())))?;
+        let (method_fn, request) = emit_operation(p, m, &owner, &method, &doc, deprecated, types)?;
+        node.methods.push(method_fn);
+        node.items.push(request);
+    }
+
+    let mut out = TokenStream::new();
+    let mut top = Vec::new();
+    for (name, child) in &root.children {
+        let ident = format_ident!("{}", name);
+        let ty = format_ident!("{}", pascal(std::slice::from_ref(name)));
+        let doc = format!("Operations under `/images/{name}`.");
+        top.push(quote! {
+            #[doc = #doc]
+            pub fn #ident(&self) -> #ty<'_> {
+                #ty { client: self }
+            }
+        });
+        emit_node(&[name.clone()], child, &mut out);
+    }
+    Ok(quote! {
+        use crate::api::types;
+        use crate::Client;
+
+        impl Client {
+            #(#top)*
+        }
+
+        #out
+    })
+}
+
+fn emit_node(path: &[String], node: &Node, out: &mut TokenStream) {
+    let ty = format_ident!("{}", pascal(path));
+    let doc = format!("The `{}` resource: see its methods.", path.join("."));
+    let children = node.children.keys().map(|name| {
+        let mut child_path = path.to_vec();
+        child_path.push(name.clone());
+        let child_ty = format_ident!("{}", pascal(&child_path));
+        let ident = format_ident!("{}", name);
+        let doc = format!("The `{}` resource.", child_path.join("."));
+        quote! {
+            #[doc = #doc]
+            pub fn #ident(&self) -> #child_ty<'a> {
+                #child_ty { client: self.client }
+            }
+        }
+    });
+    let methods = &node.methods;
+    let items = &node.items;
+    out.extend(quote! {
+        #[doc = #doc]
+        #[derive(Clone, Copy, Debug)]
+        pub struct #ty<'a> {
+            client: &'a Client,
+        }
+        impl<'a> #ty<'a> {
+            #(#children)*
+            #(#methods)*
+        }
+        #(#items)*
+    });
+    for (name, child) in &node.children {
+        let mut child_path = path.to_vec();
+        child_path.push(name.clone());
+        emit_node(&child_path, child, out);
+    }
+}
+
+fn method_doc(p: &Placement) -> String {
+    format!("{}\n\nSends `{} {}`.", p.docs, p.http.0, p.http.1)
+}
+
+/// The type of a named struct of the type space, by its Rust name.
+fn find_struct<'a>(types: &'a TypeSpace, name: &str) -> Option<typify::Type<'a>> {
+    types.iter_types().find(|t| t.name() == name)
+}
+
+fn last_segment(ty: &syn::Type) -> String {
+    match ty {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn emit_operation(
+    p: &Placement,
+    m: &Method,
+    owner: &syn::Ident,
+    method: &syn::Ident,
+    doc: &str,
+    deprecated: Option<TokenStream>,
+    types: &TypeSpace,
+) -> Result<(TokenStream, TokenStream), Error> {
+    let request = format_ident!("{}Request", pascal(&[p.flat_name()]));
+    let mut fields: Vec<Field> = Vec::new();
+    let mut call_args = Vec::new();
+    let mut body_build = TokenStream::new();
+    let mut checks = Vec::new();
+    // Only ids show in `Debug`: bodies may carry credentials (sourcing-kit `secret`).
+    let mut shown: Vec<syn::Ident> = Vec::new();
+    for (ident, ty) in &m.params {
+        if ident == "account_id" {
+            call_args.push(quote!(client.account_id()));
+            continue;
+        }
+        let (pass, stored) = classify(ty);
+        if ident == "body" {
+            // Flatten the body struct into the request.
+            let name = last_segment(&stored);
+            let body_ty = find_struct(types, &name)
+                .ok_or_else(|| Error(format!("{}: body type {name} not found", p.flat_name())))?;
+            let TypeDetails::Struct(s) = body_ty.details() else {
+                return Err(Error(format!(
+                    "{}: body type {name} is not an object",
+                    p.flat_name()
+                )));
+            };
+            let mut inits = Vec::new();
+            for prop in s.properties_info() {
+                let prop_ty = types
+                    .get_type(&prop.type_id)
+                    .map_err(|e| Error(e.to_string()))?;
+                let fident = format_ident!("{}", prop.name);
+                let doc = prop.description.map(str::to_string);
+                match prop_ty.details() {
+                    TypeDetails::Option(inner) => {
+                        let inner = types
+                            .get_type(&inner)
+                            .map_err(|e| Error(e.to_string()))?
+                            .ident();
+                        let full = prop_ty.ident();
+                        fields.push(Field {
+                            ident: fident.clone(),
+                            stored: full,
+                            setter: Some(inner),
+                            defaulted: true,
+                            doc,
+                        });
+                    }
+                    _ if !prop.required => {
+                        let full = prop_ty.ident();
+                        fields.push(Field {
+                            ident: fident.clone(),
+                            stored: full.clone(),
+                            setter: Some(full),
+                            defaulted: true,
+                            doc,
+                        });
+                    }
+                    _ => {
+                        fields.push(Field {
+                            ident: fident.clone(),
+                            stored: prop_ty.ident(),
+                            setter: None,
+                            defaulted: false,
+                            doc,
+                        });
+                    }
+                }
+                inits.push(quote!(#fident));
+            }
+            let body_path = stored.to_token_stream();
+            body_build = quote! { let body = #body_path { #(#inits,)* }; };
+            call_args.push(quote!(&body));
+            continue;
+        }
+        let stored_tokens = stored.to_token_stream();
+        match pass {
+            Pass::Str | Pass::Ref | Pass::Owned => {
+                if matches!(pass, Pass::Str) {
+                    let name = ident.to_string();
+                    checks.push(quote!(crate::error::check_path_param(#name, &#ident)?;));
+                }
+                fields.push(Field {
+                    ident: ident.clone(),
+                    stored: stored_tokens,
+                    setter: None,
+                    defaulted: false,
+                    doc: None,
+                });
+                shown.push(ident.clone());
+                call_args.push(match pass {
+                    Pass::Owned => quote!(#ident),
+                    _ => quote!(&#ident),
+                });
+            }
+            Pass::OptStr | Pass::OptRef | Pass::OptOwned => {
+                fields.push(Field {
+                    ident: ident.clone(),
+                    stored: quote!(::std::option::Option<#stored_tokens>),
+                    setter: Some(stored_tokens),
+                    defaulted: true,
+                    doc: None,
+                });
+                call_args.push(match pass {
+                    Pass::OptStr => quote!(#ident.as_deref()),
+                    Pass::OptRef => quote!(#ident.as_ref()),
+                    _ => quote!(#ident),
+                });
+            }
+        }
+    }
+
+    let required: Vec<&Field> = fields.iter().filter(|f| f.setter.is_none()).collect();
+    let arg_idents: Vec<_> = required.iter().map(|f| &f.ident).collect();
+    let arg_types = required.iter().map(|f| &f.stored);
+    let field_defs = fields.iter().map(|f| {
+        let (i, t) = (&f.ident, &f.stored);
+        quote!(#i: #t)
+    });
+    let field_inits = fields.iter().map(|f| {
+        let i = &f.ident;
+        if f.defaulted {
+            quote!(#i: ::std::default::Default::default())
+        } else {
+            quote!(#i: #i.into())
+        }
+    });
+    let setters = fields.iter().filter_map(|f| {
+        let inner = f.setter.as_ref()?;
+        let i = &f.ident;
+        let doc = f.doc.clone().unwrap_or_else(|| format!("Sets `{i}`."));
+        let is_option = f.stored.to_string().contains("Option <");
+        let assign = if is_option {
+            quote!(::std::option::Option::Some(value.into()))
+        } else {
+            quote!(value.into())
+        };
+        Some(quote! {
+            #[doc = #doc]
+            pub fn #i(mut self, value: impl ::std::convert::Into<#inner>) -> Self {
+                self.#i = #assign;
+                self
+            }
+        })
+    });
+    let all_idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
+    let flat = format_ident!("{}", p.flat_name());
+
+    let (ret, finish) = if last_segment(&m.success) == "ByteStream" {
+        (
+            quote!(crate::Blob),
+            quote!(Ok(crate::Blob::from_response(response))),
+        )
+    } else {
+        let envelope = last_segment(&m.success);
+        let env_ty = find_struct(types, &envelope).ok_or_else(|| {
+            Error(format!(
+                "{}: response type {envelope} not found",
+                p.flat_name()
+            ))
+        })?;
+        let TypeDetails::Struct(s) = env_ty.details() else {
+            return Err(Error(format!(
+                "{}: response {envelope} is not an envelope",
+                p.flat_name()
+            )));
+        };
+        let result = s
+            .properties_info()
+            .find(|pr| pr.name == "result")
+            .ok_or_else(|| {
+                Error(format!(
+                    "{}: response {envelope} has no result",
+                    p.flat_name()
+                ))
+            })?;
+        let result_ty = types
+            .get_type(&result.type_id)
+            .map_err(|e| Error(e.to_string()))?
+            .ident();
+        (result_ty, quote!(Ok(response.into_inner().result)))
+    };
+
+    let req_doc = format!(
+        "Request built by [`{owner}::{method}`]: set optional values, then [`send`]({request}::send) it."
+    );
+    let method_fn = quote! {
+        #[doc = #doc]
+        #deprecated
+        pub fn #method(&self, #(#arg_idents: impl ::std::convert::Into<#arg_types>),*) -> #request<'a> {
+            #request { client: self.client, #(#field_inits,)* }
+        }
+    };
+    let send_doc = "Sends the request and returns the `result` of Cloudflare's envelope.";
+    let request_name = request.to_string();
+    let shown_names = shown.iter().map(|i| i.to_string());
+    let item = quote! {
+        #[doc = #req_doc]
+        #[derive(Clone)]
+        #[must_use = "a request does nothing until it is sent with `.send().await`"]
+        pub struct #request<'a> {
+            client: &'a Client,
+            #(#field_defs,)*
+        }
+        impl ::std::fmt::Debug for #request<'_> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(#request_name)
+                    #(.field(#shown_names, &self.#shown))*
+                    .finish_non_exhaustive()
+            }
+        }
+        impl<'a> #request<'a> {
+            #(#setters)*
+            #[doc = #send_doc]
+            pub async fn send(self) -> crate::Result<#ret> {
+                let Self { client, #(#all_idents,)* } = self;
+                #(#checks)*
+                #body_build
+                let response = client
+                    .api()
+                    .#flat(#(#call_args),*)
+                    .await
+                    .map_err(crate::Error::from_api)?;
+                #finish
+            }
+        }
+    };
+    Ok((method_fn, item))
+}

@@ -1,0 +1,408 @@
+//! Client configuration: credentials, account, base URL.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::{Error, Result};
+
+/// Cloudflare's API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+
+/// A secret string: never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself; handle with care.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+/// How requests authenticate.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API token, sent as `Authorization: Bearer <token>` (preferred).
+    ApiToken(Secret),
+    /// The account email and Global API key (`X-Auth-Email`, `X-Auth-Key`).
+    GlobalKey {
+        /// Account email.
+        email: String,
+        /// Global API key.
+        key: Secret,
+    },
+    /// A user service key (`X-Auth-User-Service-Key`), deprecated by Cloudflare.
+    UserServiceKey(Secret),
+}
+
+impl Credentials {
+    fn headers(&self) -> Result<HeaderMap> {
+        fn sensitive(value: &str, what: &str) -> Result<HeaderValue> {
+            let mut v = HeaderValue::from_str(value).map_err(|_| {
+                Error::config(format!(
+                    "the {what} contains characters not allowed in an HTTP header"
+                ))
+            })?;
+            v.set_sensitive(true);
+            Ok(v)
+        }
+        let mut headers = HeaderMap::new();
+        match self {
+            Credentials::ApiToken(token) => {
+                if token.expose().is_empty() {
+                    return Err(Error::config("the API token is empty"));
+                }
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    sensitive(&format!("Bearer {}", token.expose()), "API token")?,
+                );
+            }
+            Credentials::GlobalKey { email, key } => {
+                if email.is_empty() || key.expose().is_empty() {
+                    return Err(Error::config(
+                        "the email and the global API key must both be set",
+                    ));
+                }
+                headers.insert(
+                    HeaderName::from_static("x-auth-email"),
+                    sensitive(email, "email")?,
+                );
+                headers.insert(
+                    HeaderName::from_static("x-auth-key"),
+                    sensitive(key.expose(), "API key")?,
+                );
+            }
+            Credentials::UserServiceKey(key) => {
+                if key.expose().is_empty() {
+                    return Err(Error::config("the user service key is empty"));
+                }
+                headers.insert(
+                    HeaderName::from_static("x-auth-user-service-key"),
+                    sensitive(key.expose(), "user service key")?,
+                );
+            }
+        }
+        Ok(headers)
+    }
+}
+
+/// A Cloudflare Images client for one account.
+///
+/// Cheap to clone (an `Arc` inside); share one per process. Operations hang off
+/// the resource tree: [`v1`](Client::v1), [`v2`](Client::v2).
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    account_id: Arc<str>,
+}
+
+struct Shared {
+    api: crate::api::Client,
+    base_url: String,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.shared.base_url)
+            .field("account_id", &self.account_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder; see [`ClientBuilder`].
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client configured from the environment, with the variable names of
+    /// Cloudflare's official SDKs: `CLOUDFLARE_API_TOKEN`, or `CLOUDFLARE_EMAIL` with
+    /// `CLOUDFLARE_API_KEY`, or `CLOUDFLARE_API_USER_SERVICE_KEY`; plus
+    /// `CLOUDFLARE_ACCOUNT_ID` and optionally `CLOUDFLARE_BASE_URL`.
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::from_env_with(|name| std::env::var(name).ok())?.build()
+    }
+
+    /// The account every call addresses.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// The same client (connection pool, credentials) addressing another account.
+    pub fn with_account(&self, account_id: impl Into<String>) -> Result<Client> {
+        let account_id = account_id.into();
+        crate::error::check_path_param("account_id", &account_id)?;
+        Ok(Client {
+            shared: Arc::clone(&self.shared),
+            account_id: account_id.into(),
+        })
+    }
+
+    /// The API base URL, e.g. `https://api.cloudflare.com/client/v4`.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The underlying HTTP client (credentials are in its default headers).
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.shared.api.client
+    }
+
+    pub(crate) fn api(&self) -> &crate::api::Client {
+        &self.shared.api
+    }
+}
+
+/// Builds a [`Client`]. Credentials and the account id are required.
+#[derive(Default)]
+pub struct ClientBuilder {
+    credentials: Option<Credentials>,
+    account_id: Option<String>,
+    base_url: Option<String>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    user_agent: Option<String>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("credentials", &self.credentials)
+            .field("account_id", &self.account_id)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Authenticates with an API token (preferred).
+    pub fn api_token(mut self, token: impl Into<Secret>) -> Self {
+        self.credentials = Some(Credentials::ApiToken(token.into()));
+        self
+    }
+
+    /// Authenticates with the account email and Global API key.
+    pub fn global_key(mut self, email: impl Into<String>, key: impl Into<Secret>) -> Self {
+        self.credentials = Some(Credentials::GlobalKey {
+            email: email.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Sets the credentials.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The account every call addresses (see [`Client::with_account`]).
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.account_id = Some(account_id.into());
+        self
+    }
+
+    /// Overrides the API base URL (a local emulator, a proxy).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+
+    /// How long to wait for a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a read may wait for data (default 60 s). There is no overall
+    /// request timeout, so large uploads on slow links are not cut off.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Replaces the `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// A builder filled from environment variables read through `lookup` (see
+    /// [`Client::from_env`]).
+    pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<ClientBuilder> {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let mut b = ClientBuilder::default();
+        b.credentials = if let Some(token) = get("CLOUDFLARE_API_TOKEN") {
+            Some(Credentials::ApiToken(token.into()))
+        } else if let (Some(email), Some(key)) =
+            (get("CLOUDFLARE_EMAIL"), get("CLOUDFLARE_API_KEY"))
+        {
+            Some(Credentials::GlobalKey {
+                email,
+                key: key.into(),
+            })
+        } else if let Some(key) = get("CLOUDFLARE_API_USER_SERVICE_KEY") {
+            Some(Credentials::UserServiceKey(key.into()))
+        } else if get("CLOUDFLARE_API_KEY").is_some() || get("CLOUDFLARE_EMAIL").is_some() {
+            return Err(Error::config(
+                "CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL must be set together",
+            ));
+        } else {
+            return Err(Error::config(
+                "no credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)",
+            ));
+        };
+        b.account_id = get("CLOUDFLARE_ACCOUNT_ID");
+        b.base_url = get("CLOUDFLARE_BASE_URL");
+        Ok(b)
+    }
+
+    /// Builds the client; fails on missing credentials, a missing account id or a
+    /// bad base URL.
+    pub fn build(self) -> Result<Client> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::config("no credentials: call api_token() (or global_key()) on the builder")
+        })?;
+        let account_id = self.account_id.ok_or_else(|| {
+            Error::config("no account id: call account_id() or set CLOUDFLARE_ACCOUNT_ID")
+        })?;
+        crate::error::check_path_param("account_id", &account_id)
+            .map_err(|e| Error::config(e.to_string()))?;
+        let base_url = self
+            .base_url
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+        let base_url = base_url.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base_url)
+            .map_err(|e| Error::config(format!("invalid base URL {base_url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::config(format!(
+                "base URL {base_url:?} is not http(s)"
+            )));
+        }
+        let mut headers = credentials.headers()?;
+        let ua = self.user_agent.unwrap_or_else(|| {
+            concat!("cloudflare-images-rs/", env!("CARGO_PKG_VERSION")).to_string()
+        });
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?,
+        );
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+            .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(60)))
+            .build()
+            .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?;
+        let api = crate::api::Client::new_with_client(&base_url, http);
+        Ok(Client {
+            shared: Arc::new(Shared { api, base_url }),
+            account_id: account_id.into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn from_env_prefers_the_token_and_reads_account_and_base_url() {
+        let b = ClientBuilder::from_env_with(env(&[
+            ("CLOUDFLARE_API_TOKEN", "tok"),
+            ("CLOUDFLARE_API_KEY", "key"),
+            ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+            ("CLOUDFLARE_BASE_URL", "http://127.0.0.1:9/client/v4/"),
+        ]))
+        .unwrap();
+        assert!(matches!(&b.credentials, Some(Credentials::ApiToken(t)) if t.expose() == "tok"));
+        let client = b.build().unwrap();
+        assert_eq!(client.account_id(), "acc");
+        assert_eq!(client.base_url(), "http://127.0.0.1:9/client/v4");
+    }
+
+    #[test]
+    fn missing_credentials_and_account_are_config_errors() {
+        let e = ClientBuilder::from_env_with(env(&[])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.to_string().contains("CLOUDFLARE_API_TOKEN"));
+        let e = ClientBuilder::from_env_with(env(&[("CLOUDFLARE_API_KEY", "k")])).unwrap_err();
+        assert!(e.to_string().contains("together"));
+        let e = Client::builder().api_token("t").build().unwrap_err();
+        assert!(e.to_string().contains("account id"));
+        let e = Client::builder().account_id("a").build().unwrap_err();
+        assert!(e.to_string().contains("credentials"));
+        let e = Client::builder()
+            .api_token("t")
+            .account_id("a")
+            .base_url("ftp://x")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let b = Client::builder()
+            .global_key("me@example.com", "super-secret-key")
+            .account_id("a");
+        let text = format!("{b:?}");
+        assert!(!text.contains("super-secret-key"), "{text}");
+        let b = Client::builder()
+            .api_token("tok-123-secret")
+            .account_id("a");
+        assert!(!format!("{b:?}").contains("tok-123-secret"));
+        let client = b.build().unwrap();
+        assert!(!format!("{client:?}").contains("tok-123-secret"));
+        assert!(!format!("{:?}", client.http_client()).contains("tok-123-secret"));
+    }
+
+    #[test]
+    fn with_account_keeps_the_pool_and_changes_the_account() {
+        let a = Client::builder()
+            .api_token("t")
+            .account_id("a")
+            .build()
+            .unwrap();
+        let b = a.with_account("b").unwrap();
+        assert_eq!((a.account_id(), b.account_id()), ("a", "b"));
+        assert!(Arc::ptr_eq(&a.shared, &b.shared));
+        assert!(a.with_account("").is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! The checked-in generated code is exactly what spec/ and codegen/ produce, and
+//! `cargo codegen --check` notices when it is not.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cloudflare_images_codegen as codegen;
+
+const SPEC: &str = "spec/cloudflare-images.openapi.yaml";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch copy of spec/ and generated/ to break on purpose.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cfimg-drift-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["spec", "generated"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(root().join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+fn generate(spec_root: &Path) -> codegen::Generation {
+    codegen::generate(&spec_root.join(SPEC), SPEC).expect("generation")
+}
+
+#[test]
+fn checked_in_code_is_current_and_generation_is_deterministic() {
+    let first = generate(root());
+    let second = generate(root());
+    assert_eq!(first.files, second.files, "two runs must be byte-identical");
+    if let Some(diff) = codegen::check(&root().join("generated"), &first.files) {
+        panic!("generated/ is stale; run `cargo codegen`:\n{diff}");
+    }
+    assert!(first
+        .files
+        .iter()
+        .all(|f| f.contents.starts_with("// @generated")));
+    assert_eq!(first.generated_operations.len(), 32);
+    assert_eq!(first.handwritten_operations.len(), 2);
+}
+
+#[test]
+fn a_hand_edit_of_generated_code_is_drift() {
+    let dir = scratch("edit");
+    let api = dir.join("generated/api.rs");
+    let text = std::fs::read_to_string(&api).unwrap();
+    std::fs::write(
+        &api,
+        text.replacen("pub async fn v1_get", "pub async fn v1_get_edited", 1),
+    )
+    .unwrap();
+    let diff =
+        codegen::check(&dir.join("generated"), &generate(&dir).files).expect("drift detected");
+    assert!(
+        diff.contains("-    pub async fn v1_get_edited<'a>("),
+        "{diff}"
+    );
+    assert!(diff.contains("+    pub async fn v1_get<'a>("), "{diff}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_spec_change_without_regenerating_is_drift() {
+    let dir = scratch("spec");
+    let spec = dir.join(SPEC);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen(
+            "summary: Image details",
+            "summary: Image details, changed",
+            1,
+        ),
+    )
+    .unwrap();
+    let diff =
+        codegen::check(&dir.join("generated"), &generate(&dir).files).expect("drift detected");
+    assert!(diff.contains("Image details, changed"), "{diff}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The command itself: `cargo codegen --check` exits non-zero with a diff on
+/// drift and zero on a clean tree.
+#[test]
+fn cargo_codegen_check_exit_status() {
+    let dir = scratch("cli");
+    let run = |dir: &Path| {
+        Command::new(env!("CARGO"))
+            .current_dir(root())
+            .args([
+                "run",
+                "--quiet",
+                "--package",
+                "cloudflare-images-codegen",
+                "--",
+                "--check",
+                "--root",
+            ])
+            .arg(dir)
+            .output()
+            .expect("cargo runs")
+    };
+    let clean = run(&dir);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+
+    let api = dir.join("generated/api.rs");
+    let text = std::fs::read_to_string(&api).unwrap();
+    std::fs::write(&api, text.replacen("Image details", "Image DETAILS", 1)).unwrap();
+    let drifted = run(&dir);
+    assert!(!drifted.status.success());
+    let stderr = String::from_utf8_lossy(&drifted.stderr);
+    assert!(
+        stderr.contains("has drifted") && stderr.contains("-    /**Image DETAILS"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
