@@ -52,8 +52,8 @@ pub use faults::{FaultConfig, Faults};
 use faults::FaultAction;
 use store::{Image, Store};
 
-/// Start-up settings of an emulator.
-#[derive(Debug, Clone)]
+/// Start-up settings of an emulator. Its `Debug` output hides the token.
+#[derive(Clone)]
 pub struct Config {
     /// The account id expected in API paths (`/accounts/{account_id}/...`).
     pub account_id: String,
@@ -80,6 +80,19 @@ impl Default for Config {
             port: 0,
             faults: FaultConfig::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("account_id", &self.account_id)
+            .field("account_hash", &self.account_hash)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("port", &self.port)
+            .field("faults", &self.faults)
+            .finish()
     }
 }
 

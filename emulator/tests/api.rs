@@ -43,6 +43,17 @@ async fn auth_is_required_and_checked() {
         .assert_error(405, 10405);
 }
 
+#[test]
+fn config_debug_hides_the_token() {
+    let config = Config {
+        api_token: Some("s3cret".into()),
+        ..Config::default()
+    };
+    let text = format!("{config:?}");
+    assert!(!text.contains("s3cret"));
+    assert!(text.contains("023e105f4ecef8ad9ca31a8372d0c353"));
+}
+
 #[tokio::test]
 async fn any_token_is_accepted_without_configured_token() {
     let ctx = Ctx::with(Config::default()).await;
@@ -895,6 +906,10 @@ async fn delivery_of_public_images() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "image/png");
     assert_eq!(resp.bytes().await.expect("bytes").to_vec(), png());
+    let head = ctx.http.head(url).send().await.expect("head");
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-type"], "image/png");
+    assert!(head.bytes().await.expect("empty").is_empty());
     for path in [
         format!("/cdn-cgi/imagedelivery/{hash}/{id}/public"),
         format!("/{hash}/{id}/w=400,h=300"),
