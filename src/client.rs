@@ -259,8 +259,7 @@ impl ClientBuilder {
     /// [`Client::from_env`]).
     pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<ClientBuilder> {
         let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
-        let mut b = ClientBuilder::default();
-        b.credentials = if let Some(token) = get("CLOUDFLARE_API_TOKEN") {
+        let credentials = if let Some(token) = get("CLOUDFLARE_API_TOKEN") {
             Some(Credentials::ApiToken(token.into()))
         } else if let (Some(email), Some(key)) =
             (get("CLOUDFLARE_EMAIL"), get("CLOUDFLARE_API_KEY"))
@@ -280,9 +279,12 @@ impl ClientBuilder {
                 "no credentials: set CLOUDFLARE_API_TOKEN (or CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY)",
             ));
         };
-        b.account_id = get("CLOUDFLARE_ACCOUNT_ID");
-        b.base_url = get("CLOUDFLARE_BASE_URL");
-        Ok(b)
+        Ok(ClientBuilder {
+            credentials,
+            account_id: get("CLOUDFLARE_ACCOUNT_ID"),
+            base_url: get("CLOUDFLARE_BASE_URL"),
+            ..ClientBuilder::default()
+        })
     }
 
     /// Builds the client; fails on missing credentials, a missing account id or a

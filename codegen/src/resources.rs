@@ -370,7 +370,7 @@ pub fn emit_tree(
                 #ty { client: self }
             }
         });
-        emit_node(&[name.clone()], child, &mut out);
+        emit_node(std::slice::from_ref(name), child, &mut out);
     }
     Ok(quote! {
         use crate::api::types;
