@@ -78,8 +78,11 @@ pub mod resources {
 
 mod blob;
 mod client;
+pub mod delivery;
 pub mod error;
+pub mod error_code;
 mod hooks;
+pub mod pagination;
 pub mod upload;
 
 pub use api::open_enums;

@@ -1,0 +1,1 @@
+//! Delivery URLs and signed URLs (`imagedelivery.net`), with a verifier.

@@ -1,0 +1,1 @@
+//! Cloudflare Images error codes as an enum.

@@ -1,0 +1,1 @@
+//! Pagination as `futures::Stream`s over the list operations.
