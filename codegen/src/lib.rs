@@ -338,6 +338,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_progenitor_failure_names_the_operation() {
+        let spec: openapiv3::OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/ok": {"get": {"operationId": "fine", "responses": {"200": {"description": "ok"}}}},
+                "/up": {"post": {"operationId": "upload_thing",
+                    "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "ok"}}}}
+            }
+        }))
+        .unwrap();
+        let mut generator = progenitor::Generator::new(&progenitor::GenerationSettings::default());
+        let err = run_progenitor(&mut generator, &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("operations that fail alone: upload_thing"),
+            "{err}"
+        );
+        assert!(!err.contains("fine"), "{err}");
+    }
+
+    #[test]
+    fn a_panic_inside_generation_becomes_an_error() {
+        let result = quiet_catch(|| -> u32 { panic!("boom in typify") });
+        assert_eq!(result.unwrap_err(), "boom in typify");
+    }
+
+    #[test]
     fn line_diff_shows_only_the_changed_region() {
         let d = line_diff("a\nb\nc\n", "a\nx\nc\n");
         assert_eq!(d, "@@ line 2 @@\n-b\n+x\n");
