@@ -1,10 +1,15 @@
 //! Image bytes as they come back from the blob endpoint.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use progenitor_client::{ByteStream, ResponseValue};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
+use crate::upload::{local_io_error, transport_message};
 
 /// The original bytes of an image, streamed: nothing is buffered until asked.
 pub struct Blob {
@@ -64,5 +69,107 @@ impl Blob {
             buf.extend_from_slice(&chunk.map_err(Error::transport)?);
         }
         Ok(buf.freeze())
+    }
+
+    /// Streams the body into the file at `path` and returns the number of bytes
+    /// written.
+    ///
+    /// The bytes go to a temporary file in the same directory, which is renamed
+    /// to `path` (replacing any file there) only once the whole body has arrived,
+    /// matched the `Content-Length` and been flushed to disk. A download that
+    /// fails, or a future dropped midway, leaves neither `path` changed nor a
+    /// temporary file behind.
+    pub async fn save_to(self, path: impl AsRef<Path>) -> Result<u64> {
+        let path = path.as_ref();
+        let shown = path.display();
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::invalid_input(format!("{shown} does not name a file")))?;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let (file, temp) = create_temp(&dir, &name.to_string_lossy()).await?;
+        // Removes the temporary file on every early return, error or drop.
+        let mut guard = TempGuard(Some(temp));
+        let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
+        let mut stream = self.stream.into_inner();
+        let mut written: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(Error::transport)?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+            written += chunk.len() as u64;
+        }
+        if let Some(expected) = self.content_length {
+            if written != expected {
+                return Err(transport_message(format!(
+                    "the download ended after {written} of {expected} bytes; {shown} was not written"
+                )));
+            }
+        }
+        file.flush()
+            .await
+            .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+        let file = file.into_inner();
+        file.sync_all()
+            .await
+            .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+        drop(file);
+        let temp = guard.0.as_deref().unwrap_or(path);
+        tokio::fs::rename(temp, path)
+            .await
+            .map_err(|e| local_io_error(format!("could not move the download to {shown}"), e))?;
+        guard.0 = None;
+        Ok(written)
+    }
+}
+
+/// Creates a new, unique temporary file in `dir` for a download to `name`.
+async fn create_temp(dir: &Path, name: &str) -> Result<(tokio::fs::File, PathBuf)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut last_error = None;
+    for _ in 0..16 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let unique = format!(
+            ".{name}.{}-{}-{nanos:08x}.part",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let temp = dir.join(unique);
+        match tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .await
+        {
+            Ok(file) => return Ok((file, temp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => {
+                return Err(local_io_error(
+                    format!("could not create a temporary file in {}", dir.display()),
+                    e,
+                ))
+            }
+        }
+    }
+    Err(local_io_error(
+        format!("could not create a temporary file in {}", dir.display()),
+        last_error.unwrap_or_else(|| std::io::Error::other("no unique name found")),
+    ))
+}
+
+/// Deletes the temporary file it holds when dropped, unless disarmed.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(temp) = self.0.take() {
+            // Best effort: the file handle is already closed or closing.
+            let _ = std::fs::remove_file(temp);
+        }
     }
 }

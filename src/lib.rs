@@ -76,9 +76,11 @@ pub mod resources {
     ));
 }
 
+pub mod batch;
 mod blob;
 mod client;
 pub mod delivery;
+pub mod direct;
 pub mod error;
 pub mod error_code;
 mod hooks;

@@ -3,13 +3,31 @@
 //!
 //! They go through the generated client's `reqwest::Client`, base URL and hooks,
 //! and return the same typed results and [`Error`]s as generated methods.
+//!
+//! An image comes from memory ([`ImageUpload::file`]), from a file on disk
+//! ([`ImageUpload::path`], streamed in 64 KiB chunks and never read whole into
+//! memory), from any [`AsyncRead`] with a known length ([`ImageUpload::reader`]),
+//! or from a URL Cloudflare fetches ([`ImageUpload::url`]). Everything Cloudflare
+//! would reject is checked before a byte is sent: size, emptiness, format (by the
+//! file's magic bytes), custom id, metadata size. Uploads are never retried: an
+//! upload that may have reached the server could create a duplicate.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures_util::{Stream, StreamExt};
 use progenitor_client::{encode_path, ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::multipart::{Form, Part};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
 
 use crate::api::types;
 use crate::error::{Error, Result};
@@ -21,18 +39,336 @@ pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 pub const MAX_METADATA_BYTES: usize = 1024;
 /// The longest custom id: 1,024 characters.
 pub const MAX_CUSTOM_ID_LEN: usize = 1024;
+/// The size of the chunks a file or reader is streamed in: 64 KiB.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// How many leading bytes are read to recognise the image format (SVG needs a
+/// few hundred; the binary formats twelve).
+const SNIFF_LEN: usize = 1024;
+
+/// The formats Cloudflare Images accepts, as named in errors.
+const SUPPORTED_FORMATS: &str = "PNG, JPEG, GIF, WebP, SVG, HEIC or AVIF";
+
+/// A progress callback: `(bytes sent so far, total bytes of the file)`.
+///
+/// "Sent" means handed to the HTTP connection; the last call reports the total.
+pub type ProgressFn = dyn Fn(u64, u64) + Send + Sync + 'static;
+
+type BoxReader = Pin<Box<dyn AsyncRead + Send + 'static>>;
+type ChunkStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
+
+/// An error for a local file that could not be read or written.
+///
+/// `ErrorKind::Io` exists but `error.rs` has no constructor for it yet; until
+/// it does, these are [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+/// with the [`io::Error`] as `source()`.
+pub(crate) fn local_io_error(message: impl Into<String>, source: io::Error) -> Error {
+    Error::invalid_input(message).with_source(source)
+}
+
+/// A [`ErrorKind::Transport`](crate::ErrorKind::Transport) error with its own
+/// message (a download cut short, a wait that ran out of time).
+pub(crate) fn transport_message(message: impl Into<String>) -> Error {
+    Error::from_api(progenitor_client::Error::Custom(message.into()))
+}
+
+/// A file's bytes: in memory, on disk, or behind a reader.
+#[derive(Clone)]
+pub(crate) enum FileSource {
+    Bytes {
+        data: Bytes,
+        filename: String,
+    },
+    Path {
+        path: PathBuf,
+    },
+    /// Shared so the upload stays `Clone`; the first send takes the reader.
+    Reader {
+        reader: Arc<Mutex<Option<BoxReader>>>,
+        length: u64,
+        filename: String,
+    },
+}
+
+impl FileSource {
+    pub(crate) fn reader(
+        reader: impl AsyncRead + Send + 'static,
+        length: u64,
+        filename: String,
+    ) -> Self {
+        FileSource::Reader {
+            reader: Arc::new(Mutex::new(Some(Box::pin(reader)))),
+            length,
+            filename,
+        }
+    }
+
+    /// A short description for reports: never file contents, never a URL query.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            FileSource::Bytes { data, filename } => {
+                format!("bytes {filename:?} ({} bytes)", data.len())
+            }
+            FileSource::Path { path } => format!("file {}", path.display()),
+            FileSource::Reader {
+                length, filename, ..
+            } => format!("reader {filename:?} ({length} bytes)"),
+        }
+    }
+
+    /// Checks the file (size, emptiness, format by magic bytes) and turns it into
+    /// the multipart `file` part, streamed with a known length. Reads at most the
+    /// first [`SNIFF_LEN`] bytes before the request starts.
+    pub(crate) async fn into_part(self, progress: Option<Arc<ProgressFn>>) -> Result<Part> {
+        let (stream, length, filename, mime): (Option<ChunkStream>, u64, String, &str) = match self
+        {
+            FileSource::Bytes { data, filename } => {
+                let length = data.len() as u64;
+                check_length(length, &filename)?;
+                let mime = check_format(&data, &filename)?;
+                if progress.is_none() {
+                    let part = Part::stream_with_length(reqwest::Body::from(data), length);
+                    return finish_part(part, filename, mime);
+                }
+                let chunks = (0..data.len())
+                    .step_by(CHUNK_SIZE)
+                    .map(move |at| Ok(data.slice(at..(at + CHUNK_SIZE).min(data.len()))))
+                    .collect::<Vec<_>>();
+                let stream: ChunkStream = Box::pin(futures_util::stream::iter(chunks));
+                (Some(stream), length, filename, mime)
+            }
+            FileSource::Path { path } => {
+                let (file, length, filename, mime) = open_image_file(&path).await?;
+                let stream: ChunkStream = Box::pin(ReaderStream::with_capacity(file, CHUNK_SIZE));
+                (Some(stream), length, filename, mime)
+            }
+            FileSource::Reader {
+                reader,
+                length,
+                filename,
+            } => {
+                let taken = reader.lock().ok().and_then(|mut slot| slot.take());
+                let Some(mut reader) = taken else {
+                    return Err(Error::invalid_input(
+                        "the reader of this upload was already used by an earlier send",
+                    ));
+                };
+                check_length(length, &filename)?;
+                let want = usize::try_from(length.min(SNIFF_LEN as u64)).unwrap_or(SNIFF_LEN);
+                let mut head = vec![0u8; want];
+                let got = read_head(&mut reader, &mut head)
+                    .await
+                    .map_err(|e| local_io_error(format!("could not read {filename:?}"), e))?;
+                head.truncate(got);
+                let mime = check_format(&head, &filename)?;
+                let chained = std::io::Cursor::new(head).chain(reader);
+                let stream: ChunkStream =
+                    Box::pin(ReaderStream::with_capacity(chained, CHUNK_SIZE));
+                (Some(stream), length, filename, mime)
+            }
+        };
+        let Some(stream) = stream else {
+            return Err(Error::invalid_input("the upload has no file"));
+        };
+        let counted = Counted {
+            inner: stream,
+            sent: 0,
+            total: length,
+            progress,
+            finished: false,
+        };
+        let part = Part::stream_with_length(reqwest::Body::wrap_stream(counted), length);
+        finish_part(part, filename, mime)
+    }
+}
+
+fn finish_part(part: Part, filename: String, mime: &str) -> Result<Part> {
+    part.file_name(filename)
+        .mime_str(mime)
+        .map_err(|e| Error::invalid_input("invalid content type").with_source(e))
+}
+
+fn check_length(length: u64, filename: &str) -> Result<()> {
+    if length == 0 {
+        return Err(Error::invalid_input(format!(
+            "the file {filename:?} is empty"
+        )));
+    }
+    if length > MAX_IMAGE_BYTES {
+        return Err(Error::invalid_input(format!(
+            "the file {filename:?} has {length} bytes; Cloudflare accepts at most {MAX_IMAGE_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_format(head: &[u8], filename: &str) -> Result<&'static str> {
+    sniff_image_type(head).ok_or_else(|| {
+        Error::invalid_input(format!(
+            "the file {filename:?} is not a {SUPPORTED_FORMATS} image (by its first bytes)"
+        ))
+    })
+}
+
+/// Opens an image file, checks it from its metadata and first bytes, and
+/// returns it rewound, with its length, file name and content type.
+async fn open_image_file(path: &Path) -> Result<(tokio::fs::File, u64, String, &'static str)> {
+    let shown = path.display();
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Error::invalid_input(format!("{shown} does not name a file")))?;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| local_io_error(format!("could not open {shown}"), e))?;
+    let metadata = file
+        .metadata()
+        .await
+        .map_err(|e| local_io_error(format!("could not read the metadata of {shown}"), e))?;
+    if !metadata.is_file() {
+        return Err(Error::invalid_input(format!(
+            "{shown} is not a regular file"
+        )));
+    }
+    let length = metadata.len();
+    check_length(length, &filename)?;
+    let want = usize::try_from(length.min(SNIFF_LEN as u64)).unwrap_or(SNIFF_LEN);
+    let mut head = vec![0u8; want];
+    let got = read_head(&mut file, &mut head)
+        .await
+        .map_err(|e| local_io_error(format!("could not read {shown}"), e))?;
+    let mime = check_format(&head[..got], &filename)?;
+    file.seek(io::SeekFrom::Start(0))
+        .await
+        .map_err(|e| local_io_error(format!("could not read {shown}"), e))?;
+    Ok((file, length, filename, mime))
+}
+
+/// Fills `buf` from `reader` as far as it goes; returns how many bytes were read.
+async fn read_head(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = reader.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
+/// A body stream that reports progress and holds the source to its declared
+/// length: a file that grows or shrinks mid-upload fails the request instead of
+/// sending a body that disagrees with its `Content-Length`.
+struct Counted {
+    inner: ChunkStream,
+    sent: u64,
+    total: u64,
+    progress: Option<Arc<ProgressFn>>,
+    finished: bool,
+}
+
+impl Stream for Counted {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.sent += chunk.len() as u64;
+                if self.sent > self.total {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "the file has more bytes than its declared length of {}",
+                            self.total
+                        ),
+                    ))));
+                }
+                if let Some(progress) = &self.progress {
+                    progress(self.sent, self.total);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Ready(None) => {
+                self.finished = true;
+                if self.sent < self.total {
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the file ended after {} of its declared {} bytes",
+                            self.sent, self.total
+                        ),
+                    ))));
+                }
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// `metadata` serialized once, when set: the JSON text or what was wrong with it.
+#[derive(Clone)]
+enum Metadata {
+    Text(String),
+    NotSerializable(Arc<serde_json::Error>),
+    NotAnObject,
+}
+
+impl Metadata {
+    fn new(value: &impl Serialize) -> Self {
+        match serde_json::to_string(value) {
+            // A JSON object, and only an object, serializes starting with `{`.
+            Ok(text) if text.starts_with('{') => Metadata::Text(text),
+            Ok(_) => Metadata::NotAnObject,
+            Err(e) => Metadata::NotSerializable(Arc::new(e)),
+        }
+    }
+
+    /// The JSON text field, size-checked.
+    fn field(&self) -> Result<String> {
+        match self {
+            Metadata::Text(text) if text.len() > MAX_METADATA_BYTES => {
+                Err(Error::invalid_input(format!(
+                    "metadata is {} bytes as JSON; Cloudflare accepts at most {MAX_METADATA_BYTES}",
+                    text.len()
+                )))
+            }
+            Metadata::Text(text) => Ok(text.clone()),
+            Metadata::NotSerializable(e) => {
+                Err(Error::invalid_input("metadata could not be serialized").with_source(e.clone()))
+            }
+            Metadata::NotAnObject => Err(Error::invalid_input(
+                "metadata must serialize to a JSON object",
+            )),
+        }
+    }
+}
 
 /// Where an upload's image comes from.
 #[derive(Clone)]
 enum Source {
-    Bytes { data: Bytes, filename: String },
+    File(FileSource),
     Url(String),
 }
 
 /// Uploads an image (`POST /accounts/{account_id}/images/v1`): built by
 /// [`V1::create`](crate::resources::V1::create).
 ///
-/// Give exactly one of [`file`](Self::file) or [`url`](Self::url).
+/// Give exactly one source: [`file`](Self::file), [`path`](Self::path),
+/// [`reader`](Self::reader) or [`url`](Self::url).
+///
+/// Cloning is cheap (bytes are shared). A [`reader`](Self::reader) source is
+/// taken by the first `send` of any clone; sending another clone afterwards
+/// fails with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct ImageUpload<'a> {
@@ -40,13 +376,15 @@ pub struct ImageUpload<'a> {
     sources: Vec<Source>,
     id: Option<String>,
     creator: Option<String>,
-    metadata: Option<Map<String, Value>>,
+    metadata: Option<Metadata>,
     require_signed_urls: Option<bool>,
+    progress: Option<Arc<ProgressFn>>,
 }
 
-impl std::fmt::Debug for ImageUpload<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for ImageUpload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImageUpload")
+            .field("source", &self.describe())
             .field("id", &self.id)
             .field("creator", &self.creator)
             .field("require_signed_urls", &self.require_signed_urls)
@@ -64,15 +402,44 @@ impl<'a> ImageUpload<'a> {
             creator: None,
             metadata: None,
             require_signed_urls: None,
+            progress: None,
         }
     }
 
     /// The image's bytes, and the file name Cloudflare records for it.
     pub fn file(mut self, data: impl Into<Bytes>, filename: impl Into<String>) -> Self {
-        self.sources.push(Source::Bytes {
+        self.sources.push(Source::File(FileSource::Bytes {
             data: data.into(),
             filename: filename.into(),
-        });
+        }));
+        self
+    }
+
+    /// A file on disk, streamed in [`CHUNK_SIZE`] chunks (never read whole into
+    /// memory). The file name sent is the path's last component; size and format
+    /// are checked from the file's metadata and first bytes before sending.
+    pub fn path(mut self, path: impl AsRef<Path>) -> Self {
+        self.sources.push(Source::File(FileSource::Path {
+            path: path.as_ref().to_path_buf(),
+        }));
+        self
+    }
+
+    /// Any reader producing exactly `length` bytes, streamed in [`CHUNK_SIZE`]
+    /// chunks, with the file name Cloudflare records. Its first bytes are read
+    /// before sending to check the format; a reader that ends early or runs
+    /// past `length` fails the upload.
+    pub fn reader(
+        mut self,
+        reader: impl AsyncRead + Send + 'static,
+        length: u64,
+        filename: impl Into<String>,
+    ) -> Self {
+        self.sources.push(Source::File(FileSource::reader(
+            reader,
+            length,
+            filename.into(),
+        )));
         self
     }
 
@@ -95,9 +462,12 @@ impl<'a> ImageUpload<'a> {
         self
     }
 
-    /// Key-value metadata (at most 1,024 bytes as JSON).
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = Some(metadata);
+    /// Key-value metadata: anything that serializes to a JSON object (a
+    /// `#[derive(Serialize)]` struct, a `serde_json::Map`, a `json!({..})`), at
+    /// most 1,024 bytes as JSON. Sent as the JSON text of the `metadata` field,
+    /// keys in serialization order. Checked when the upload is sent.
+    pub fn metadata(mut self, metadata: impl Serialize) -> Self {
+        self.metadata = Some(Metadata::new(&metadata));
         self
     }
 
@@ -107,11 +477,31 @@ impl<'a> ImageUpload<'a> {
         self
     }
 
+    /// Calls `progress(sent, total)` as the file's bytes are handed to the
+    /// connection, once per chunk (at most [`CHUNK_SIZE`] bytes apart); the last
+    /// call has `sent == total`. Not called for [`url`](Self::url) uploads.
+    pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
+        self
+    }
+
+    /// What this upload sends, for reports and logs: a file name and size, a
+    /// path, or a URL without its query (which may hold a signature).
+    pub fn describe(&self) -> String {
+        match self.sources.as_slice() {
+            [] => "no source".to_string(),
+            [Source::File(file)] => file.describe(),
+            [Source::Url(url)] => format!("url {}", redact_url(url)),
+            several => format!("{} sources", several.len()),
+        }
+    }
+
+    /// The checks that need no I/O.
     fn validate(&self) -> Result<()> {
         match self.sources.as_slice() {
             [] => {
                 return Err(Error::invalid_input(
-                    "an upload needs a file or a URL: call file() or url()",
+                    "an upload needs a file or a URL: call file(), path(), reader() or url()",
                 ))
             }
             [_] => {}
@@ -121,23 +511,14 @@ impl<'a> ImageUpload<'a> {
                 ))
             }
         }
-        if let [Source::Bytes { data, .. }] = self.sources.as_slice() {
-            if data.is_empty() {
-                return Err(Error::invalid_input("the file is empty"));
-            }
-            if data.len() as u64 > MAX_IMAGE_BYTES {
-                return Err(Error::invalid_input(format!(
-                    "the file has {} bytes; Cloudflare accepts at most {MAX_IMAGE_BYTES}",
-                    data.len()
-                )));
-            }
-        }
         if let [Source::Url(url)] = self.sources.as_slice() {
-            let parsed = reqwest::Url::parse(url)
-                .map_err(|e| Error::invalid_input(format!("invalid image URL {url:?}: {e}")))?;
+            let parsed = reqwest::Url::parse(url).map_err(|e| {
+                Error::invalid_input(format!("invalid image URL {:?}: {e}", redact_url(url)))
+            })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(Error::invalid_input(format!(
-                    "image URL {url:?} is not http(s)"
+                    "image URL {:?} is not http(s)",
+                    redact_url(url)
                 )));
             }
         }
@@ -149,24 +530,22 @@ impl<'a> ImageUpload<'a> {
                 ));
             }
         }
+        if let Some(metadata) = &self.metadata {
+            metadata.field()?;
+        }
         Ok(())
     }
 
     /// Validates, uploads, and returns the stored image.
+    ///
+    /// Nothing is sent if any check fails. Never retried: a failed upload may
+    /// still have been stored (give a custom id to make repeating it safe).
     pub async fn send(self) -> Result<types::Image> {
         self.validate()?;
-        let metadata = metadata_field(self.metadata.as_ref())?;
+        let metadata = self.metadata.as_ref().map(Metadata::field).transpose()?;
         let mut form = Form::new();
         form = match self.sources.into_iter().next() {
-            Some(Source::Bytes { data, filename }) => {
-                let mime = sniff_image_type(&data).unwrap_or("application/octet-stream");
-                let part =
-                    Part::stream_with_length(reqwest::Body::from(data.clone()), data.len() as u64)
-                        .file_name(filename)
-                        .mime_str(mime)
-                        .map_err(|e| Error::invalid_input("invalid content type").with_source(e))?;
-                form.part("file", part)
-            }
+            Some(Source::File(file)) => form.part("file", file.into_part(self.progress).await?),
             Some(Source::Url(url)) => form.text("url", url),
             None => return Err(Error::invalid_input("an upload needs a file or a URL")),
         };
@@ -182,24 +561,62 @@ impl<'a> ImageUpload<'a> {
         if let Some(v) = self.require_signed_urls {
             form = form.text("requireSignedURLs", v.to_string());
         }
-        let response: types::ImageResponseSingle =
-            send_multipart(self.client, "images/v1", form, "v1_create").await?;
+        let response: types::ImageResponseSingle = send_api(
+            self.client,
+            reqwest::Method::POST,
+            "images/v1",
+            Some(form),
+            "v1_create",
+        )
+        .await?;
         Ok(response.result)
+    }
+}
+
+/// A URL for messages: scheme, host and path only (queries may carry signatures).
+pub(crate) fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let had_query = parsed.query().is_some();
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let _ = parsed.set_password(None);
+            let mut text = parsed.to_string();
+            if had_query {
+                text.push_str("?…");
+            }
+            text
+        }
+        Err(_) => url.chars().take_while(|&c| c != '?').collect(),
     }
 }
 
 /// Creates a one-time upload URL for a browser or device (`POST
 /// /accounts/{account_id}/images/v2/direct_upload`): built by
 /// [`V2DirectUploads::create`](crate::resources::V2DirectUploads::create).
-#[derive(Clone, Debug)]
+///
+/// Upload to the URL with [`crate::direct::CreatorUpload`] and wait for the
+/// image with [`crate::direct::wait_for_upload`].
+#[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct DirectUpload<'a> {
     client: &'a Client,
     id: Option<String>,
     creator: Option<String>,
     expiry: Option<DateTime<Utc>>,
-    metadata: Option<Map<String, Value>>,
+    metadata: Option<Metadata>,
     require_signed_urls: Option<bool>,
+}
+
+impl fmt::Debug for DirectUpload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectUpload")
+            .field("id", &self.id)
+            .field("creator", &self.creator)
+            .field("expiry", &self.expiry)
+            .field("require_signed_urls", &self.require_signed_urls)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> DirectUpload<'a> {
@@ -234,9 +651,10 @@ impl<'a> DirectUpload<'a> {
         self
     }
 
-    /// Key-value metadata (at most 1,024 bytes as JSON).
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = Some(metadata);
+    /// Key-value metadata: anything that serializes to a JSON object, at most
+    /// 1,024 bytes as JSON (see [`ImageUpload::metadata`]).
+    pub fn metadata(mut self, metadata: impl Serialize) -> Self {
+        self.metadata = Some(Metadata::new(&metadata));
         self
     }
 
@@ -259,7 +677,7 @@ impl<'a> DirectUpload<'a> {
         if let Some(expiry) = self.expiry {
             validate_expiry(expiry, Utc::now())?;
         }
-        let metadata = metadata_field(self.metadata.as_ref())?;
+        let metadata = self.metadata.as_ref().map(Metadata::field).transpose()?;
         let mut form = Form::new();
         let mut fields = 0;
         let mut add = |form: Form, name: &'static str, value: Option<String>| match value {
@@ -287,10 +705,11 @@ impl<'a> DirectUpload<'a> {
             // Cloudflare rejects a multipart body with no fields; this is its default.
             form = form.text("requireSignedURLs", "false");
         }
-        let response: types::ImageDirectUploadResponseV2 = send_multipart(
+        let response: types::ImageDirectUploadResponseV2 = send_api(
             self.client,
+            reqwest::Method::POST,
             "images/v2/direct_upload",
-            form,
+            Some(form),
             "v2_direct_uploads_create",
         )
         .await?;
@@ -339,20 +758,6 @@ pub(crate) fn validate_expiry(expiry: DateTime<Utc>, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-/// `metadata` as the JSON text field Cloudflare's docs send, size-checked.
-fn metadata_field(metadata: Option<&Map<String, Value>>) -> Result<Option<String>> {
-    let Some(m) = metadata else { return Ok(None) };
-    let text = serde_json::to_string(m)
-        .map_err(|e| Error::invalid_input("metadata is not serializable").with_source(e))?;
-    if text.len() > MAX_METADATA_BYTES {
-        return Err(Error::invalid_input(format!(
-            "metadata is {} bytes as JSON; Cloudflare accepts at most {MAX_METADATA_BYTES}",
-            text.len()
-        )));
-    }
-    Ok(Some(text))
-}
-
 /// The image type of `data` by its magic bytes, for the part's content type.
 pub(crate) fn sniff_image_type(data: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| data.starts_with(magic);
@@ -378,12 +783,14 @@ pub(crate) fn sniff_image_type(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Sends a multipart request through the generated client's hooks and decodes
-/// the envelope like a generated method would.
-async fn send_multipart<T: DeserializeOwned>(
+/// Sends a request to `accounts/{account_id}/{path}` (with a multipart body, if
+/// any) through the generated client's hooks, and decodes the envelope like a
+/// generated method would.
+pub(crate) async fn send_api<T: DeserializeOwned>(
     client: &Client,
+    method: reqwest::Method,
     path: &str,
-    form: Form,
+    form: Option<Form>,
     operation_id: &'static str,
 ) -> Result<T> {
     let api = client.api();
@@ -392,17 +799,18 @@ async fn send_multipart<T: DeserializeOwned>(
         api.baseurl(),
         encode_path(client.account_id())
     );
-    let mut request = api
+    let mut builder = api
         .client()
-        .post(url)
+        .request(method, url)
         .header(reqwest::header::ACCEPT, "application/json")
         .header(
             "api-version",
             <crate::api::Client as ClientInfo<()>>::api_version(),
-        )
-        .multipart(form)
-        .build()
-        .map_err(Error::transport)?;
+        );
+    if let Some(form) = form {
+        builder = builder.multipart(form);
+    }
+    let mut request = builder.build().map_err(Error::transport)?;
     let info = OperationInfo { operation_id };
     let mapped = |e: progenitor_client::Error<types::ApiResponseCommonFailure>| Error::from_api(e);
     api.pre::<types::ApiResponseCommonFailure>(&mut request, &info)
@@ -430,6 +838,7 @@ async fn send_multipart<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Map, Value};
 
     #[test]
     fn custom_id_rules() {
@@ -469,6 +878,8 @@ mod tests {
             Some("image/webp")
         );
         assert_eq!(sniff_image_type(b"\0\0\0\x1cftypavif"), Some("image/avif"));
+        assert_eq!(sniff_image_type(b"\0\0\0\x18ftypheic"), Some("image/heic"));
+        assert_eq!(sniff_image_type(b"GIF89a"), Some("image/gif"));
         assert_eq!(
             sniff_image_type(b"<?xml version=\"1.0\"?><svg/>"),
             Some("image/svg+xml")
@@ -477,15 +888,97 @@ mod tests {
     }
 
     #[test]
-    fn metadata_limit() {
+    fn metadata_limit_and_shape() {
         let mut m = Map::new();
         m.insert("k".into(), Value::String("x".repeat(1100)));
-        assert!(metadata_field(Some(&m)).is_err());
+        assert!(Metadata::new(&m).field().is_err());
         let mut ok = Map::new();
         ok.insert("sku".into(), Value::from(42));
+        assert_eq!(Metadata::new(&ok).field().unwrap(), r#"{"sku":42}"#);
+        assert!(Metadata::new(&json!([1, 2])).field().is_err());
+        assert!(Metadata::new(&"text").field().is_err());
+        assert!(Metadata::new(&Option::<Map<String, Value>>::None)
+            .field()
+            .is_err());
+        #[derive(Serialize)]
+        struct Tags {
+            zeta: u8,
+            alpha: &'static str,
+        }
         assert_eq!(
-            metadata_field(Some(&ok)).unwrap().as_deref(),
-            Some(r#"{"sku":42}"#)
+            Metadata::new(&Tags {
+                zeta: 1,
+                alpha: "a"
+            })
+            .field()
+            .unwrap(),
+            r#"{"zeta":1,"alpha":"a"}"#
         );
+    }
+
+    #[test]
+    fn urls_lose_their_query_in_messages() {
+        assert_eq!(
+            redact_url("https://bucket.s3.amazonaws.com/a.png?X-Amz-Signature=secret"),
+            "https://bucket.s3.amazonaws.com/a.png?…"
+        );
+        assert_eq!(redact_url("not a url?sig=1"), "not a url");
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_body_shorter_or_longer_than_declared_fails_the_stream() {
+        block_on(async {
+            for (len, declared, ok) in [
+                (100usize, 200u64, false),
+                (300, 200, false),
+                (200, 200, true),
+            ] {
+                let chunks = vec![
+                    Ok(Bytes::from(vec![0u8; len / 2])),
+                    Ok(Bytes::from(vec![0u8; len - len / 2])),
+                ];
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let record = Arc::clone(&seen);
+                let mut counted = Counted {
+                    inner: Box::pin(futures_util::stream::iter(chunks)),
+                    sent: 0,
+                    total: declared,
+                    progress: Some(Arc::new(move |sent, total| {
+                        record.lock().unwrap().push((sent, total))
+                    })),
+                    finished: false,
+                };
+                let mut failed = false;
+                while let Some(item) = counted.next().await {
+                    failed |= item.is_err();
+                }
+                assert_eq!(failed, !ok, "len {len} declared {declared}");
+                if ok {
+                    assert_eq!(seen.lock().unwrap().last(), Some(&(declared, declared)));
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn a_reader_is_taken_once() {
+        block_on(async {
+            let source = FileSource::reader(
+                std::io::Cursor::new(b"GIF89a-------".to_vec()),
+                13,
+                "a.gif".into(),
+            );
+            assert!(source.clone().into_part(None).await.is_ok());
+            let err = source.into_part(None).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+        });
     }
 }
