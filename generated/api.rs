@@ -200,7 +200,7 @@ pub mod types {
         pub success: bool,
     }
     ///`ImageKeys`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Default)]
     pub struct ImageKeys {
         ///Key name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -531,7 +531,7 @@ pub mod types {
         pub reason: ::std::option::Option<::std::string::String>,
     }
     ///`SourcingkitConnectivityPrecheckRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     pub struct SourcingkitConnectivityPrecheckRequest {
         ///Account identifier for the bucket (required for R2 vendor).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -842,7 +842,7 @@ pub mod types {
         pub vendor: ::std::option::Option<crate::api::open_enums::SourcingkitVendor>,
     }
     ///`SourcingkitSourceCreateRequest`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     pub struct SourcingkitSourceCreateRequest {
         ///Account identifier for the bucket (required for R2 vendor).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -993,6 +993,36 @@ pub mod types {
             fn from(value: String) -> Self {
                 Self(value.into())
             }
+        }
+    }
+    impl ::std::fmt::Debug for ImageKeys {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("ImageKeys")
+                .field("name", &self.name)
+                .field("value", &"<redacted>")
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SourcingkitConnectivityPrecheckRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SourcingkitConnectivityPrecheckRequest")
+                .field("account", &self.account)
+                .field("bucket", &self.bucket)
+                .field("region", &self.region)
+                .field("secret", &"<redacted>")
+                .field("vendor", &self.vendor)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SourcingkitSourceCreateRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SourcingkitSourceCreateRequest")
+                .field("account", &self.account)
+                .field("bucket", &self.bucket)
+                .field("name", &self.name)
+                .field("secret", &"<redacted>")
+                .field("vendor", &self.vendor)
+                .finish()
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod fixups;
 mod names;
 mod resources;
+mod secrets;
 pub mod tree;
 
 use std::fmt::Write as _;
@@ -139,6 +140,7 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     let renames = names::identifier_renames(&spec);
     names::apply_renames(&mut api_file, &renames);
     names::apply_renames(&mut tree_file, &renames);
+    secrets::redact(&mut api_file, &secrets::secret_fields(&spec)?)?;
 
     let generated_operations: Vec<String> = placements
         .iter()
