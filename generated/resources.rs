@@ -218,7 +218,9 @@ pub struct V1EditRequest<'a> {
     client: &'a Client,
     image_id: ::std::string::String,
     creator: ::std::option::Option<::std::string::String>,
-    metadata: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    metadata: ::std::option::Option<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    >,
     require_signed_urls: ::std::option::Option<bool>,
 }
 impl ::std::fmt::Debug for V1EditRequest<'_> {
@@ -244,7 +246,7 @@ impl<'a> V1EditRequest<'a> {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     ) -> Self {
-        self.metadata = value.into();
+        self.metadata = ::std::option::Option::Some(value.into());
         self
     }
     ///Indicates whether the image can be accessed using only its UID. If set to `true`, a signed token needs to be generated with a signing key to view the image. Returns a new UID on a change. No change if not specified.

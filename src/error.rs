@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Config,
     /// Reading or writing a local file failed.
     Io,
+    /// The server broke the API's contract in a way that cannot be decoded
+    /// around, e.g. it handed out the same continuation token twice.
+    Protocol,
 }
 
 /// One entry of Cloudflare's `errors` (or `messages`) list.
@@ -83,6 +86,10 @@ impl Error {
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Protocol, message)
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -321,6 +328,13 @@ pub(crate) fn check_path_param(name: &str, value: &str) -> Result<()> {
             "{name} contains a control character"
         )));
     }
+    // URL parsing removes dot segments even when percent-encoded: `.` would reach
+    // the parent endpoint (`GET v1/.` lists images) instead of failing.
+    if value == "." || value == ".." {
+        return Err(Error::invalid_input(format!(
+            "{name} must not be `.` or `..`"
+        )));
+    }
     Ok(())
 }
 
@@ -337,6 +351,9 @@ mod tests {
         );
         assert!(check_path_param("image_id", &"x".repeat(1025)).is_err());
         assert!(check_path_param("image_id", "a\nb").is_err());
+        assert!(check_path_param("image_id", ".").is_err());
+        assert!(check_path_param("image_id", "..").is_err());
+        assert!(check_path_param("image_id", "a..b").is_ok());
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl std::error::Error for PaginationError {}
 fn repeated_token(token: String, page: u64) -> Error {
     // `InvalidInput`: the SDK refuses to send a request with a token it has
     // already followed (nothing is sent), and it is not worth retrying.
-    Error::invalid_input("the server repeated a continuation token; stopping to avoid a loop")
+    Error::protocol("the server repeated a continuation token; stopping to avoid a loop")
         .with_source(PaginationError::RepeatedToken { token, page })
 }
 

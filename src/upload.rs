@@ -742,6 +742,16 @@ pub(crate) fn validate_custom_id(id: &str) -> Result<()> {
             "the custom id contains a control character",
         ));
     }
+    // URL parsing drops `.` and `..` segments (even percent-encoded): such an id
+    // could be neither addressed through the API nor delivered.
+    if id
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(Error::invalid_input(
+            "a custom id must not contain `.` or `..` segments",
+        ));
+    }
     Ok(())
 }
 
@@ -848,6 +858,10 @@ mod tests {
             "/lead",
             "trail/",
             "0f8fad5b-d9cb-469f-a165-70867728950e",
+            ".",
+            "..",
+            "a/../b",
+            "a/./b",
         ] {
             assert!(validate_custom_id(bad).is_err(), "{bad:?}");
         }

@@ -907,13 +907,11 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SDK bugs found by these tests (ignored until fixed)
+// Regressions: SDK bugs these tests found
 
-// FIXME(sdk): `ImagePatchRequest.metadata` is generated with
-// `skip_serializing_if = "Map::is_empty"`, so `edit(id).metadata(Map::new())` sends `{}`
-// and the metadata stays as it was: metadata can never be cleared through the SDK.
+/// An empty map is sent as `{}` and clears the metadata (codegen's
+/// `patch_objects_clearable` fixup; typify used to skip empty maps).
 #[tokio::test]
-#[ignore = "SDK bug: edit().metadata(empty map) is not sent, so metadata cannot be cleared"]
 async fn edit_with_empty_metadata_clears_it() {
     let env = Env::new().await;
     let image = env
@@ -937,25 +935,39 @@ async fn edit_with_empty_metadata_clears_it() {
     assert_eq!(meta(&edited), json!({}));
 }
 
-// FIXME(sdk): custom ids `.` and `..` pass the SDK's checks and upload, but as a path
-// segment the URL parser removes them (`%2E` too, per the URL standard): `get(".")` sends
-// `GET .../images/v1/` — the list endpoint — and returns an empty `Image` as success;
-// `get("..")` goes to `.../images/` (404, code 7003). The SDK should reject such ids
-// (validate_custom_id / check_path_param) or address them.
+/// `.` and `..` as a path segment are removed by URL parsing (`%2E` too), so
+/// `get(".")` would reach the list endpoint; the SDK refuses them before sending.
 #[tokio::test]
-#[ignore = "SDK bug: ids `.` and `..` are sent as dot segments and reach other endpoints"]
 async fn dot_ids_never_reach_another_endpoint() {
     let env = Env::new().await;
-    let _ = env
-        .client
-        .v1()
-        .create()
-        .file(PNG, "a.png")
-        .id(".")
-        .send()
-        .await;
-    match env.client.v1().get(".").send().await {
-        Ok(image) => assert_eq!(image.id.as_deref(), Some(".")),
-        Err(err) => assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}"),
+    let before = env.emu.request_count();
+    for id in [".", ".."] {
+        let upload = env
+            .client
+            .v1()
+            .create()
+            .file(PNG, "a.png")
+            .id(id)
+            .send()
+            .await;
+        assert_eq!(
+            upload.unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "upload {id:?}"
+        );
+        for err in [
+            env.client.v1().get(id).send().await.unwrap_err(),
+            env.client.v1().delete(id).send().await.unwrap_err(),
+            env.client
+                .v1()
+                .edit(id)
+                .creator("c")
+                .send()
+                .await
+                .unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{id:?}: {err:?}");
+        }
     }
+    assert_eq!(env.emu.request_count(), before, "nothing was sent");
 }

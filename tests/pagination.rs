@@ -340,7 +340,7 @@ async fn v2_repeated_token_is_a_typed_error_and_ends_the_stream() {
         pages.try_next().await.unwrap().unwrap();
     }
     let e = pages.next().await.unwrap().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert_eq!(e.kind(), ErrorKind::Protocol);
     assert!(!e.is_retryable());
     assert_eq!(
         PaginationError::of(&e),

@@ -58,6 +58,11 @@ pub const FIXUPS: &[Fixup] = &[
         apply: message_details,
     },
     Fixup {
+        name: "patch_objects_clearable",
+        repairs: "a free-form object in a PATCH body is skipped when empty, so metadata can never be cleared",
+        apply: patch_objects_clearable,
+    },
+    Fixup {
         name: "integer_paging",
         repairs: "paging numbers typed `number` go out as `page=2.0`",
         apply: integer_paging,
@@ -372,7 +377,8 @@ pub fn generic_envelope_result(spec: &mut Value) -> Result<usize, String> {
 }
 
 /// Declares the `documentation_url` and `source.pointer` that Cloudflare's errors
-/// carry, and drops `uniqueItems` from the item schema where it means nothing (quirk 5).
+/// carry, drops `uniqueItems` from the item schema where it means nothing (quirk 5),
+/// and drops `minimum: 1000` from `code` (quirk 31: the rate-limit code is 971).
 pub fn message_details(spec: &mut Value) -> Result<usize, String> {
     let name = format!("{SCHEMA_PREFIX}messages");
     let items = schema_mut(spec, &name)?
@@ -382,6 +388,16 @@ pub fn message_details(spec: &mut Value) -> Result<usize, String> {
     let mut changed = 0;
     if items.remove("uniqueItems").is_some() {
         changed += 1;
+    }
+    // `code` has `minimum: 1000`, but Cloudflare's rate-limit error is code 971.
+    if let Some(code) = items
+        .get_mut("properties")
+        .and_then(|p| p.get_mut("code"))
+        .and_then(Value::as_object_mut)
+    {
+        if code.remove("minimum").is_some() {
+            changed += 1;
+        }
     }
     let props = items
         .entry("properties")
@@ -402,6 +418,44 @@ pub fn message_details(spec: &mut Value) -> Result<usize, String> {
                    "properties": {"pointer": {"type": "string"}}}),
         );
         changed += 1;
+    }
+    Ok(changed)
+}
+
+/// Marks free-form object properties of PATCH request bodies `nullable`, which
+/// makes them `Option<Map>`: "not set" (`None`, not sent) and "set to empty"
+/// (`Some({})`, sent as `{}`: clears the image's metadata) become different values.
+/// Without it typify skips an empty map when serializing, so `{}` can never go out.
+pub fn patch_objects_clearable(spec: &mut Value) -> Result<usize, String> {
+    let mut bodies = Vec::new();
+    for (_, method, op) in operations_mut(spec) {
+        if method != "patch" {
+            continue;
+        }
+        let body_ref = op
+            .get("requestBody")
+            .and_then(|b| b.pointer("/content/application~1json/schema/$ref"))
+            .and_then(Value::as_str);
+        if let Some(r) = body_ref {
+            if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                bodies.push(name.to_string());
+            }
+        }
+    }
+    let mut changed = 0;
+    for name in bodies {
+        let schema = schema_mut(spec, &name)?;
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for prop in props.values_mut().filter_map(Value::as_object_mut) {
+            let free_form =
+                prop.get("type") == Some(&json!("object")) && !prop.contains_key("properties");
+            if free_form && prop.get("nullable") != Some(&json!(true)) {
+                prop.insert("nullable".into(), json!(true));
+                changed += 1;
+            }
+        }
     }
     Ok(changed)
 }
@@ -828,15 +882,37 @@ mod tests {
     #[test]
     fn message_details_declares_documentation_url_and_source() {
         let mut spec = json!({"components": {"schemas": {"images_messages": {"type": "array", "items": {
-            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}}, "uniqueItems": true}}}}});
-        assert_eq!(message_details(&mut spec).unwrap(), 3);
+            "properties": {"code": {"type": "integer", "minimum": 1000}, "message": {"type": "string"}}, "uniqueItems": true}}}}});
+        assert_eq!(message_details(&mut spec).unwrap(), 4);
         let items = &spec["components"]["schemas"]["images_messages"]["items"];
         assert!(items.get("uniqueItems").is_none());
+        assert!(items["properties"]["code"].get("minimum").is_none());
         assert_eq!(items["properties"]["documentation_url"]["type"], "string");
         assert_eq!(
             items["properties"]["source"]["properties"]["pointer"]["type"],
             "string"
         );
+    }
+
+    #[test]
+    fn patch_objects_clearable_marks_free_form_objects_of_patch_bodies() {
+        let mut spec = json!({
+            "paths": {"/x": {
+                "patch": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/p"}}}}},
+                "post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/q"}}}}}}},
+            "components": {"schemas": {
+                "p": {"properties": {"metadata": {"type": "object"}, "creator": {"type": "string"},
+                                     "options": {"type": "object", "properties": {"a": {}}}}},
+                "q": {"properties": {"metadata": {"type": "object"}}}}}});
+        assert_eq!(patch_objects_clearable(&mut spec).unwrap(), 1);
+        let schemas = &spec["components"]["schemas"];
+        assert_eq!(schemas["p"]["properties"]["metadata"]["nullable"], true);
+        assert!(schemas["p"]["properties"]["options"]
+            .get("nullable")
+            .is_none());
+        assert!(schemas["q"]["properties"]["metadata"]
+            .get("nullable")
+            .is_none());
     }
 
     #[test]
