@@ -1,0 +1,296 @@
+//! `cfimg upload`: files, directories, glob patterns and URLs, several at a time,
+//! with a progress bar, a summary table and a list of failures.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloudflare_images::types::Image;
+use cloudflare_images::Client;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use serde_json::{json, Map, Value};
+
+use crate::error::{CliError, CliResult};
+use crate::files::{self, Input};
+use crate::output::{self, human_bytes, human_duration, Table};
+
+/// What every upload of a batch gets.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    /// A custom id (only with a single input).
+    pub id: Option<String>,
+    /// The creator recorded on each image.
+    pub creator: Option<String>,
+    /// Metadata set on each image.
+    pub metadata: Option<Map<String, Value>>,
+    /// Whether the images are served only through signed URLs.
+    pub require_signed_urls: bool,
+    /// How many uploads run at once.
+    pub concurrency: usize,
+}
+
+/// The outcome of one input.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The input as given or found.
+    pub source: String,
+    /// Its size in bytes (0 for URLs and missing files).
+    pub bytes: u64,
+    /// The stored image, or why it failed.
+    pub result: Result<Image, CliError>,
+}
+
+/// How many times a rate-limited (429) upload is tried (nothing was stored then,
+/// so trying again is safe).
+const ATTEMPTS: u32 = 3;
+
+/// Uploads one input through the SDK (`.path()` streams the file from disk and
+/// checks its size and format first), advancing `bar` by the bytes sent.
+async fn upload_one(
+    client: &Client,
+    input: &Input,
+    opts: &UploadOptions,
+    bar: &ProgressBar,
+) -> Outcome {
+    let source = input.display();
+    let bytes = match input {
+        Input::File(path) => tokio::fs::metadata(path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0),
+        _ => 0,
+    };
+    let mut attempt = 1;
+    loop {
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut request = client.v1().create();
+        request = match input {
+            Input::Missing { reason, .. } => {
+                return Outcome {
+                    source,
+                    bytes,
+                    result: Err(CliError::new(reason.clone())),
+                }
+            }
+            Input::Url(url) => request.url(url.clone()),
+            Input::File(path) => {
+                let bar = bar.clone();
+                let counter = Arc::clone(&sent);
+                request.path(path).on_progress(move |done, _total| {
+                    let before = counter.swap(done, Ordering::Relaxed);
+                    bar.inc(done.saturating_sub(before));
+                })
+            }
+        };
+        if let Some(id) = &opts.id {
+            request = request.id(id.clone());
+        }
+        if let Some(c) = &opts.creator {
+            request = request.creator(c.clone());
+        }
+        if let Some(m) = &opts.metadata {
+            request = request.metadata(m);
+        }
+        if opts.require_signed_urls {
+            request = request.require_signed_urls(true);
+        }
+        let result = request.send().await;
+        let progressed = sent.load(Ordering::Relaxed);
+        match result {
+            Err(e) if e.status() == Some(429) && attempt < ATTEMPTS => {
+                // The bytes go out again: grow the bar by what was already counted.
+                bar.inc_length(progressed);
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => {
+                // Files rejected before sending still count as done for the bar.
+                bar.inc(bytes.saturating_sub(progressed));
+                return Outcome {
+                    source,
+                    bytes,
+                    result: result.map_err(CliError::from),
+                };
+            }
+        }
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal) showing bytes,
+/// bytes per second, items and items per second.
+pub fn progress_bar(total_bytes: u64, total_items: usize) -> (ProgressBar, Arc<AtomicU64>) {
+    let items = Arc::new(AtomicU64::new(0));
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    let counter = Arc::clone(&items);
+    let total = total_items as u64;
+    let tracker = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let done = counter.load(Ordering::Relaxed);
+        let secs = state.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
+        let _ = write!(w, "{done}/{total} items ({rate:.1}/s)");
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {items} {msg}",
+    ) {
+        bar.set_style(style.with_key("items", tracker).progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    (bar, items)
+}
+
+/// Uploads every input, `opts.concurrency` at a time, and returns the outcomes in
+/// input order.
+pub async fn upload_all(
+    client: &Client,
+    inputs: &[Input],
+    opts: &UploadOptions,
+    progress: bool,
+) -> Vec<Outcome> {
+    let mut total_bytes = 0u64;
+    for input in inputs {
+        if let Input::File(p) = input {
+            total_bytes += tokio::fs::metadata(p).await.map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    let (bar, items) = if progress {
+        progress_bar(total_bytes, inputs.len())
+    } else {
+        (ProgressBar::hidden(), Arc::new(AtomicU64::new(0)))
+    };
+    let concurrency = opts.concurrency.max(1);
+    let mut outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(inputs.iter().enumerate())
+        .map(|(i, input)| {
+            let bar = bar.clone();
+            let items = Arc::clone(&items);
+            async move {
+                let outcome = upload_one(client, input, opts, &bar).await;
+                items.fetch_add(1, Ordering::Relaxed);
+                let name = std::path::Path::new(&outcome.source)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| outcome.source.clone());
+                bar.set_message(name);
+                (i, outcome)
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// Runs `cfimg upload`.
+pub async fn run(
+    client: &Client,
+    args: &[String],
+    opts: UploadOptions,
+    json: bool,
+) -> CliResult<()> {
+    let expanded = files::expand(args);
+    if expanded.inputs.is_empty() {
+        let skipped = expanded.skipped.len();
+        return Err(CliError::usage(if skipped > 0 {
+            format!("nothing to upload: {skipped} file(s) found, none with an image extension")
+        } else {
+            "nothing to upload".to_string()
+        }));
+    }
+    if opts.id.is_some() && expanded.inputs.len() > 1 {
+        return Err(CliError::usage(format!(
+            "--id names one image, but {} inputs were given",
+            expanded.inputs.len()
+        )));
+    }
+    let started = Instant::now();
+    let outcomes = upload_all(client, &expanded.inputs, &opts, !json).await;
+    let elapsed = started.elapsed();
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
+    let ok_bytes: u64 = outcomes
+        .iter()
+        .filter(|o| o.result.is_ok())
+        .map(|o| o.bytes)
+        .sum();
+    let succeeded = outcomes.len() - failed.len();
+
+    if json {
+        let uploaded: Vec<Value> = outcomes
+            .iter()
+            .filter_map(|o| {
+                o.result.as_ref().ok().map(|image| {
+                    json!({"source": o.source, "bytes": o.bytes, "image": output::image_json(image)})
+                })
+            })
+            .collect();
+        let failures: Vec<Value> = outcomes
+            .iter()
+            .filter_map(|o| {
+                o.result
+                    .as_ref()
+                    .err()
+                    .map(|e| json!({"source": o.source, "error": e.to_json()}))
+            })
+            .collect();
+        output::print_json(&json!({
+            "uploaded": uploaded,
+            "failed": failures,
+            "skipped": expanded.skipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "elapsed_ms": elapsed.as_millis() as u64,
+        }));
+    } else {
+        let mut table = Table::new(["STATUS", "SOURCE", "ID", "SIZE"]);
+        for o in &outcomes {
+            let (status, id) = match &o.result {
+                Ok(image) => ("ok", image.id.clone().unwrap_or_default()),
+                Err(_) => ("FAILED", String::new()),
+            };
+            let size = if o.bytes > 0 {
+                human_bytes(o.bytes)
+            } else {
+                "-".into()
+            };
+            table.row([status.to_string(), o.source.clone(), id, size]);
+        }
+        let secs = elapsed.as_secs_f64().max(1e-3);
+        output::print_out(&format!(
+            "{}\nuploaded {succeeded} of {} ({}) in {} — {:.1} items/s, {}/s\n",
+            table.render(),
+            outcomes.len(),
+            human_bytes(ok_bytes),
+            human_duration(elapsed),
+            succeeded as f64 / secs,
+            human_bytes((ok_bytes as f64 / secs) as u64),
+        ));
+        if !expanded.skipped.is_empty() {
+            eprintln!(
+                "cfimg: skipped {} file(s) without an image extension in directories (name them explicitly to upload them)",
+                expanded.skipped.len()
+            );
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if !json {
+        eprintln!("cfimg: {} upload(s) failed:", failed.len());
+        for o in &failed {
+            if let Err(e) = &o.result {
+                eprintln!("  {}: {e}", o.source);
+            }
+        }
+    }
+    let mut e = CliError::new(format!(
+        "{} of {} uploads failed",
+        failed.len(),
+        outcomes.len()
+    ));
+    e.json_printed = json;
+    Err(e)
+}

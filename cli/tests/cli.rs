@@ -1,0 +1,600 @@
+//! End-to-end tests: every command run as a process, against the emulator that
+//! `cfimg` embeds when no credentials are set (state in a temporary
+//! `CFIMG_DATA_DIR`), or against an emulator started in this test process and
+//! reached through `CLOUDFLARE_BASE_URL`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use cloudflare_images_emulator::{Config, Emulator};
+use serde_json::Value;
+
+/// A valid 1x1 PNG.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+const ENV_VARS: &[&str] = &[
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_EMAIL",
+    "CLOUDFLARE_API_USER_SERVICE_KEY",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_BASE_URL",
+    "CFIMG_DATA_DIR",
+    "XDG_DATA_HOME",
+];
+
+/// `cfimg` with no credentials and its data in `data`; stdin is not a terminal.
+fn local(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfimg"));
+    for v in ENV_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("CFIMG_DATA_DIR", data).stdin(Stdio::null());
+    cmd
+}
+
+/// `cfimg` pointed at an API by environment variables.
+fn remote(base_url: &str, token: &str, account: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfimg"));
+    for v in ENV_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("CLOUDFLARE_BASE_URL", base_url)
+        .env("CLOUDFLARE_API_TOKEN", token)
+        .env("CLOUDFLARE_ACCOUNT_ID", account)
+        .stdin(Stdio::null());
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command, args: &[&str]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.args(args).output().expect("cfimg runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+fn ok(cmd: &mut Command, args: &[&str]) -> Run {
+    let r = run(cmd, args);
+    assert_eq!(
+        r.code, 0,
+        "cfimg {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    assert_no_panic(&r);
+    r
+}
+
+fn assert_no_panic(r: &Run) {
+    assert!(
+        !r.stderr.contains("panicked") && !r.stderr.contains("RUST_BACKTRACE"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn jsonl(text: &str) -> Vec<Value> {
+    text.lines().map(json).collect()
+}
+
+#[test]
+fn help_has_examples_and_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = ok(&mut local(dir.path()), &["--help"]);
+    assert!(r.stdout.contains("Examples:"), "{}", r.stdout);
+    for command in [
+        "upload",
+        "list",
+        "get",
+        "edit",
+        "delete",
+        "download",
+        "variants",
+        "keys",
+        "stats",
+        "direct-upload",
+        "sign",
+        "serve",
+        "demo",
+    ] {
+        assert!(r.stdout.contains(command), "{command} missing from --help");
+    }
+    let r = ok(&mut local(dir.path()), &["upload", "--help"]);
+    assert!(r.stdout.contains("--concurrency") && r.stdout.contains("Examples:"));
+    let r = run(&mut local(dir.path()), &["frobnicate"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn demo_runs_to_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = ok(&mut local(dir.path()), &["demo"]);
+    for expected in [
+        "[1/9]",
+        "[9/9]",
+        "GET signed   -> HTTP 200",
+        "GET unsigned -> HTTP 403",
+        "polled until not a draft",
+        "0 image(s) left",
+        "demo finished",
+    ] {
+        assert!(
+            r.stdout.contains(expected),
+            "{expected:?} missing:\n{}",
+            r.stdout
+        );
+    }
+    // The demo never touches the user's data directory.
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+
+    let r = ok(&mut local(dir.path()), &["demo", "--json"]);
+    let report = json(&r.stdout);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["steps"].as_array().unwrap().len(), 9);
+}
+
+#[test]
+fn upload_then_list_in_separate_invocations() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let photos = files.path().join("photos");
+    std::fs::create_dir_all(photos.join("nested")).unwrap();
+    std::fs::write(photos.join("a.png"), PIXEL_PNG).unwrap();
+    std::fs::write(photos.join("nested/b.png"), PIXEL_PNG).unwrap();
+    std::fs::write(photos.join("README.md"), b"not an image").unwrap();
+
+    let r = ok(
+        &mut local(data.path()),
+        &[
+            "upload",
+            photos.to_str().unwrap(),
+            "--metadata",
+            r#"{"status":"active","priority":2}"#,
+            "--creator",
+            "user-1",
+            "--concurrency",
+            "2",
+        ],
+    );
+    let notes: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("using the local emulator"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", r.stderr);
+    assert!(notes[0].contains(data.path().to_str().unwrap()));
+    assert!(r.stdout.contains("uploaded 2 of 2"), "{}", r.stdout);
+    assert!(r.stderr.contains("skipped 1 file"), "{}", r.stderr);
+
+    // A glob pattern, expanded by cfimg itself.
+    let pattern = format!("{}/**/*.png", photos.display());
+    let r = ok(
+        &mut local(data.path()),
+        &["upload", &pattern, "--metadata", r#"{"status":"draft"}"#],
+    );
+    assert!(r.stdout.contains("uploaded 2 of 2"), "{}", r.stdout);
+
+    let r = ok(&mut local(data.path()), &["list", "--json"]);
+    let images = jsonl(&r.stdout);
+    assert_eq!(images.len(), 4, "{}", r.stdout);
+
+    let r = ok(
+        &mut local(data.path()),
+        &["list", "--meta", "status=active", "--format", "jsonl"],
+    );
+    let active = jsonl(&r.stdout);
+    assert_eq!(active.len(), 2);
+    assert!(active.iter().all(|i| i["creator"] == "user-1"));
+
+    let r = ok(
+        &mut local(data.path()),
+        &[
+            "list",
+            "--meta-filter",
+            "priority[gte:number]=2",
+            "--format",
+            "csv",
+        ],
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "id,filename,uploaded,signed,creator,metadata");
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+
+    let r = ok(
+        &mut local(data.path()),
+        &["list", "--sort", "asc", "--limit", "3", "--json"],
+    );
+    let limited = jsonl(&r.stdout);
+    assert_eq!(limited.len(), 3);
+    assert_eq!(limited[0]["meta"]["status"], "active");
+
+    let r = ok(&mut local(data.path()), &["list", "--creator", "user-1"]);
+    assert!(r.stdout.starts_with("ID"), "{}", r.stdout);
+    assert_eq!(r.stdout.lines().count(), 3);
+
+    let r = ok(
+        &mut local(data.path()),
+        &["list", "--v1", "--per-page", "10", "--json"],
+    );
+    assert_eq!(jsonl(&r.stdout).len(), 4);
+
+    let r = run(
+        &mut local(data.path()),
+        &["list", "--meta-filter", "priority[like]=2"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("unknown operator"));
+}
+
+#[test]
+fn failed_uploads_exit_non_zero_and_are_named() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let good = files.path().join("good.png");
+    let text = files.path().join("notes.txt");
+    let empty = files.path().join("empty.png");
+    std::fs::write(&good, PIXEL_PNG).unwrap();
+    std::fs::write(&text, b"hello, not an image").unwrap();
+    std::fs::write(&empty, b"").unwrap();
+    let missing = files.path().join("missing.png");
+    let args = [
+        "upload",
+        good.to_str().unwrap(),
+        text.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ];
+    let r = run(&mut local(data.path()), &args);
+    assert_no_panic(&r);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("uploaded 1 of 4"), "{}", r.stdout);
+    for name in ["notes.txt", "empty.png", "missing.png"] {
+        assert!(
+            r.stderr.lines().any(|l| l.contains(name)),
+            "{name} not named in:\n{}",
+            r.stderr
+        );
+    }
+    assert!(r.stderr.contains("empty"));
+    assert!(r.stderr.contains("3 of 4 uploads failed"));
+    assert!(!r.stderr.lines().any(|l| l.contains("good.png")));
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let r = run(&mut local(data.path()), &json_args);
+    assert_eq!(r.code, 1);
+    let report = json(&r.stdout);
+    assert_eq!(report["uploaded"].as_array().unwrap().len(), 1);
+    let failed = report["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 3);
+    assert!(failed
+        .iter()
+        .any(|f| f["source"].as_str().unwrap().ends_with("notes.txt")));
+}
+
+#[test]
+fn get_edit_download_and_delete() {
+    let data = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("cat.png");
+    std::fs::write(&file, PIXEL_PNG).unwrap();
+    let r = ok(
+        &mut local(data.path()),
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--id",
+            "animals/cat",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&r.stdout)["uploaded"][0]["image"]["id"], "animals/cat");
+
+    let r = ok(&mut local(data.path()), &["get", "animals/cat"]);
+    assert!(r.stdout.contains("filename:    cat.png"), "{}", r.stdout);
+
+    let r = ok(
+        &mut local(data.path()),
+        &[
+            "edit",
+            "animals/cat",
+            "--metadata",
+            r#"{"sku":"CAT-2"}"#,
+            "--creator",
+            "bob",
+            "--json",
+        ],
+    );
+    let image = json(&r.stdout);
+    assert_eq!(image["meta"]["sku"], "CAT-2");
+    assert_eq!(image["creator"], "bob");
+    let r = run(&mut local(data.path()), &["edit", "animals/cat"]);
+    assert_eq!(r.code, 2);
+
+    let r = run(
+        &mut local(data.path()),
+        &["edit", "animals/cat", "--metadata", "[1]"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("JSON object"));
+
+    let out = files.path().join("copy.png");
+    ok(
+        &mut local(data.path()),
+        &["download", "animals/cat", "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), PIXEL_PNG);
+    let r = run(
+        &mut local(data.path()),
+        &["download", "animals/cat", "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2, "an existing file is not overwritten");
+    let r = ok(
+        &mut local(data.path()),
+        &[
+            "download",
+            "animals/cat",
+            "-o",
+            files.path().to_str().unwrap(),
+            "--force",
+        ],
+    );
+    assert!(r.stdout.contains("cat.png"), "{}", r.stdout);
+
+    // Without a terminal and without --yes, delete refuses and deletes nothing.
+    let r = run(&mut local(data.path()), &["delete", "animals/cat"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    ok(&mut local(data.path()), &["get", "animals/cat"]);
+
+    let r = ok(&mut local(data.path()), &["delete", "animals/cat", "--yes"]);
+    assert!(r.stdout.contains("deleted animals/cat"));
+
+    // Errors: one line with Cloudflare's code, status 1, no panic.
+    let r = run(&mut local(data.path()), &["get", "animals/cat"]);
+    assert_eq!(r.code, 1);
+    assert_no_panic(&r);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.contains("using the local emulator"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(errors[0].starts_with("cfimg: error:") && errors[0].contains("5404"));
+    let r = run(&mut local(data.path()), &["get", "animals/cat", "--json"]);
+    assert_eq!(json(&r.stdout)["error"]["codes"][0], 5404);
+
+    let r = run(
+        &mut local(data.path()),
+        &["delete", "nope-1", "nope-2", "--yes"],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("2 of 2 deletions failed"), "{}", r.stderr);
+}
+
+#[test]
+fn variants_keys_and_stats() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let r = ok(
+        &mut local(d),
+        &[
+            "variants", "create", "thumb", "--width", "200", "--height", "100", "--fit", "cover",
+        ],
+    );
+    assert!(r.stdout.contains("thumb") && r.stdout.contains("cover"));
+    ok(
+        &mut local(d),
+        &["variants", "edit", "thumb", "--height", "150"],
+    );
+    let r = ok(&mut local(d), &["variants", "get", "thumb", "--json"]);
+    let v = json(&r.stdout);
+    assert_eq!(v["options"]["height"], 150);
+    assert_eq!(v["options"]["width"], 200);
+    let r = ok(&mut local(d), &["variants", "list", "--json"]);
+    assert_eq!(json(&r.stdout).as_array().unwrap().len(), 2);
+    let r = run(
+        &mut local(d),
+        &["variants", "create", "big", "--width", "10"],
+    );
+    assert_eq!(r.code, 2);
+    ok(&mut local(d), &["variants", "delete", "thumb"]);
+    let r = run(&mut local(d), &["variants", "get", "thumb"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("5401") || r.stderr.contains("404"),
+        "{}",
+        r.stderr
+    );
+
+    let r = ok(&mut local(d), &["keys", "create", "rotation2"]);
+    assert!(r.stdout.contains("rotation2"));
+    assert!(r.stdout.contains('…'), "values are masked: {}", r.stdout);
+    let r = ok(&mut local(d), &["keys", "list", "--reveal", "--json"]);
+    let keys = json(&r.stdout);
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert!(keys[0]["value"].as_str().unwrap().len() >= 32);
+    ok(&mut local(d), &["keys", "delete", "rotation2"]);
+
+    let r = ok(&mut local(d), &["stats", "--json"]);
+    assert_eq!(json(&r.stdout)["current"], 0.0);
+    let r = ok(&mut local(d), &["stats"]);
+    assert!(r.stdout.contains("images: 0 of"), "{}", r.stdout);
+}
+
+/// An emulator in this process that only accepts one token; `cfimg` reaches it
+/// through `CLOUDFLARE_BASE_URL`, `CLOUDFLARE_API_TOKEN` and `CLOUDFLARE_ACCOUNT_ID`.
+#[test]
+fn against_an_emulator_through_environment_credentials() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emulator = rt
+        .block_on(Emulator::start_with(Config {
+            api_token: Some("test-token".into()),
+            ..Config::default()
+        }))
+        .unwrap();
+    let base = emulator.base_url();
+    let account = emulator.account_id().to_string();
+    let api = || remote(&base, "test-token", &account);
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("secret.png");
+    std::fs::write(&file, PIXEL_PNG).unwrap();
+
+    let r = ok(
+        &mut api(),
+        &[
+            "upload",
+            file.to_str().unwrap(),
+            "--require-signed-urls",
+            "--json",
+        ],
+    );
+    assert!(!r.stderr.contains("local emulator"), "{}", r.stderr);
+    let id = json(&r.stdout)["uploaded"][0]["image"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(emulator.image_count(), 1);
+
+    // Signed URL: served; without the signature: 403.
+    let r = ok(&mut api(), &["sign", &id, "--expires-in", "10m", "--json"]);
+    let url = json(&r.stdout)["url"].as_str().unwrap().to_string();
+    assert!(url.contains("exp=") && url.contains("sig="));
+    let (signed, unsigned) = rt.block_on(async {
+        let signed = reqwest::get(&url).await.unwrap();
+        let status = signed.status().as_u16();
+        let bytes = signed.bytes().await.unwrap();
+        let plain = url.split('?').next().unwrap();
+        let unsigned = reqwest::get(plain).await.unwrap().status().as_u16();
+        ((status, bytes), unsigned)
+    });
+    assert_eq!(signed.0, 200);
+    assert_eq!(signed.1.as_ref(), PIXEL_PNG);
+    assert_eq!(unsigned, 403);
+    let r = run(&mut api(), &["sign", &id, "--expires-in", "soon"]);
+    assert_eq!(r.code, 2);
+
+    // Direct creator upload: URL only, then URL + file.
+    let r = ok(&mut api(), &["direct-upload", "--creator", "user-42"]);
+    assert!(
+        r.stdout.trim().starts_with(&emulator.origin()),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("/upload/"));
+    let r = ok(
+        &mut api(),
+        &["direct-upload", "--file", file.to_str().unwrap(), "--json"],
+    );
+    let report = json(&r.stdout);
+    assert_eq!(report["image"]["filename"], "secret.png");
+    assert!(report["image"].get("draft").is_none());
+
+    let r = ok(&mut api(), &["list", "--json"]);
+    // Two uploads and the draft whose one-time URL was never used.
+    assert_eq!(jsonl(&r.stdout).len(), 3, "{}", r.stdout);
+
+    // A wrong token: one line naming Cloudflare's code, exit status 1.
+    let r = run(&mut remote(&base, "wrong", &account), &["stats"]);
+    assert_eq!(r.code, 1);
+    assert_no_panic(&r);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("10000") && r.stderr.contains("403"),
+        "{}",
+        r.stderr
+    );
+
+    // Credentials but no account id: a configuration error, not the emulator.
+    let mut cmd = remote(&base, "test-token", &account);
+    cmd.env_remove("CLOUDFLARE_ACCOUNT_ID");
+    let r = run(&mut cmd, &["stats"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("CLOUDFLARE_ACCOUNT_ID"), "{}", r.stderr);
+
+    rt.block_on(emulator.shutdown());
+
+    // Nothing listening any more: a transport error, one line.
+    let r = run(&mut api(), &["stats"]);
+    assert_eq!(r.code, 1);
+    assert_no_panic(&r);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("connect"), "{}", r.stderr);
+}
+
+/// `cfimg serve` prints its base URL first; other invocations can use it.
+#[test]
+fn serve_runs_an_emulator_for_other_invocations() {
+    let data = tempfile::tempdir().unwrap();
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(
+        local(data.path())
+            .args(["serve", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line.trim().to_string();
+    assert!(
+        base.starts_with("http://127.0.0.1:") && base.ends_with("/client/v4"),
+        "{base}"
+    );
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("x.png");
+    std::fs::write(&file, PIXEL_PNG).unwrap();
+    let account = "023e105f4ecef8ad9ca31a8372d0c353";
+    let up = run(
+        &mut remote(&base, "local", account),
+        &["upload", file.to_str().unwrap(), "--id", "served/x"],
+    );
+    let stats = run(&mut remote(&base, "local", account), &["stats", "--json"]);
+    drop(child);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    assert_eq!(json(&stats.stdout)["current"], 1.0);
+    // serve kept its state in the data directory, where the embedded emulator finds it.
+    let r = ok(&mut local(data.path()), &["get", "served/x"]);
+    assert!(r.stdout.contains("served/x"));
+}
+
+#[test]
+fn base_url_without_credentials_is_an_error() {
+    let data = tempfile::tempdir().unwrap();
+    let mut cmd = local(data.path());
+    cmd.env("CLOUDFLARE_BASE_URL", "http://127.0.0.1:9/client/v4");
+    let r = run(&mut cmd, &["stats"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no credentials"), "{}", r.stderr);
+}
