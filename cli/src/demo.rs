@@ -14,6 +14,13 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
 use crate::backend;
+
+/// `println!` that ignores a closed stdout (`cfimg demo | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        crate::output::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
 use crate::commands::{self, DirectOptions};
 use crate::error::{CliError, CliResult};
 use crate::imagegen;
@@ -37,7 +44,7 @@ impl Tour {
         self.step += 1;
         self.step_started = Instant::now();
         if !self.json {
-            println!("\n[{}/{STEPS}] {title}", self.step);
+            outln!("\n[{}/{STEPS}] {title}", self.step);
         }
         self.report
             .push(json!({"step": self.step, "title": title, "details": []}));
@@ -47,7 +54,7 @@ impl Tour {
         if self.step > 0 {
             let elapsed = self.step_started.elapsed();
             if !self.json {
-                println!("      ({})", human_duration(elapsed));
+                outln!("      ({})", human_duration(elapsed));
             }
             if let Some(last) = self.report.last_mut() {
                 last["ms"] = json!(elapsed.as_secs_f64() * 1000.0);
@@ -59,7 +66,7 @@ impl Tour {
         let line = line.as_ref();
         if !self.json {
             for l in line.lines() {
-                println!("      {l}");
+                outln!("      {l}");
             }
         }
         if let Some(details) = self
@@ -126,14 +133,14 @@ pub async fn run(json: bool) -> CliResult<()> {
     .map_err(|e| CliError::new(format!("cannot start the emulator: {e}")))?;
     let client = backend::local_client(&emulator)?;
     if !json {
-        println!("cfimg demo: a tour of Cloudflare Images on a fresh local emulator, through the Rust SDK");
-        println!("  API base URL: {}", emulator.base_url());
-        println!(
+        outln!("cfimg demo: a tour of Cloudflare Images on a fresh local emulator, through the Rust SDK");
+        outln!("  API base URL: {}", emulator.base_url());
+        outln!(
             "  delivery:     {}/{}/<id>/<variant>",
             emulator.origin(),
             emulator.account_hash()
         );
-        println!(
+        outln!(
             "  data:         {} (removed at the end)",
             data_dir.display()
         );
@@ -156,11 +163,11 @@ pub async fn run(json: bool) -> CliResult<()> {
                     &json!({"ok": true, "ms": elapsed.as_secs_f64() * 1000.0, "steps": tour.report}),
                 );
             } else {
-                println!(
+                outln!(
                     "\ndemo finished in {}: every step above was a real HTTP call through the SDK.",
                     human_duration(elapsed)
                 );
-                println!("Next: `cfimg serve` for a long-running emulator, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID to use your account.");
+                outln!("Next: `cfimg serve` for a long-running emulator, or set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID to use your account.");
             }
             Ok(())
         }
