@@ -305,7 +305,7 @@ impl WaitForUpload<'_> {
     ///
     /// Errors that may pass ([`Error::is_retryable`]: 429, 5xx, transport) are
     /// polled through until the deadline. Running out of time gives an
-    /// [`ErrorKind::Transport`](crate::ErrorKind::Transport) error whose
+    /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error whose
     /// `source()` is an [`UploadWaitTimedOut`].
     pub async fn send(self) -> Result<types::Image> {
         crate::error::check_path_param("image_id", &self.id)?;
@@ -335,7 +335,7 @@ impl WaitForUpload<'_> {
             tokio::time::sleep(self.poll_interval.min(remaining)).await;
         }
         let waited = started.elapsed();
-        Err(transport_message(format!(
+        Err(Error::timeout(format!(
             "image {:?} was still a draft after {} ms ({polls} polls)",
             self.id,
             waited.as_millis()

@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Config,
     /// Reading or writing a local file failed.
     Io,
+    /// An operation did not finish in the time the caller allowed (e.g. waiting
+    /// for a direct upload to leave the draft state).
+    Timeout,
     /// The server broke the API's contract in a way that cannot be decoded
     /// around, e.g. it handed out the same continuation token twice.
     Protocol,
@@ -86,6 +89,14 @@ impl Error {
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self::new(ErrorKind::Io, message).with_source(source)
+    }
+
+    pub(crate) fn timeout(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Timeout, message)
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {

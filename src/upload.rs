@@ -57,13 +57,10 @@ pub type ProgressFn = dyn Fn(u64, u64) + Send + Sync + 'static;
 type BoxReader = Pin<Box<dyn AsyncRead + Send + 'static>>;
 type ChunkStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
 
-/// An error for a local file that could not be read or written.
-///
-/// `ErrorKind::Io` exists but `error.rs` has no constructor for it yet; until
-/// it does, these are [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
-/// with the [`io::Error`] as `source()`.
+/// An [`ErrorKind::Io`](crate::ErrorKind::Io) error for a local file that could
+/// not be read or written, with the [`io::Error`] as `source()`.
 pub(crate) fn local_io_error(message: impl Into<String>, source: io::Error) -> Error {
-    Error::invalid_input(message).with_source(source)
+    Error::io(message, source)
 }
 
 /// A [`ErrorKind::Transport`](crate::ErrorKind::Transport) error with its own

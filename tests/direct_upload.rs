@@ -209,7 +209,7 @@ async fn waiting_for_a_draft_that_is_never_uploaded_times_out() {
         .unwrap_err();
     let elapsed = started.elapsed();
 
-    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     let timeout = UploadWaitTimedOut::from_error(&err).expect("a wait timeout");
     assert_eq!(timeout.id, id);
     assert!(timeout.polls >= 2, "{timeout:?}");

@@ -370,7 +370,13 @@ async fn every_validation_rule_is_a_typed_error_and_sends_nothing() {
     ];
     for (what, upload, needle) in cases {
         let err = upload.send().await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{what}: {err}");
+        // A path that cannot be opened is a local I/O failure, not bad input.
+        let expected = if what == "missing path" {
+            ErrorKind::Io
+        } else {
+            ErrorKind::InvalidInput
+        };
+        assert_eq!(err.kind(), expected, "{what}: {err}");
         assert!(
             err.to_string().contains(needle),
             "{what}: {err:?} should mention {needle:?}"
