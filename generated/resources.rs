@@ -19,6 +19,10 @@ pub struct V1<'a> {
     client: &'a Client,
 }
 impl<'a> V1<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     ///The `v1.blobs` resource.
     pub fn blobs(&self) -> V1Blobs<'a> {
         V1Blobs { client: self.client }
@@ -280,6 +284,10 @@ pub struct V1Blobs<'a> {
     client: &'a Client,
 }
 impl<'a> V1Blobs<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**Download image
 
 Download an image from CF Images. For most images this will be the originally uploaded file. For larger images it can be a near-lossless version of the original.
@@ -328,6 +336,10 @@ pub struct V1DirectUploads<'a> {
     client: &'a Client,
 }
 impl<'a> V1DirectUploads<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**Create authenticated direct upload URL V1
 
 Direct uploads allow users to upload images without API keys. A common use
@@ -386,6 +398,10 @@ pub struct V1Keys<'a> {
     client: &'a Client,
 }
 impl<'a> V1Keys<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**List Signing Keys
 
 List your CF Images signing keys.
@@ -509,6 +525,10 @@ pub struct V1Stats<'a> {
     client: &'a Client,
 }
 impl<'a> V1Stats<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**Images usage statistics
 
 Fetch image statistics details for Cloudflare Images. The returned statistics detail storage usage, including the current image count vs this account's allowance.
@@ -549,6 +569,10 @@ pub struct V1Variants<'a> {
     client: &'a Client,
 }
 impl<'a> V1Variants<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**List variants
 
 List existing CF Images variants.
@@ -828,6 +852,10 @@ pub struct V2<'a> {
     client: &'a Client,
 }
 impl<'a> V2<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     ///The `v2.direct_uploads` resource.
     pub fn direct_uploads(&self) -> V2DirectUploads<'a> {
         V2DirectUploads {
@@ -976,6 +1004,10 @@ pub struct V2DirectUploads<'a> {
     client: &'a Client,
 }
 impl<'a> V2DirectUploads<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**Create authenticated direct upload URL V2
 
 Direct uploads allow users to upload images without API keys. A common use case are web apps, client-side applications, or mobile devices where users upload content directly to Cloudflare Images. This method creates a draft record for a future image. It returns an upload URL and an image identifier. To verify if the image itself has been uploaded, send an image details request (accounts/:account_identifier/images/v1/:identifier), and check that the `draft: true` property is not present.
@@ -991,6 +1023,10 @@ pub struct V2SourcingKit<'a> {
     client: &'a Client,
 }
 impl<'a> V2SourcingKit<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     ///The `v2.sourcing_kit.migrations` resource.
     pub fn migrations(&self) -> V2SourcingKitMigrations<'a> {
         V2SourcingKitMigrations {
@@ -1010,6 +1046,10 @@ pub struct V2SourcingKitMigrations<'a> {
     client: &'a Client,
 }
 impl<'a> V2SourcingKitMigrations<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     ///The `v2.sourcing_kit.migrations.lifecycle` resource.
     pub fn lifecycle(&self) -> V2SourcingKitMigrationsLifecycle<'a> {
         V2SourcingKitMigrationsLifecycle {
@@ -1255,6 +1295,10 @@ pub struct V2SourcingKitMigrationsLifecycle<'a> {
     client: &'a Client,
 }
 impl<'a> V2SourcingKitMigrationsLifecycle<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**Get migration progress
 
 Get the current progress of a migration including counts of scanned, imported,
@@ -1452,6 +1496,10 @@ pub struct V2SourcingKitSources<'a> {
     client: &'a Client,
 }
 impl<'a> V2SourcingKitSources<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
     /**List sourcing kit sources
 
 List all configured migration sources for the account.

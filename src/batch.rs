@@ -168,3 +168,10 @@ impl BatchReport {
         self.items.iter().all(|item| item.result.is_ok())
     }
 }
+
+impl<'a> crate::resources::V1<'a> {
+    /// Many uploads with bounded concurrency and a result per item (see [`BatchUpload`]).
+    pub fn create_batch(&self) -> BatchUpload<'a> {
+        BatchUpload::new(self.client())
+    }
+}

@@ -1,29 +1,55 @@
 //! A typed client for the [Cloudflare Images API](https://developers.cloudflare.com/images/),
 //! generated from Cloudflare's OpenAPI description and finished by hand where
-//! generation stops (multipart uploads, errors, blobs).
+//! generation stops: streamed multipart uploads, pagination streams, signed
+//! delivery URLs, one error type.
 //!
 //! ```
+//! use cloudflare_images::delivery::{DeliveryUrl, SigningKey};
 //! use cloudflare_images::Client;
+//! use futures_util::TryStreamExt;
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let emulator = cloudflare_images_emulator::Emulator::start().await?;
 //! # let (base_url, account_id) = (emulator.base_url(), emulator.account_id().to_string());
-//! // Against the real API: Client::from_env()? reads CLOUDFLARE_API_TOKEN and
-//! // CLOUDFLARE_ACCOUNT_ID. Here, a local emulator of the API.
+//! # let account_hash = emulator.account_hash().to_string();
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("cat.png");
+//! # std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89")?;
+//! // Against the real API: `Client::from_env()?` reads CLOUDFLARE_API_TOKEN and
+//! // CLOUDFLARE_ACCOUNT_ID. Here, the local emulator of the API.
 //! let client = Client::builder()
 //!     .api_token("any-token")
 //!     .account_id(account_id)
 //!     .base_url(base_url)
 //!     .build()?;
 //!
-//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-//! let image = client.v1().create().file(&png[..], "pixel.png").id("docs/pixel").send().await?;
-//! assert_eq!(image.id.as_deref(), Some("docs/pixel"));
+//! // Upload a file, streamed from disk, with a custom id and metadata.
+//! let image = client
+//!     .v1()
+//!     .create()
+//!     .path(&path)
+//!     .id("pets/cat")
+//!     .metadata(serde_json::json!({"owner": "ada"}))
+//!     .send()
+//!     .await?;
+//! assert_eq!(image.id.as_deref(), Some("pets/cat"));
 //!
-//! let page = client.v2().list().per_page(100u32).send().await?;
-//! assert!(page.images.iter().any(|i| i.id.as_deref() == Some("docs/pixel")));
+//! // Every image, across pages, as a lazy stream.
+//! let ids: Vec<String> = client
+//!     .v2()
+//!     .list_all()
+//!     .per_page(1000)
+//!     .items()
+//!     .map_ok(|image| image.id.unwrap_or_default())
+//!     .try_collect()
+//!     .await?;
+//! assert_eq!(ids, ["pets/cat"]);
 //!
-//! client.v1().delete("docs/pixel").send().await?;
+//! // A delivery URL signed with the account's signing key, valid for an hour.
+//! let key = SigningKey::fetch(&client, None).await?;
+//! let url = DeliveryUrl::new(account_hash, "pets/cat", "public")?
+//!     .sign_for(&key, std::time::Duration::from_secs(3600))?;
+//! assert!(url.starts_with("https://imagedelivery.net/") && url.contains("?exp=") && url.contains("&sig="));
 //! # Ok(())
 //! # }
 //! ```
@@ -32,13 +58,22 @@
 //!
 //! - [`Client`]: credentials, account, base URL; built with [`Client::builder`] or
 //!   [`Client::from_env`].
-//! - The resource tree mirrors Cloudflare's official SDKs: `client.v1().list()`,
+//! - The resource tree mirrors Cloudflare's official SDKs: `client.v1().get(id)`,
 //!   `client.v1().variants().create(..)`, `client.v2().direct_uploads().create()`.
 //!   Required values are arguments, optional ones builder setters, and every
 //!   request is sent with `.send().await`. See [`resources`].
+//! - [`upload`] and [`batch`]: uploads from a path (streamed), bytes, any
+//!   `AsyncRead` or a URL, validated before sending; many at once with a result
+//!   per item.
+//! - [`pagination`]: `client.v2().list_all()` and friends, lazy `Stream`s of
+//!   images or pages, with metadata filters, resume and prefetch.
+//! - [`direct`]: the direct creator upload flow (upload to a one-time URL without
+//!   credentials, wait until the image is ready).
+//! - [`delivery`]: delivery URLs, flexible variants, signed URLs and a verifier.
+//! - [`Blob`]: original image bytes, streamed or saved atomically to a file.
 //! - [`types`]: the request and response types, generated from the spec.
-//! - [`Error`]: the one error type, with status, Cloudflare codes, `cf-ray` and the
-//!   `source()` chain.
+//! - [`Error`]: the one error type, with status, Cloudflare codes
+//!   ([`ImagesErrorCode`]), `cf-ray` and the `source()` chain.
 //!
 //! # Generated and handwritten code
 //!
@@ -92,9 +127,13 @@ pub use api::types;
 pub use blob::Blob;
 pub use client::{Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL};
 pub use error::{ApiMessage, Error, ErrorKind, Result};
+pub use error_code::ImagesErrorCode;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {
+    pub use crate::batch::BatchUpload;
+    pub use crate::delivery::{DeliveryUrl, FlexibleOptions, SigningKey};
+    pub use crate::pagination::MetadataFilter;
     pub use crate::types::{Image, ImageVariantDefinition, ImageVariantOptions};
-    pub use crate::{Client, Error, ErrorKind, Result};
+    pub use crate::{Client, Error, ErrorKind, ImagesErrorCode, Result};
 }

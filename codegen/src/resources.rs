@@ -409,6 +409,10 @@ fn emit_node(path: &[String], node: &Node, out: &mut TokenStream) {
             client: &'a Client,
         }
         impl<'a> #ty<'a> {
+            /// The client this resource sends through.
+            pub fn client(&self) -> &'a Client {
+                self.client
+            }
             #(#children)*
             #(#methods)*
         }
