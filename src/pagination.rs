@@ -1362,6 +1362,45 @@ impl MigrationLogs {
     }
 }
 
+// Entry points on the resource tree, beside the generated list methods.
+
+impl crate::resources::V1<'_> {
+    /// Every image through v1 paging, as a lazy stream (see [`V1Images`]).
+    #[deprecated(note = "v1 listing is deprecated by Cloudflare; use `v2().list_all()`")]
+    pub fn list_all(&self) -> V1Images {
+        V1Images::new(self.client())
+    }
+}
+
+impl crate::resources::V2<'_> {
+    /// Every image through continuation tokens, as a lazy stream of images or
+    /// pages, with metadata filters, resume and prefetch (see [`V2Images`]).
+    pub fn list_all(&self) -> V2Images {
+        V2Images::new(self.client())
+    }
+}
+
+impl crate::resources::V2SourcingKitMigrations<'_> {
+    /// Every migration, page by page (see [`SourcingKitMigrations`]).
+    pub fn list_all(&self) -> SourcingKitMigrations {
+        SourcingKitMigrations::new(self.client())
+    }
+}
+
+impl crate::resources::V2SourcingKitSources<'_> {
+    /// Every source, page by page (see [`SourcingKitSources`]).
+    pub fn list_all(&self) -> SourcingKitSources {
+        SourcingKitSources::new(self.client())
+    }
+}
+
+impl crate::resources::V2SourcingKitMigrationsLifecycle<'_> {
+    /// Every log entry of a migration, page by page (see [`MigrationLogs`]).
+    pub fn logs_all(&self, migration_id: uuid::Uuid) -> MigrationLogs {
+        MigrationLogs::new(self.client(), migration_id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1437,44 +1476,5 @@ mod tests {
         assert!(!is_last_page(50, Some(100), Some(50)));
         assert!(is_last_page(20, Some(100), Some(50)));
         assert!(is_last_page(20, None, Some(50)));
-    }
-}
-
-// Entry points on the resource tree, beside the generated list methods.
-
-impl crate::resources::V1<'_> {
-    /// Every image through v1 paging, as a lazy stream (see [`V1Images`]).
-    #[deprecated(note = "v1 listing is deprecated by Cloudflare; use `v2().list_all()`")]
-    pub fn list_all(&self) -> V1Images {
-        V1Images::new(self.client())
-    }
-}
-
-impl crate::resources::V2<'_> {
-    /// Every image through continuation tokens, as a lazy stream of images or
-    /// pages, with metadata filters, resume and prefetch (see [`V2Images`]).
-    pub fn list_all(&self) -> V2Images {
-        V2Images::new(self.client())
-    }
-}
-
-impl crate::resources::V2SourcingKitMigrations<'_> {
-    /// Every migration, page by page (see [`SourcingKitMigrations`]).
-    pub fn list_all(&self) -> SourcingKitMigrations {
-        SourcingKitMigrations::new(self.client())
-    }
-}
-
-impl crate::resources::V2SourcingKitSources<'_> {
-    /// Every source, page by page (see [`SourcingKitSources`]).
-    pub fn list_all(&self) -> SourcingKitSources {
-        SourcingKitSources::new(self.client())
-    }
-}
-
-impl crate::resources::V2SourcingKitMigrationsLifecycle<'_> {
-    /// Every log entry of a migration, page by page (see [`MigrationLogs`]).
-    pub fn logs_all(&self, migration_id: uuid::Uuid) -> MigrationLogs {
-        MigrationLogs::new(self.client(), migration_id)
     }
 }

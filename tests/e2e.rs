@@ -187,6 +187,69 @@ async fn upload_get_edit_blob_delete() {
     assert_api_error(&err, 404, &[5404]);
 }
 
+/// A path upload is streamed from disk; the emulator stores exactly the file's
+/// bytes, and the streams and batch helpers see it.
+#[tokio::test]
+async fn upload_by_path_then_stream_and_batch() {
+    use futures_util::TryStreamExt;
+    let env = Env::new().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("photo.png");
+    let mut bytes = PNG.to_vec();
+    bytes.extend((0..300_000u32).map(|i| (i % 251) as u8));
+    std::fs::write(&path, &bytes).expect("write");
+
+    let image = env
+        .client
+        .v1()
+        .create()
+        .path(&path)
+        .id("disk/photo")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(image.filename.as_deref(), Some("photo.png"));
+    let blob = env
+        .client
+        .v1()
+        .blobs()
+        .get("disk/photo")
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(blob.content_type(), Some("image/png"));
+    assert_eq!(blob.bytes().await.expect("bytes").to_vec(), bytes);
+
+    let empty = dir.path().join("empty.png");
+    std::fs::write(&empty, b"").expect("write");
+    let report = env
+        .client
+        .v1()
+        .create_batch()
+        .add_path(&path)
+        .add_path(&empty)
+        .add_bytes(PNG, "b.png")
+        .send()
+        .await;
+    let outcome: Vec<bool> = report.items().iter().map(|i| i.result.is_ok()).collect();
+    assert_eq!(outcome, [true, false, true]);
+
+    let ids: Vec<String> = env
+        .client
+        .v2()
+        .list_all()
+        .per_page(10)
+        .sort_order(types::V2ListSortOrder::Asc)
+        .items()
+        .map_ok(|i| i.id.unwrap_or_default())
+        .try_collect()
+        .await
+        .expect("stream");
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], "disk/photo");
+    assert_eq!(env.emu.image_count(), 3);
+}
+
 #[tokio::test]
 async fn upload_by_url_from_a_local_server() {
     let env = Env::new().await;
