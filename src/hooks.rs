@@ -6,11 +6,14 @@
 //! headers and the start of the body. Without it progenitor would try to decode the
 //! HTML as JSON and report an invalid payload with no status at all.
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use progenitor_client::{encode_path, ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
 
+use crate::api::types::ApiResponseCommonFailure;
 use crate::api::Client as ApiClient;
-use crate::error::{snippet, NON_JSON_BODY_KEY};
+use crate::error::{snippet, Error, Result, NON_JSON_BODY_KEY};
+use crate::Client;
 
 impl ClientHooks<()> for ApiClient {
     async fn exec(
@@ -53,4 +56,63 @@ async fn envelope_for_non_json(response: reqwest::Response) -> reqwest::Response
     *rebuilt.status_mut() = status;
     *rebuilt.headers_mut() = headers;
     reqwest::Response::from(rebuilt)
+}
+
+/// A request to `{base}/accounts/{account_id}/{path}` with the headers every
+/// generated method sends, for the operations written by hand.
+pub(crate) fn api_request(
+    client: &Client,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    let api = client.api();
+    let url = format!(
+        "{}/accounts/{}/{path}",
+        api.baseurl(),
+        encode_path(client.account_id())
+    );
+    api.client()
+        .request(method, url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .header("api-version", <ApiClient as ClientInfo<()>>::api_version())
+}
+
+/// Sends a handwritten request through the generated client's `pre`/`exec`/`post`
+/// hooks and decodes it as a generated method would: 2xx as `T`, 4xx and 5xx as
+/// Cloudflare's failure envelope, anything else as an unexpected response.
+pub(crate) async fn send_through_hooks<T: DeserializeOwned>(
+    client: &Client,
+    request: reqwest::RequestBuilder,
+    operation_id: &'static str,
+) -> Result<T> {
+    let api = client.api();
+    let mut request = request.build().map_err(Error::transport)?;
+    let info = OperationInfo { operation_id };
+    api.pre::<ApiResponseCommonFailure>(&mut request, &info)
+        .await
+        .map_err(Error::from_api)?;
+    let result = api.exec(request, &info).await;
+    api.post::<ApiResponseCommonFailure>(&result, &info)
+        .await
+        .map_err(Error::from_api)?;
+    let response = result.map_err(Error::transport)?;
+    match response.status().as_u16() {
+        200..=299 => {
+            let value: ResponseValue<T> = ResponseValue::from_response(response)
+                .await
+                .map_err(Error::from_api)?;
+            Ok(value.into_inner())
+        }
+        400..=599 => {
+            let value = ResponseValue::<ApiResponseCommonFailure>::from_response(response)
+                .await
+                .map_err(Error::from_api)?;
+            Err(Error::from_api(progenitor_client::Error::ErrorResponse(
+                value,
+            )))
+        }
+        _ => Err(Error::from_api(
+            progenitor_client::Error::UnexpectedResponse(response),
+        )),
+    }
 }

@@ -57,7 +57,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::{self, BoxStream, Stream, StreamExt, TryStreamExt};
-use progenitor_client::{encode_path, ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 
 use crate::api::types;
 use crate::error::{Error, Result};
@@ -1025,54 +1024,15 @@ async fn fetch_v2(
     pairs: &[(String, String)],
     token: Option<&str>,
 ) -> Result<types::ImagesListResponseV2Result> {
-    let api = client.api();
-    let url = format!(
-        "{}/accounts/{}/images/v2",
-        api.baseurl(),
-        encode_path(client.account_id())
-    );
-    let mut builder = api
-        .client()
-        .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .header(
-            "api-version",
-            <crate::api::Client as ClientInfo<()>>::api_version(),
-        );
+    let mut request = crate::hooks::api_request(client, reqwest::Method::GET, "images/v2");
     // `continuation_token` first, as the generated method orders it.
     if let Some(token) = token {
-        builder = builder.query(&[("continuation_token", token)]);
+        request = request.query(&[("continuation_token", token)]);
     }
-    let mut request = builder.query(pairs).build().map_err(Error::transport)?;
-    let info = OperationInfo {
-        operation_id: "v2_list",
-    };
-    let mapped = |e: progenitor_client::Error<types::ApiResponseCommonFailure>| Error::from_api(e);
-    api.pre::<types::ApiResponseCommonFailure>(&mut request, &info)
-        .await
-        .map_err(mapped)?;
-    let result = api.exec(request, &info).await;
-    api.post::<types::ApiResponseCommonFailure>(&result, &info)
-        .await
-        .map_err(mapped)?;
-    let response = result.map_err(Error::transport)?;
-    match response.status().as_u16() {
-        200 => {
-            let value = ResponseValue::<types::ImagesListResponseV2>::from_response(response)
-                .await
-                .map_err(mapped)?;
-            Ok(value.into_inner().result)
-        }
-        400..=599 => {
-            let value = ResponseValue::<types::ApiResponseCommonFailure>::from_response(response)
-                .await
-                .map_err(mapped)?;
-            Err(mapped(progenitor_client::Error::ErrorResponse(value)))
-        }
-        _ => Err(mapped(progenitor_client::Error::UnexpectedResponse(
-            response,
-        ))),
-    }
+    let request = request.query(pairs);
+    let envelope: types::ImagesListResponseV2 =
+        crate::hooks::send_through_hooks(client, request, "v2_list").await?;
+    Ok(envelope.result)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures_util::{Stream, StreamExt};
-use progenitor_client::{encode_path, ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::multipart::{Form, Part};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -800,46 +799,11 @@ pub(crate) async fn send_api<T: DeserializeOwned>(
     form: Option<Form>,
     operation_id: &'static str,
 ) -> Result<T> {
-    let api = client.api();
-    let url = format!(
-        "{}/accounts/{}/{path}",
-        api.baseurl(),
-        encode_path(client.account_id())
-    );
-    let mut builder = api
-        .client()
-        .request(method, url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .header(
-            "api-version",
-            <crate::api::Client as ClientInfo<()>>::api_version(),
-        );
+    let mut request = crate::hooks::api_request(client, method, path);
     if let Some(form) = form {
-        builder = builder.multipart(form);
+        request = request.multipart(form);
     }
-    let mut request = builder.build().map_err(Error::transport)?;
-    let info = OperationInfo { operation_id };
-    let mapped = |e: progenitor_client::Error<types::ApiResponseCommonFailure>| Error::from_api(e);
-    api.pre::<types::ApiResponseCommonFailure>(&mut request, &info)
-        .await
-        .map_err(mapped)?;
-    let result = api.exec(request, &info).await;
-    api.post::<types::ApiResponseCommonFailure>(&result, &info)
-        .await
-        .map_err(mapped)?;
-    let response = result.map_err(Error::transport)?;
-    let status = response.status();
-    if status.is_success() {
-        let value: ResponseValue<T> = ResponseValue::from_response(response)
-            .await
-            .map_err(mapped)?;
-        Ok(value.into_inner())
-    } else {
-        let value = ResponseValue::<types::ApiResponseCommonFailure>::from_response(response)
-            .await
-            .map_err(mapped)?;
-        Err(mapped(progenitor_client::Error::ErrorResponse(value)))
-    }
+    crate::hooks::send_through_hooks(client, request, operation_id).await
 }
 
 #[cfg(test)]
