@@ -6,10 +6,11 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
-cargo build --release --quiet -p cloudflare-images-emulator --example upload_file
+cargo build --release --quiet -p cloudflare-images-emulator
+cargo build --release --quiet -p cloudflare-images --example upload_file
 work="$(mktemp -d)"
 trap 'kill "$emu" 2>/dev/null || true; rm -rf "$work"' EXIT
-target/release/cloudflare-images-emulator --port 0 > "$work/emu.out" &
+target/release/cloudflare-images-emulator --port 0 > "$work/emu.out" 2>/dev/null &
 emu=$!
 for _ in $(seq 50); do [ -s "$work/emu.out" ] && break; sleep 0.1; done
 base_url="$(head -n1 "$work/emu.out" | grep -o 'http://[^ ]*')"
