@@ -190,6 +190,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     user_agent: Option<String>,
+    retry: Option<crate::retry::RetryPolicy>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -246,6 +247,15 @@ impl ClientBuilder {
     /// request timeout, so large uploads on slow links are not cut off.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// When failed requests are repeated (default: [`RetryPolicy::default`],
+    /// two retries of requests that cannot do anything twice; see [`crate::retry`]).
+    ///
+    /// [`RetryPolicy::default`]: crate::retry::RetryPolicy::default
+    pub fn retry_policy(mut self, policy: crate::retry::RetryPolicy) -> Self {
+        self.retry = Some(policy);
         self
     }
 
@@ -323,7 +333,8 @@ impl ClientBuilder {
             .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(60)))
             .build()
             .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?;
-        let api = crate::api::Client::new_with_client(&base_url, http);
+        let api =
+            crate::api::Client::new_with_client(&base_url, http, self.retry.unwrap_or_default());
         Ok(Client {
             shared: Arc::new(Shared { api, base_url }),
             account_id: account_id.into(),

@@ -1,7 +1,8 @@
 //! The generated client's hooks: where every request, generated or handwritten,
 //! passes on its way out and back.
 //!
-//! `exec` turns an error response whose body is not JSON (an HTML 502 from the
+//! `exec` repeats a failed attempt when [`RetryPolicy`] says it is safe, then
+//! turns an error response whose body is not JSON (an HTML 502 from the
 //! edge, a proxy's 413 page) into a failure envelope that keeps the status, the
 //! headers and the start of the body. Without it progenitor would try to decode the
 //! HTML as JSON and report an invalid payload with no status at all.
@@ -13,15 +14,38 @@ use serde::de::DeserializeOwned;
 use crate::api::types::ApiResponseCommonFailure;
 use crate::api::Client as ApiClient;
 use crate::error::{snippet, Error, Result, NON_JSON_BODY_KEY};
+use crate::retry::{Outcome, RetryPolicy};
 use crate::Client;
 
-impl ClientHooks<()> for ApiClient {
+impl ClientHooks<RetryPolicy> for ApiClient {
     async fn exec(
         &self,
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = self.client().execute(request).await?;
+        let policy = self.inner();
+        let method = request.method().clone();
+        let mut request = request;
+        let mut attempt = 0;
+        let result = loop {
+            // A streamed body (every multipart upload) cannot be cloned: such a
+            // request is sent exactly once.
+            let spare = (attempt < policy.retries())
+                .then(|| request.try_clone())
+                .flatten();
+            let result = self.client().execute(request).await;
+            let delay =
+                Outcome::of(&result).and_then(|outcome| policy.delay(&method, outcome, attempt));
+            match (spare, delay) {
+                (Some(next), Some(delay)) => {
+                    tokio::time::sleep(delay).await;
+                    request = next;
+                    attempt += 1;
+                }
+                _ => break result,
+            }
+        };
+        let response = result?;
         if response.status().is_success() || is_json(&response) {
             return Ok(response);
         }
@@ -74,7 +98,10 @@ pub(crate) fn api_request(
     api.client()
         .request(method, url)
         .header(reqwest::header::ACCEPT, "application/json")
-        .header("api-version", <ApiClient as ClientInfo<()>>::api_version())
+        .header(
+            "api-version",
+            <ApiClient as ClientInfo<RetryPolicy>>::api_version(),
+        )
 }
 
 /// Sends a handwritten request through the generated client's `pre`/`exec`/`post`

@@ -120,6 +120,7 @@ pub mod error;
 pub mod error_code;
 mod hooks;
 pub mod pagination;
+pub mod retry;
 pub mod upload;
 
 pub use api::open_enums;
@@ -128,6 +129,7 @@ pub use blob::Blob;
 pub use client::{Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL};
 pub use error::{ApiMessage, Error, ErrorKind, Result};
 pub use error_code::ImagesErrorCode;
+pub use retry::RetryPolicy;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {

@@ -4,9 +4,10 @@
 
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::types::{self, V2ListSortOrder};
-use cloudflare_images::{Client, Error, ErrorKind};
+use cloudflare_images::{Client, Error, ErrorKind, RetryPolicy};
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 use serde_json::{json, Map, Value};
+use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,6 +28,13 @@ struct Env {
     client: Client,
 }
 
+/// The default retry rules, with a 1 ms backoff and at most 5 s of `Retry-After`.
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_secs(5))
+}
+
 impl Env {
     async fn new() -> Env {
         Self::with(Config::default(), "e2e-token").await
@@ -38,6 +46,7 @@ impl Env {
             .api_token(token)
             .account_id(emu.account_id())
             .base_url(emu.base_url())
+            .retry_policy(fast_retries())
             .build()
             .expect("client builds");
         Env { emu, client }
@@ -846,15 +855,24 @@ async fn a_wrong_token_is_an_api_error_403() {
 }
 
 #[tokio::test]
-async fn rate_limit_429_is_retryable_and_not_retried_silently() {
+async fn rate_limit_429_is_retried_within_limits_and_uploads_never() {
     let env = Env::new().await;
-    env.emu.faults().set_retry_after_secs(7);
     env.emu.faults().set_rate_limit_after(Some(0));
+    // Retry-After 7 s is more than the client's 5 s max_backoff: returned, not waited.
+    env.emu.faults().set_retry_after_secs(7);
     let before = env.emu.request_count();
     let err = env.client.v1().stats().get().send().await.unwrap_err();
     assert_api_error(&err, 429, &[971]);
     assert!(err.is_retryable());
     assert_eq!(env.emu.request_count() - before, 1);
+    // Retry-After 0: repeated twice (the default), then the 429 is returned.
+    env.emu.faults().set_retry_after_secs(0);
+    let before = env.emu.request_count();
+    let err = env.client.v1().stats().get().send().await.unwrap_err();
+    assert_api_error(&err, 429, &[971]);
+    assert_eq!(env.emu.request_count() - before, 3);
+    // An upload is sent exactly once, even on a 429.
+    let before = env.emu.request_count();
     let err = env
         .client
         .v1()
@@ -865,6 +883,7 @@ async fn rate_limit_429_is_retryable_and_not_retried_silently() {
         .unwrap_err();
     assert_api_error(&err, 429, &[971]);
     assert!(err.is_retryable());
+    assert_eq!(env.emu.request_count() - before, 1);
     assert_eq!(env.emu.image_count(), 0);
     env.emu.faults().set_rate_limit_after(None);
     assert_eq!(env.stats_current().await, 0.0);
@@ -899,13 +918,28 @@ async fn html_502_is_an_http_error_with_the_body_snippet() {
 }
 
 #[tokio::test]
-async fn json_500_is_a_retryable_api_error() {
+async fn json_500_is_retried_for_a_get_and_typed_when_it_persists() {
     let env = Env::new().await;
     env.emu.faults().fail_next(1, 500);
-    let err = env.client.v1().keys().list().send().await.unwrap_err();
+    let before = env.emu.request_count();
+    assert!(env.client.v1().keys().list().send().await.is_ok());
+    assert_eq!(
+        env.emu.request_count() - before,
+        2,
+        "one 500, then the retry"
+    );
+    // Without retries the 500 comes back typed and retryable.
+    let once = Client::builder()
+        .api_token("e2e-token")
+        .account_id(env.client.account_id())
+        .base_url(env.client.base_url())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client");
+    env.emu.faults().fail_next(1, 500);
+    let err = once.v1().keys().list().send().await.unwrap_err();
     assert_api_error(&err, 500, &[5500]);
     assert!(err.is_retryable());
-    assert!(env.client.v1().keys().list().send().await.is_ok());
 }
 
 #[tokio::test]

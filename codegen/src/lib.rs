@@ -111,6 +111,8 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
         .with_interface(progenitor::InterfaceStyle::Positional)
         .with_tag(progenitor::TagStyle::Merged)
         .with_hooks(progenitor::HooksMode::Expected)
+        // The hooks read the retry policy from the client (src/retry.rs).
+        .with_inner_type(quote::quote!(crate::retry::RetryPolicy))
         .with_map_type("::std::collections::BTreeMap");
     for e in &enums {
         settings.with_replacement(

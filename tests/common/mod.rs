@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use cloudflare_images::Client;
+use cloudflare_images::{Client, RetryPolicy};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -20,15 +20,38 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A client with the default retry policy, backing off 1 ms so tests stay fast.
     pub async fn new() -> Self {
+        Self::with_retry(
+            RetryPolicy::default().initial_backoff(std::time::Duration::from_millis(1)),
+        )
+        .await
+    }
+
+    pub async fn with_retry(policy: RetryPolicy) -> Self {
         let server = MockServer::start().await;
         let client = Client::builder()
             .api_token(TOKEN)
             .account_id(ACCOUNT)
             .base_url(format!("{}/client/v4", server.uri()))
+            .retry_policy(policy)
             .build()
             .expect("client");
         Harness { server, client }
+    }
+
+    /// The first `n` requests get `template`; later ones fall through to mocks mounted after.
+    pub async fn respond_first(&self, n: u64, template: ResponseTemplate) {
+        Mock::given(any())
+            .respond_with(template)
+            .up_to_n_times(n)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Every request received, in order.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
     }
 
     /// Every request gets this response.
