@@ -71,6 +71,8 @@
 //!   credentials, wait until the image is ready).
 //! - [`delivery`]: delivery URLs, flexible variants, signed URLs and a verifier.
 //! - [`Blob`]: original image bytes, streamed or saved atomically to a file.
+//! - [`retry`]: failed requests are repeated only when repeating cannot do
+//!   anything twice ([`RetryPolicy`]); uploads are sent exactly once.
 //! - [`types`]: the request and response types, generated from the spec.
 //! - [`Error`]: the one error type, with status, Cloudflare codes
 //!   ([`ImagesErrorCode`]), `cf-ray` and the `source()` chain.
