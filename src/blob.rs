@@ -9,7 +9,6 @@ use progenitor_client::{ByteStream, ResponseValue};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result};
-use crate::upload::{local_io_error, transport_message};
 
 /// The original bytes of an image, streamed: nothing is buffered until asked.
 pub struct Blob {
@@ -99,28 +98,28 @@ impl Blob {
             let chunk = chunk.map_err(Error::transport)?;
             file.write_all(&chunk)
                 .await
-                .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+                .map_err(|e| Error::io(format!("could not write next to {shown}"), e))?;
             written += chunk.len() as u64;
         }
         if let Some(expected) = self.content_length {
             if written != expected {
-                return Err(transport_message(format!(
+                return Err(Error::transport_message(format!(
                     "the download ended after {written} of {expected} bytes; {shown} was not written"
                 )));
             }
         }
         file.flush()
             .await
-            .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+            .map_err(|e| Error::io(format!("could not write next to {shown}"), e))?;
         let file = file.into_inner();
         file.sync_all()
             .await
-            .map_err(|e| local_io_error(format!("could not write next to {shown}"), e))?;
+            .map_err(|e| Error::io(format!("could not write next to {shown}"), e))?;
         drop(file);
         let temp = guard.0.as_deref().unwrap_or(path);
         tokio::fs::rename(temp, path)
             .await
-            .map_err(|e| local_io_error(format!("could not move the download to {shown}"), e))?;
+            .map_err(|e| Error::io(format!("could not move the download to {shown}"), e))?;
         guard.0 = None;
         Ok(written)
     }
@@ -149,14 +148,14 @@ async fn create_temp(dir: &Path, name: &str) -> Result<(tokio::fs::File, PathBuf
             Ok(file) => return Ok((file, temp)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_error = Some(e),
             Err(e) => {
-                return Err(local_io_error(
+                return Err(Error::io(
                     format!("could not create a temporary file in {}", dir.display()),
                     e,
                 ))
             }
         }
     }
-    Err(local_io_error(
+    Err(Error::io(
         format!("could not create a temporary file in {}", dir.display()),
         last_error.unwrap_or_else(|| std::io::Error::other("no unique name found")),
     ))

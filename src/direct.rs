@@ -48,8 +48,8 @@ use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
 use crate::api::types;
-use crate::error::{snippet, Error, Result, NON_JSON_BODY_KEY};
-use crate::upload::{redact_url, send_api, transport_message, FileSource, ProgressFn};
+use crate::error::{Error, Result};
+use crate::upload::{redact_url, send_api, FileSource, ProgressFn};
 use crate::Client;
 
 /// Uploads a file to a one-time `uploadURL` the way a browser would: one
@@ -198,34 +198,16 @@ async fn decode_envelope<T: DeserializeOwned>(response: reqwest::Response) -> Re
         result: T,
     }
     let status = response.status();
-    let ray_id = response
-        .headers()
-        .get("cf-ray")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let ray_id = crate::error::ray_id(response.headers());
     let body = response.bytes().await.map_err(Error::transport)?;
-    if status.is_success() {
-        return match serde_json::from_slice::<Envelope<T>>(&body) {
-            Ok(envelope) => Ok(envelope.result),
-            Err(e) => Err(Error::from_api(
-                progenitor_client::Error::InvalidResponsePayload(body, e),
-            )),
-        };
+    if !status.is_success() {
+        return Err(Error::from_error_body(status.as_u16(), ray_id, &body));
     }
-    let envelope = serde_json::from_slice::<types::ApiResponseCommonFailure>(&body).or_else(|_| {
-        serde_json::from_value(serde_json::json!({
-            "success": false,
-            "errors": [],
-            "messages": [],
-            "result": { NON_JSON_BODY_KEY: snippet(&body) },
-        }))
-    });
-    match envelope {
-        Ok(envelope) => Err(Error::from_envelope(status.as_u16(), ray_id, envelope)),
-        Err(_) => Err(transport_message(format!(
-            "the upload URL answered HTTP {}",
-            status.as_u16()
-        ))),
+    match serde_json::from_slice::<Envelope<T>>(&body) {
+        Ok(envelope) => Ok(envelope.result),
+        Err(e) => Err(Error::from_api(
+            progenitor_client::Error::InvalidResponsePayload(body, e),
+        )),
     }
 }
 

@@ -134,13 +134,8 @@ impl Error {
         match e {
             P::ErrorResponse(rv) => {
                 let status = rv.status().as_u16();
-                let ray_id = rv
-                    .headers()
-                    .get("cf-ray")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let envelope = rv.into_inner();
-                Self::from_envelope(status, ray_id, envelope)
+                let ray_id = ray_id(rv.headers());
+                Self::from_envelope(status, ray_id, rv.into_inner())
             }
             P::CommunicationError(source)
             | P::ResponseBodyError(source)
@@ -159,8 +154,34 @@ impl Error {
                 e
             }
             P::InvalidRequest(message) => Self::invalid_input(message),
-            P::Custom(message) => Self::new(ErrorKind::Transport, message),
+            P::Custom(message) => Self::transport_message(message),
         }
+    }
+
+    /// A transport failure the SDK itself detected (a download cut short).
+    pub(crate) fn transport_message(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Transport, message)
+    }
+
+    /// The error for a non-2xx response read outside the generated client:
+    /// Cloudflare's envelope when the body is one, otherwise an HTTP error that
+    /// keeps the start of the body (as the response hook does for generated calls).
+    pub(crate) fn from_error_body(status: u16, ray_id: Option<String>, body: &[u8]) -> Self {
+        match serde_json::from_slice::<types::ApiResponseCommonFailure>(body) {
+            Ok(envelope) => Self::from_envelope(status, ray_id, envelope),
+            Err(_) => Self::non_envelope(status, ray_id, snippet(body)),
+        }
+    }
+
+    fn non_envelope(status: u16, ray_id: Option<String>, body_snippet: String) -> Self {
+        let mut e = Self::new(
+            ErrorKind::Http,
+            "the server answered with a body that is not Cloudflare's envelope",
+        );
+        e.status = Some(status);
+        e.ray_id = ray_id;
+        e.body_snippet = Some(body_snippet);
+        e
     }
 
     pub(crate) fn from_envelope(
@@ -174,17 +195,10 @@ impl Error {
             .and_then(|r| r.get(NON_JSON_BODY_KEY))
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        let mut e = match non_json {
-            Some(body) => {
-                let mut e = Self::new(
-                    ErrorKind::Http,
-                    "the server answered with a body that is not Cloudflare's envelope",
-                );
-                e.body_snippet = Some(body);
-                e
-            }
-            None => Self::new(ErrorKind::Api, "Cloudflare API error"),
-        };
+        if let Some(body) = non_json {
+            return Self::non_envelope(status, ray_id, body);
+        }
+        let mut e = Self::new(ErrorKind::Api, "Cloudflare API error");
         e.status = Some(status);
         e.ray_id = ray_id;
         e.errors = envelope
@@ -250,7 +264,8 @@ impl Error {
     }
 }
 
-fn ray_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
+/// The `cf-ray` header, which Cloudflare support asks for.
+pub(crate) fn ray_id(headers: &reqwest::header::HeaderMap) -> Option<String> {
     headers
         .get("cf-ray")
         .and_then(|v| v.to_str().ok())

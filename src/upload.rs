@@ -56,18 +56,6 @@ pub type ProgressFn = dyn Fn(u64, u64) + Send + Sync + 'static;
 type BoxReader = Pin<Box<dyn AsyncRead + Send + 'static>>;
 type ChunkStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
 
-/// An [`ErrorKind::Io`](crate::ErrorKind::Io) error for a local file that could
-/// not be read or written, with the [`io::Error`] as `source()`.
-pub(crate) fn local_io_error(message: impl Into<String>, source: io::Error) -> Error {
-    Error::io(message, source)
-}
-
-/// A [`ErrorKind::Transport`](crate::ErrorKind::Transport) error with its own
-/// message (a download cut short, a wait that ran out of time).
-pub(crate) fn transport_message(message: impl Into<String>) -> Error {
-    Error::from_api(progenitor_client::Error::Custom(message.into()))
-}
-
 /// A file's bytes: in memory, on disk, or behind a reader.
 #[derive(Clone)]
 pub(crate) enum FileSource {
@@ -154,7 +142,7 @@ impl FileSource {
                 let mut head = vec![0u8; want];
                 let got = read_head(&mut reader, &mut head)
                     .await
-                    .map_err(|e| local_io_error(format!("could not read {filename:?}"), e))?;
+                    .map_err(|e| Error::io(format!("could not read {filename:?}"), e))?;
                 head.truncate(got);
                 let mime = check_format(&head, &filename)?;
                 let chained = std::io::Cursor::new(head).chain(reader);
@@ -216,11 +204,11 @@ async fn open_image_file(path: &Path) -> Result<(tokio::fs::File, u64, String, &
         .ok_or_else(|| Error::invalid_input(format!("{shown} does not name a file")))?;
     let mut file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| local_io_error(format!("could not open {shown}"), e))?;
+        .map_err(|e| Error::io(format!("could not open {shown}"), e))?;
     let metadata = file
         .metadata()
         .await
-        .map_err(|e| local_io_error(format!("could not read the metadata of {shown}"), e))?;
+        .map_err(|e| Error::io(format!("could not read the metadata of {shown}"), e))?;
     if !metadata.is_file() {
         return Err(Error::invalid_input(format!(
             "{shown} is not a regular file"
@@ -232,11 +220,11 @@ async fn open_image_file(path: &Path) -> Result<(tokio::fs::File, u64, String, &
     let mut head = vec![0u8; want];
     let got = read_head(&mut file, &mut head)
         .await
-        .map_err(|e| local_io_error(format!("could not read {shown}"), e))?;
+        .map_err(|e| Error::io(format!("could not read {shown}"), e))?;
     let mime = check_format(&head[..got], &filename)?;
     file.seek(io::SeekFrom::Start(0))
         .await
-        .map_err(|e| local_io_error(format!("could not read {shown}"), e))?;
+        .map_err(|e| Error::io(format!("could not read {shown}"), e))?;
     Ok((file, length, filename, mime))
 }
 
@@ -518,14 +506,7 @@ impl<'a> ImageUpload<'a> {
                 )));
             }
         }
-        if let Some(id) = &self.id {
-            validate_custom_id(id)?;
-            if self.require_signed_urls == Some(true) {
-                return Err(Error::invalid_input(
-                    "an image with a custom id cannot require signed URLs (Cloudflare rejects the combination)",
-                ));
-            }
-        }
+        validate_id_and_signing(self.id.as_deref(), self.require_signed_urls)?;
         if let Some(metadata) = &self.metadata {
             metadata.field()?;
         }
@@ -662,14 +643,7 @@ impl<'a> DirectUpload<'a> {
 
     /// Validates, creates the draft image, and returns its id and `uploadURL`.
     pub async fn send(self) -> Result<types::ImageDirectUploadResponseV2Result> {
-        if let Some(id) = &self.id {
-            validate_custom_id(id)?;
-            if self.require_signed_urls == Some(true) {
-                return Err(Error::invalid_input(
-                    "an image with a custom id cannot require signed URLs",
-                ));
-            }
-        }
+        validate_id_and_signing(self.id.as_deref(), self.require_signed_urls)?;
         if let Some(expiry) = self.expiry {
             validate_expiry(expiry, Utc::now())?;
         }
@@ -711,6 +685,19 @@ impl<'a> DirectUpload<'a> {
         .await?;
         Ok(response.result)
     }
+}
+
+/// Checks an optional custom id, and that it does not come with
+/// `requireSignedURLs: true` (Cloudflare rejects the combination).
+fn validate_id_and_signing(id: Option<&str>, require_signed_urls: Option<bool>) -> Result<()> {
+    let Some(id) = id else { return Ok(()) };
+    validate_custom_id(id)?;
+    if require_signed_urls == Some(true) {
+        return Err(Error::invalid_input(
+            "an image with a custom id cannot require signed URLs (Cloudflare rejects the combination)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks a custom id against Cloudflare's rules.

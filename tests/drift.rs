@@ -30,14 +30,15 @@ fn generate(spec_root: &Path) -> codegen::Generation {
     codegen::generate(&spec_root.join(SPEC), SPEC).expect("generation")
 }
 
+/// Staleness of the checked-in code is not tested here: under `cargo test` the
+/// build script has already regenerated generated/, so such a check could never
+/// fail. `.ci/run` runs `cargo codegen --check` before anything builds with the
+/// `regenerate` feature, and fails if the build changed generated/.
 #[test]
-fn checked_in_code_is_current_and_generation_is_deterministic() {
+fn generation_is_deterministic_and_complete() {
     let first = generate(root());
     let second = generate(root());
     assert_eq!(first.files, second.files, "two runs must be byte-identical");
-    if let Some(diff) = codegen::check(&root().join("generated"), &first.files) {
-        panic!("generated/ is stale; run `cargo codegen`:\n{diff}");
-    }
     assert!(first
         .files
         .iter()

@@ -122,7 +122,7 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
         );
     }
     let mut generator = progenitor::Generator::new(&settings);
-    let tokens = run_progenitor(&mut generator, &openapi)?;
+    let tokens = run_progenitor(&mut generator, &settings, &openapi)?;
     let mut api_file: syn::File = syn::parse2(tokens)
         .map_err(|e| Error(format!("progenitor emitted unparsable code: {e}")))?;
     let enum_items: syn::File = syn::parse2(resources::open_enum_tokens(&enums))
@@ -184,15 +184,19 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
 /// operation that caused it (progenitor's own errors do not).
 fn run_progenitor(
     generator: &mut progenitor::Generator,
+    settings: &progenitor::GenerationSettings,
     spec: &openapiv3::OpenAPI,
 ) -> Result<proc_macro2::TokenStream, Error> {
     let whole = quiet_catch(|| generator.generate_tokens(spec));
     match whole {
         Ok(Ok(tokens)) => Ok(tokens),
-        Ok(Err(e)) => Err(Error(format!("progenitor failed: {e}{}", culprit(spec)))),
+        Ok(Err(e)) => Err(Error(format!(
+            "progenitor failed: {e}{}",
+            culprit(settings, spec)
+        ))),
         Err(panic) => Err(Error(format!(
             "progenitor panicked: {panic}{}",
-            culprit(spec)
+            culprit(settings, spec)
         ))),
     }
 }
@@ -211,8 +215,9 @@ fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     result
 }
 
-/// Generates each operation alone (with all components) to find the ones that fail.
-fn culprit(spec: &openapiv3::OpenAPI) -> String {
+/// Generates each operation alone (with all components, same settings) to find
+/// the ones that fail.
+fn culprit(settings: &progenitor::GenerationSettings, spec: &openapiv3::OpenAPI) -> String {
     let mut bad = Vec::new();
     for (path, item) in spec.paths.paths.iter() {
         let Some(item) = item.as_item() else { continue };
@@ -238,7 +243,7 @@ fn culprit(spec: &openapiv3::OpenAPI) -> String {
             one.paths.paths = [(path.clone(), openapiv3::ReferenceOr::Item(only))]
                 .into_iter()
                 .collect();
-            let mut g = progenitor::Generator::new(&progenitor::GenerationSettings::default());
+            let mut g = progenitor::Generator::new(settings);
             let failed = !matches!(quiet_catch(|| g.generate_tokens(&one)), Ok(Ok(_)));
             if failed {
                 bad.push(
@@ -354,8 +359,9 @@ mod tests {
             }
         }))
         .unwrap();
-        let mut generator = progenitor::Generator::new(&progenitor::GenerationSettings::default());
-        let err = run_progenitor(&mut generator, &spec)
+        let settings = progenitor::GenerationSettings::default();
+        let mut generator = progenitor::Generator::new(&settings);
+        let err = run_progenitor(&mut generator, &settings, &spec)
             .unwrap_err()
             .to_string();
         assert!(
