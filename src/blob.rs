@@ -3,18 +3,28 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
-use progenitor_client::{ByteStream, ResponseValue};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
+use tokio::time::{Instant, Sleep};
 
 use crate::error::{Error, Result};
 
 /// The original bytes of an image, streamed: nothing is buffered until asked.
+///
+/// The body must arrive before the operation's deadline
+/// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout), or the request's
+/// `timeout()`); past it the stream ends with an
+/// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error.
 pub struct Blob {
     content_type: Option<String>,
     content_length: Option<u64>,
-    stream: ByteStream,
+    stream: Deadlined,
 }
 
 impl std::fmt::Debug for Blob {
@@ -27,7 +37,7 @@ impl std::fmt::Debug for Blob {
 }
 
 impl Blob {
-    pub(crate) fn from_response(response: ResponseValue<ByteStream>) -> Self {
+    pub(crate) fn from_response(response: reqwest::Response, deadline: Instant) -> Self {
         let header = |name: reqwest::header::HeaderName| {
             response
                 .headers()
@@ -37,10 +47,16 @@ impl Blob {
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let content_length = header(reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse().ok());
+        let limit = deadline.saturating_duration_since(Instant::now());
         Blob {
             content_type,
             content_length,
-            stream: response.into_inner(),
+            stream: Deadlined {
+                inner: response.bytes_stream().boxed(),
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                limit,
+                done: false,
+            },
         }
     }
 
@@ -56,16 +72,16 @@ impl Blob {
 
     /// The body as a stream of chunks.
     pub fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send {
-        self.stream.into_inner().map_err(Error::transport)
+        self.stream
     }
 
     /// Reads the whole body into memory.
     pub async fn bytes(self) -> Result<Bytes> {
-        let mut stream = self.stream.into_inner();
+        let mut stream = self.stream;
         let mut buf =
             bytes::BytesMut::with_capacity(self.content_length.unwrap_or(0).min(16 << 20) as usize);
         while let Some(chunk) = stream.next().await {
-            buf.extend_from_slice(&chunk.map_err(Error::transport)?);
+            buf.extend_from_slice(&chunk?);
         }
         Ok(buf.freeze())
     }
@@ -92,10 +108,10 @@ impl Blob {
         // Removes the temporary file on every early return, error or drop.
         let mut guard = TempGuard(Some(temp));
         let mut file = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-        let mut stream = self.stream.into_inner();
+        let mut stream = self.stream;
         let mut written: u64 = 0;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(Error::transport)?;
+            let chunk = chunk?;
             file.write_all(&chunk)
                 .await
                 .map_err(|e| Error::io(format!("could not write next to {shown}"), e))?;
@@ -122,6 +138,37 @@ impl Blob {
             .map_err(|e| Error::io(format!("could not move the download to {shown}"), e))?;
         guard.0 = None;
         Ok(written)
+    }
+}
+
+/// A body stream that ends with a timeout error at the operation's deadline.
+struct Deadlined {
+    inner: BoxStream<'static, reqwest::Result<Bytes>>,
+    deadline: Pin<Box<Sleep>>,
+    limit: std::time::Duration,
+    done: bool,
+}
+
+impl Stream for Deadlined {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = self.inner.poll_next_unpin(cx) {
+            self.done = !matches!(item, Some(Ok(_)));
+            return Poll::Ready(item.map(|r| r.map_err(Error::transport)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            self.done = true;
+            let limit = crate::error::TimeoutLimit::Operation(self.limit);
+            return Poll::Ready(Some(Err(Error::timeout(
+                format!("the blob did not arrive within the {limit}"),
+                limit,
+            ))));
+        }
+        Poll::Pending
     }
 }
 

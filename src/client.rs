@@ -7,6 +7,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
+use crate::transport::{
+    Config, Operation, Parts, RateLimit, Transport, DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
+};
 
 /// Cloudflare's API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -115,23 +119,19 @@ impl Credentials {
 
 /// A Cloudflare Images client for one account.
 ///
-/// Cheap to clone (an `Arc` inside); share one per process. Operations hang off
-/// the resource tree: [`v1`](Client::v1), [`v2`](Client::v2).
+/// Cheap to clone (an `Arc` inside); share one per process: clones share the
+/// connection pool, the cap on requests in flight and the rate-limit state.
+/// Operations hang off the resource tree: [`v1`](Client::v1), [`v2`](Client::v2).
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    transport: Arc<Transport>,
     account_id: Arc<str>,
-}
-
-struct Shared {
-    api: crate::api::Client,
-    base_url: String,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.shared.base_url)
+            .field("base_url", &self.transport.base_url())
             .field("account_id", &self.account_id)
             .finish_non_exhaustive()
     }
@@ -156,28 +156,43 @@ impl Client {
         &self.account_id
     }
 
-    /// The same client (connection pool, credentials) addressing another account.
+    /// The same client (connection pool, credentials, limits) addressing
+    /// another account.
     pub fn with_account(&self, account_id: impl Into<String>) -> Result<Client> {
         let account_id = account_id.into();
-        crate::error::check_path_param("account_id", &account_id)?;
+        crate::transport::path::check("account_id", &account_id)?;
         Ok(Client {
-            shared: Arc::clone(&self.shared),
+            transport: Arc::clone(&self.transport),
             account_id: account_id.into(),
         })
     }
 
     /// The API base URL, e.g. `https://api.cloudflare.com/client/v4`.
     pub fn base_url(&self) -> &str {
-        &self.shared.base_url
+        self.transport.base_url()
     }
 
-    /// The underlying HTTP client (credentials are in its default headers).
+    /// The underlying HTTP client. Credentials are not in it: the SDK adds them
+    /// to each request it sends.
     pub fn http_client(&self) -> &reqwest::Client {
-        &self.shared.api.client
+        self.transport.http()
     }
 
-    pub(crate) fn api(&self) -> &crate::api::Client {
-        &self.shared.api
+    /// Sends an operation through the transport and returns its `result`.
+    pub(crate) async fn execute<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: Operation,
+    ) -> Result<T> {
+        self.transport.execute(&self.account_id, operation).await
+    }
+
+    /// Sends an operation whose answer is a body to stream (blobs).
+    pub(crate) async fn execute_blob(&self, operation: Operation) -> Result<crate::Blob> {
+        let (response, deadline) = self
+            .transport
+            .execute_stream(&self.account_id, operation)
+            .await?;
+        Ok(crate::Blob::from_response(response, deadline))
     }
 }
 
@@ -189,6 +204,13 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+    timeout: Option<Duration>,
+    upload_timeout: Option<Duration>,
+    max_response_bytes: Option<u64>,
+    max_connections: Option<usize>,
+    rate_limit: Option<RateLimit>,
+    http: Option<reqwest::Client>,
     user_agent: Option<String>,
     retry: Option<crate::retry::RetryPolicy>,
 }
@@ -202,6 +224,10 @@ impl fmt::Debug for ClientBuilder {
             .finish_non_exhaustive()
     }
 }
+
+/// The most requests a client has in flight, and idle connections it keeps,
+/// unless [`ClientBuilder::max_connections`] says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 impl ClientBuilder {
     /// Authenticates with an API token (preferred).
@@ -243,10 +269,77 @@ impl ClientBuilder {
         self
     }
 
-    /// How long a read may wait for data (default 60 s). There is no overall
-    /// request timeout, so large uploads on slow links are not cut off.
+    /// How long a read may wait for data before the attempt fails (default
+    /// 30 s). It catches a stalled connection; a body that trickles in is
+    /// caught by [`attempt_timeout`](Self::attempt_timeout).
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline of one attempt of a request, from sending to the last byte
+    /// of the response (default 30 s). Uploads that carry a file use
+    /// [`upload_timeout`](Self::upload_timeout) instead. Override it per request
+    /// with the request's `attempt_timeout()`.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline of a whole operation: every attempt, every wait between
+    /// them and every wait for the rate limit (default 120 s). A retry that
+    /// would end after it is not made. Uploads that carry a file use
+    /// [`upload_timeout`](Self::upload_timeout) instead. Override it per request
+    /// with the request's `timeout()`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline of an upload that carries a file, per attempt and in all
+    /// (default 10 minutes: Cloudflare's 10 MB at ~140 kbit/s), so that a large
+    /// file on a slow link is not cut off by a deadline meant for GETs.
+    pub fn upload_timeout(mut self, timeout: Duration) -> Self {
+        self.upload_timeout = Some(timeout);
+        self
+    }
+
+    /// The largest response body read into memory (default 32 MiB, far above a
+    /// 10,000-image page); a larger one fails with
+    /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) without being
+    /// read on. Blobs are streamed and not bound by it.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = Some(bytes);
+        self
+    }
+
+    /// The most requests in flight at once, and the most idle connections kept
+    /// (default [`DEFAULT_MAX_CONNECTIONS`]): further requests wait their turn,
+    /// so 10,000 concurrent calls do not open 10,000 sockets.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = Some(n.max(1));
+        self
+    }
+
+    /// Paces requests to stay under `limit`, e.g.
+    /// [`RateLimit::cloudflare_global`] (1,200 per 5 minutes). Off by default:
+    /// a 429 still pauses the whole client for its `Retry-After`.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Sends through your own `reqwest::Client` (proxies, custom roots,
+    /// middleware). The SDK still adds the credentials to each request, so the
+    /// client must not carry them as default headers. An answer that your
+    /// client reached by following a redirect to another host is refused; since
+    /// reqwest drops `Authorization` on such a redirect but not the `X-Auth-*`
+    /// headers, only [`api_token`](Self::api_token) credentials are accepted
+    /// with your own client. Its timeouts and pool settings are yours;
+    /// [`connect_timeout`](Self::connect_timeout) and
+    /// [`read_timeout`](Self::read_timeout) do not apply to it.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
         self
     }
 
@@ -306,7 +399,7 @@ impl ClientBuilder {
         let account_id = self.account_id.ok_or_else(|| {
             Error::config("no account id: call account_id() or set CLOUDFLARE_ACCOUNT_ID")
         })?;
-        crate::error::check_path_param("account_id", &account_id)
+        crate::transport::path::check("account_id", &account_id)
             .map_err(|e| Error::config(e.to_string()))?;
         let base_url = self
             .base_url
@@ -319,24 +412,51 @@ impl ClientBuilder {
                 "base URL {base_url:?} is not http(s)"
             )));
         }
-        let mut headers = credentials.headers()?;
+        if self.http.is_some() && !matches!(credentials, Credentials::ApiToken(_)) {
+            return Err(Error::config(
+                "with your own HTTP client, authenticate with an API token: reqwest removes \
+                 Authorization on a redirect to another host, but not X-Auth-Key or X-Auth-Email",
+            ));
+        }
+        let auth = credentials.headers()?;
         let ua = self.user_agent.unwrap_or_else(|| {
             concat!("cloudflare-images-rs/", env!("CARGO_PKG_VERSION")).to_string()
         });
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?,
-        );
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-            .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(60)))
-            .build()
-            .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?;
-        let api =
-            crate::api::Client::new_with_client(&base_url, http, self.retry.unwrap_or_default());
+        let user_agent =
+            HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?;
+        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                // Cloudflare's API does not redirect: a redirect is an error, and
+                // credentials never follow one.
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+                .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(30)))
+                .pool_max_idle_per_host(max_connections)
+                .build()
+                .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?,
+        };
+        let transport = Transport::new(Parts {
+            http,
+            auth,
+            user_agent,
+            base_url,
+            config: Config {
+                attempt_timeout: self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
+                timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                upload_timeout: self.upload_timeout.unwrap_or(DEFAULT_UPLOAD_TIMEOUT),
+                max_response_bytes: self
+                    .max_response_bytes
+                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                retry: self.retry.unwrap_or_default(),
+            },
+            rate_limit: self.rate_limit,
+            max_in_flight: max_connections,
+        })?;
         Ok(Client {
-            shared: Arc::new(Shared { api, base_url }),
+            transport: Arc::new(transport),
             account_id: account_id.into(),
         })
     }
@@ -404,6 +524,7 @@ mod tests {
         let client = b.build().unwrap();
         assert!(!format!("{client:?}").contains("tok-123-secret"));
         assert!(!format!("{:?}", client.http_client()).contains("tok-123-secret"));
+        assert!(!format!("{:?}", client.transport).contains("tok-123-secret"));
     }
 
     #[test]
@@ -415,7 +536,7 @@ mod tests {
             .unwrap();
         let b = a.with_account("b").unwrap();
         assert_eq!((a.account_id(), b.account_id()), ("a", "b"));
-        assert!(Arc::ptr_eq(&a.shared, &b.shared));
+        assert!(Arc::ptr_eq(&a.transport, &b.transport));
         assert!(a.with_account("").is_err());
     }
 }

@@ -68,7 +68,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::Sha256;
 
 use crate::client::Secret;
-use crate::error::{check_path_param, Error, Result};
+use crate::error::{Error, Result};
 use crate::Client;
 
 /// Cloudflare's delivery origin.
@@ -570,18 +570,7 @@ fn check_account_hash(hash: &str) -> Result<()> {
 }
 
 fn check_image_id(id: &str) -> Result<()> {
-    check_path_param("image id", id)?;
-    if id.starts_with('/') || id.ends_with('/') {
-        return Err(Error::invalid_input(format!(
-            "the image id {id:?} must not start or end with '/'"
-        )));
-    }
-    if id.split('/').any(|s| s == "." || s == "..") {
-        return Err(Error::invalid_input(format!(
-            "the image id {id:?} contains a '.' or '..' segment"
-        )));
-    }
-    Ok(())
+    crate::transport::path::check_delivery_id("the image id", id)
 }
 
 /// Checks a DNS host name with an optional port (`images.example.com`,
@@ -984,20 +973,52 @@ fn split_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
     })
 }
 
+/// The URL as a browser's URL parser (and so every HTTP client) puts it on the
+/// wire: `café` becomes `caf%C3%A9`, spaces and other unsafe bytes are escaped,
+/// `%XX` stays as written. Cloudflare signs and checks that form, so a raw
+/// Unicode path must be canonicalized before signing or verifying.
+fn canonical(url: &str) -> Option<(String, String, Option<String>)> {
+    let (origin, _, _) = split_url(url)?;
+    let parsed = if origin.is_empty() {
+        if url.starts_with("//") {
+            // A browser reads `//host/path` as another host.
+            return None;
+        }
+        reqwest::Url::parse("http://canonical.invalid")
+            .ok()?
+            .join(url)
+            .ok()?
+    } else {
+        reqwest::Url::parse(url).ok()?
+    };
+    let origin = if origin.is_empty() {
+        String::new()
+    } else {
+        parsed.origin().ascii_serialization()
+    };
+    Some((
+        origin,
+        parsed.path().to_string(),
+        parsed.query().map(str::to_string),
+    ))
+}
+
 /// Signs an existing URL (absolute, or a path with an optional query): appends
-/// `exp`, then `sig` over `path + "?" + query`. The URL is signed exactly as
-/// given (escape it first, e.g. with [`DeliveryUrl`]).
+/// `exp`, then `sig` over `path + "?" + query`. The URL is first put in the form
+/// a browser would send (see [`DeliveryUrl`] for building one): a raw
+/// `https://imagedelivery.net/H/café/public` is signed, and returned, as
+/// `.../caf%C3%A9/public`.
 ///
 /// Fails with [`InvalidInput`](crate::ErrorKind::InvalidInput) if the URL is
 /// not an `http(s)` URL or a path starting with `/`, has a fragment or
 /// whitespace, or already has `exp` or `sig`.
 pub fn sign_url(url: &str, key: &SigningKey, expiry: impl Into<Expiry>) -> Result<String> {
-    let (origin, path, query) = split_url(url).ok_or_else(|| {
+    let (origin, path, query) = canonical(url).ok_or_else(|| {
         Error::invalid_input(
             "expected an http(s) URL or a path starting with '/', without fragment or whitespace",
         )
     })?;
-    let query = query.unwrap_or("");
+    let query = query.as_deref().unwrap_or("");
     if query.split('&').any(|p| {
         p.split('=')
             .next()
@@ -1091,8 +1112,8 @@ pub fn verify_signed_url(
     keys: &[SigningKey],
     now: DateTime<Utc>,
 ) -> std::result::Result<(), VerifyError> {
-    let (_, path, query) = split_url(url).ok_or(VerifyError::InvalidUrl)?;
-    let query = query.unwrap_or("");
+    let (_, path, query) = canonical(url).ok_or(VerifyError::InvalidUrl)?;
+    let query = query.as_deref().unwrap_or("");
     let mut sig = None;
     let mut sig_count = 0;
     let mut exp = None;

@@ -39,32 +39,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use progenitor_client::encode_path;
 use reqwest::multipart::Form;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
 use crate::api::types;
+use crate::error::TimeoutLimit;
 use crate::error::{Error, Result};
-use crate::upload::{redact_url, send_api, FileSource, ProgressFn};
+use crate::transport::{Method, Operation};
+use crate::upload::{redact_url, FileSource, ProgressFn};
 use crate::Client;
 
 /// Uploads a file to a one-time `uploadURL` the way a browser would: one
 /// multipart `file` field, no credentials.
 ///
-/// It uses its own `reqwest::Client` with no default headers (or the one given
-/// to [`http_client`](Self::http_client)), never the SDK client's. The file is
+/// It uses its own `reqwest::Client` (or the one given to
+/// [`http_client`](Self::http_client)) and sends no credentials. The file is
 /// checked like [`ImageUpload`](crate::upload::ImageUpload)'s (size, emptiness,
 /// format) before anything is sent, and never retried: an upload URL works once.
+/// Like every request of the SDK it follows no redirect, has a deadline
+/// ([`timeout`](Self::timeout)) and reads a bounded answer.
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct CreatorUpload {
     upload_url: String,
     files: Vec<FileSource>,
     http: Option<reqwest::Client>,
     progress: Option<Arc<ProgressFn>>,
+    timeout: Duration,
 }
 
 impl fmt::Debug for CreatorUpload {
@@ -96,7 +98,15 @@ impl CreatorUpload {
             files: Vec::new(),
             http: None,
             progress: None,
+            timeout: crate::DEFAULT_UPLOAD_TIMEOUT,
         }
+    }
+
+    /// The deadline of the upload (default
+    /// [`DEFAULT_UPLOAD_TIMEOUT`](crate::DEFAULT_UPLOAD_TIMEOUT)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The image's bytes and file name.
@@ -130,8 +140,8 @@ impl CreatorUpload {
     }
 
     /// Sends through `http` instead of a fresh client (to share a connection
-    /// pool). It must not carry credentials in its default headers; never pass
-    /// [`Client::http_client`].
+    /// pool, e.g. [`Client::http_client`], which carries no credentials). It must
+    /// not carry credentials in its default headers.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -169,14 +179,13 @@ impl CreatorUpload {
             Some(http) => http,
             None => plain_http_client()?,
         };
-        let response = http
+        let request = http
             .post(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .multipart(Form::new().part("file", part))
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        decode_envelope(response).await
+            .build()
+            .map_err(|e| Error::invalid_input("the request could not be built").with_source(e))?;
+        crate::transport::send_once(&http, request, self.timeout).await
     }
 }
 
@@ -184,31 +193,12 @@ impl CreatorUpload {
 fn plain_http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("cloudflare-images-rs/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(60))
+        .read_timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))
-}
-
-/// Decodes a response from outside the generated client into `result` of
-/// Cloudflare's envelope, or the same [`Error`] a generated call would give.
-async fn decode_envelope<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
-    #[derive(Deserialize)]
-    struct Envelope<T> {
-        result: T,
-    }
-    let status = response.status();
-    let ray_id = crate::error::ray_id(response.headers());
-    let body = response.bytes().await.map_err(Error::transport)?;
-    if !status.is_success() {
-        return Err(Error::from_error_body(status.as_u16(), ray_id, &body));
-    }
-    match serde_json::from_slice::<Envelope<T>>(&body) {
-        Ok(envelope) => Ok(envelope.result),
-        Err(e) => Err(Error::from_api(
-            progenitor_client::Error::InvalidResponsePayload(body, e),
-        )),
-    }
 }
 
 /// An image and whether it is still a draft (created for a direct upload and
@@ -225,26 +215,17 @@ pub struct ImageStatus {
 
 /// Fetches an image (`GET images/v1/{id}`) with its draft flag.
 pub async fn image_status(client: &Client, id: &str) -> Result<ImageStatus> {
-    #[derive(Deserialize)]
-    struct RawEnvelope {
-        result: Value,
-    }
-    crate::error::check_path_param("image_id", id)?;
-    let envelope: RawEnvelope = send_api(
-        client,
-        reqwest::Method::GET,
-        &format!("images/v1/{}", encode_path(id)),
-        None,
+    let mut operation = Operation::new(
         "v1_get",
-    )
-    .await?;
-    let draft = envelope.result.get("draft").and_then(Value::as_bool) == Some(true);
-    let image = serde_json::from_value::<types::Image>(envelope.result.clone()).map_err(|e| {
-        Error::from_api(progenitor_client::Error::InvalidResponsePayload(
-            Bytes::from(envelope.result.to_string()),
-            e,
-        ))
-    })?;
+        Method::GET,
+        "/accounts/{account_id}/images/v1/{image_id}",
+    );
+    operation.path_param("image_id", &id);
+    let result: Value = client.execute(operation).await?;
+    let draft = result.get("draft").and_then(Value::as_bool) == Some(true);
+    let body = result.to_string();
+    let image = serde_json::from_str::<types::Image>(&body)
+        .map_err(|e| Error::decode(e, 200, body.as_bytes()))?;
     Ok(ImageStatus { image, draft })
 }
 
@@ -290,7 +271,7 @@ impl WaitForUpload<'_> {
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error whose
     /// `source()` is an [`UploadWaitTimedOut`].
     pub async fn send(self) -> Result<types::Image> {
-        crate::error::check_path_param("image_id", &self.id)?;
+        crate::transport::path::check("image_id", &self.id)?;
         if self.poll_interval.is_zero() {
             return Err(Error::invalid_input("the poll interval must not be zero"));
         }
@@ -317,11 +298,14 @@ impl WaitForUpload<'_> {
             tokio::time::sleep(self.poll_interval.min(remaining)).await;
         }
         let waited = started.elapsed();
-        Err(Error::timeout(format!(
-            "image {:?} was still a draft after {} ms ({polls} polls)",
-            self.id,
-            waited.as_millis()
-        ))
+        Err(Error::timeout(
+            format!(
+                "image {:?} was still a draft after {} ms ({polls} polls)",
+                self.id,
+                waited.as_millis()
+            ),
+            TimeoutLimit::Wait(self.timeout),
+        )
         .with_source(UploadWaitTimedOut {
             id: self.id,
             waited,

@@ -8,8 +8,6 @@
 
 use std::fmt;
 
-use crate::api::types;
-
 /// The SDK's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,35 +17,75 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Cloudflare answered with its error envelope (`success: false`).
+    /// Cloudflare answered with its error envelope (`success: false`), whatever
+    /// the HTTP status.
     Api,
     /// The server answered with an error status and a body that is not
     /// Cloudflare's envelope (an HTML error page from the edge or a proxy).
     Http,
+    /// The server answered with a redirect. Cloudflare's API never redirects, so
+    /// none is followed (credentials must not travel to another host):
+    /// [`Error::redirect_host`] names where it pointed.
+    Redirect,
     /// The request could not be sent or the response not received.
     Transport,
     /// A response arrived but its body could not be decoded.
     Decode,
+    /// A response body was larger than the client accepts
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    BodyTooLarge,
     /// Input rejected before anything was sent.
     InvalidInput,
     /// The client is misconfigured (credentials, account id, base URL).
     Config,
     /// Reading or writing a local file failed.
     Io,
-    /// An operation did not finish in the time the caller allowed (e.g. waiting
-    /// for a direct upload to leave the draft state).
+    /// A deadline passed: [`Error::timeout_limit`] says which.
     Timeout,
     /// The server broke the API's contract in a way that cannot be decoded
     /// around, e.g. it handed out the same continuation token twice.
     Protocol,
 }
 
+/// Which deadline fired, for an [`ErrorKind::Timeout`] error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutLimit {
+    /// The deadline of one attempt
+    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    Attempt(std::time::Duration),
+    /// The deadline of the whole operation, retries included
+    /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    Operation(std::time::Duration),
+    /// No connection within
+    /// [`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout).
+    Connect,
+    /// No data for longer than
+    /// [`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout).
+    Read,
+    /// A wait of the caller's choosing (e.g. for a direct upload to leave the
+    /// draft state).
+    Wait(std::time::Duration),
+}
+
+impl fmt::Display for TimeoutLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeoutLimit::Attempt(d) => write!(f, "attempt_timeout of {} ms", d.as_millis()),
+            TimeoutLimit::Operation(d) => write!(f, "timeout of {} ms", d.as_millis()),
+            TimeoutLimit::Connect => f.write_str("connect_timeout"),
+            TimeoutLimit::Read => f.write_str("read_timeout"),
+            TimeoutLimit::Wait(d) => write!(f, "wait of {} ms", d.as_millis()),
+        }
+    }
+}
+
 /// One entry of Cloudflare's `errors` (or `messages`) list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ApiMessage {
-    /// Cloudflare's numeric code, e.g. 5404 (image not found).
-    pub code: u32,
+    /// Cloudflare's numeric code, e.g. 5404 (image not found), as sent.
+    pub code: i64,
     /// Human-readable message.
     pub message: String,
     /// Where Cloudflare documents this error, when it says.
@@ -63,13 +101,12 @@ pub struct Error {
     errors: Vec<ApiMessage>,
     ray_id: Option<String>,
     body_snippet: Option<String>,
+    retry_after: Option<std::time::Duration>,
+    redirect_host: Option<String>,
+    timeout: Option<TimeoutLimit>,
     message: String,
     source: Option<BoxError>,
 }
-
-/// Marker the response hook puts in a synthesized failure envelope's `result`
-/// when the real body was not JSON (see `hooks.rs`).
-pub(crate) const NON_JSON_BODY_KEY: &str = "cloudflare_images_sdk_non_json_body";
 
 /// The most of a non-JSON error body an [`Error`] keeps.
 pub(crate) const SNIPPET_LEN: usize = 512;
@@ -82,6 +119,9 @@ impl Error {
             errors: Vec::new(),
             ray_id: None,
             body_snippet: None,
+            retry_after: None,
+            redirect_host: None,
+            timeout: None,
             message: message.into(),
             source: None,
         }
@@ -95,8 +135,48 @@ impl Error {
         Self::new(ErrorKind::Io, message).with_source(source)
     }
 
-    pub(crate) fn timeout(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Timeout, message)
+    pub(crate) fn timeout(message: impl Into<String>, limit: TimeoutLimit) -> Self {
+        let mut e = Self::new(ErrorKind::Timeout, message);
+        e.timeout = Some(limit);
+        e
+    }
+
+    pub(crate) fn redirect(status: u16, host: Option<String>) -> Self {
+        let shown = host.as_deref().unwrap_or("an unreadable location");
+        let mut e = Self::new(
+            ErrorKind::Redirect,
+            format!("the server redirected to {shown}; the Cloudflare API never redirects, so it was not followed"),
+        );
+        e.status = Some(status);
+        e.redirect_host = host;
+        e
+    }
+
+    pub(crate) fn body_too_large(limit: u64, status: u16) -> Self {
+        let mut e = Self::new(
+            ErrorKind::BodyTooLarge,
+            format!("the response body is larger than the {limit}-byte limit"),
+        );
+        e.status = Some(status);
+        e
+    }
+
+    pub(crate) fn decode(source: serde_json::Error, status: u16, body: &[u8]) -> Self {
+        let mut e = Self::new(ErrorKind::Decode, "the response body could not be decoded")
+            .with_source(source);
+        e.status = Some(status);
+        e.body_snippet = Some(snippet(body));
+        e
+    }
+
+    pub(crate) fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    pub(crate) fn with_ray_id(mut self, ray_id: Option<String>) -> Self {
+        self.ray_id = ray_id;
+        self
     }
 
     pub(crate) fn protocol(message: impl Into<String>) -> Self {
@@ -108,6 +188,20 @@ impl Error {
     }
 
     pub(crate) fn transport(source: reqwest::Error) -> Self {
+        if source.is_timeout() {
+            let (limit, message) = if source.is_connect() {
+                (
+                    TimeoutLimit::Connect,
+                    "no connection to the Cloudflare API within connect_timeout",
+                )
+            } else {
+                (
+                    TimeoutLimit::Read,
+                    "the Cloudflare API sent no data within read_timeout",
+                )
+            };
+            return Self::timeout(message, limit).with_source(source);
+        }
         let status = source.status().map(|s| s.as_u16());
         let message = if source.is_timeout() {
             "the request to the Cloudflare API timed out"
@@ -128,90 +222,30 @@ impl Error {
         self
     }
 
-    /// Converts the generated client's error.
-    pub(crate) fn from_api(e: progenitor_client::Error<types::ApiResponseCommonFailure>) -> Self {
-        use progenitor_client::Error as P;
-        match e {
-            P::ErrorResponse(rv) => {
-                let status = rv.status().as_u16();
-                let ray_id = ray_id(rv.headers());
-                Self::from_envelope(status, ray_id, rv.into_inner())
-            }
-            P::CommunicationError(source)
-            | P::ResponseBodyError(source)
-            | P::InvalidUpgrade(source) => Self::transport(source),
-            P::InvalidResponsePayload(body, source) => {
-                let mut e = Self::new(ErrorKind::Decode, "the response body could not be decoded")
-                    .with_source(source);
-                e.body_snippet = Some(snippet(&body));
-                e
-            }
-            P::UnexpectedResponse(response) => {
-                let status = response.status().as_u16();
-                let mut e = Self::new(ErrorKind::Http, "unexpected response status");
-                e.status = Some(status);
-                e.ray_id = ray_id(response.headers());
-                e
-            }
-            P::InvalidRequest(message) => Self::invalid_input(message),
-            P::Custom(message) => Self::transport_message(message),
-        }
-    }
-
     /// A transport failure the SDK itself detected (a download cut short).
     pub(crate) fn transport_message(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Transport, message)
     }
 
-    /// The error for a non-2xx response read outside the generated client:
-    /// Cloudflare's envelope when the body is one, otherwise an HTTP error that
-    /// keeps the start of the body (as the response hook does for generated calls).
-    pub(crate) fn from_error_body(status: u16, ray_id: Option<String>, body: &[u8]) -> Self {
-        match serde_json::from_slice::<types::ApiResponseCommonFailure>(body) {
-            Ok(envelope) => Self::from_envelope(status, ray_id, envelope),
-            Err(_) => Self::non_envelope(status, ray_id, snippet(body)),
-        }
-    }
-
-    fn non_envelope(status: u16, ray_id: Option<String>, body_snippet: String) -> Self {
+    /// A response whose body is not Cloudflare's envelope (an HTML 502 from the
+    /// edge, a proxy's 413 page): the status and the start of the body.
+    pub(crate) fn non_envelope(status: u16, ray_id: Option<String>, body: &[u8]) -> Self {
         let mut e = Self::new(
             ErrorKind::Http,
             "the server answered with a body that is not Cloudflare's envelope",
         );
         e.status = Some(status);
         e.ray_id = ray_id;
-        e.body_snippet = Some(body_snippet);
+        e.body_snippet = Some(snippet(body));
         e
     }
 
-    pub(crate) fn from_envelope(
-        status: u16,
-        ray_id: Option<String>,
-        envelope: types::ApiResponseCommonFailure,
-    ) -> Self {
-        let non_json = envelope
-            .result
-            .as_ref()
-            .and_then(|r| r.get(NON_JSON_BODY_KEY))
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        if let Some(body) = non_json {
-            return Self::non_envelope(status, ray_id, body);
-        }
+    /// Cloudflare's envelope with `success: false`.
+    pub(crate) fn api(status: u16, ray_id: Option<String>, errors: Vec<ApiMessage>) -> Self {
         let mut e = Self::new(ErrorKind::Api, "Cloudflare API error");
         e.status = Some(status);
         e.ray_id = ray_id;
-        e.errors = envelope
-            .errors
-            .0
-            .into_iter()
-            .map(|m| ApiMessage {
-                code: u32::try_from(m.code).unwrap_or(0),
-                message: m.message,
-                documentation_url: m.documentation_url,
-                pointer: m.source.and_then(|s| s.pointer),
-            })
-            .collect();
+        e.errors = errors;
         e
     }
 
@@ -230,13 +264,13 @@ impl Error {
         &self.errors
     }
 
-    /// Cloudflare's error codes, in order.
-    pub fn codes(&self) -> impl Iterator<Item = u32> + '_ {
+    /// Cloudflare's error codes, in order, as sent.
+    pub fn codes(&self) -> impl Iterator<Item = i64> + '_ {
         self.errors.iter().map(|m| m.code)
     }
 
     /// Whether Cloudflare reported `code` (e.g. `5404`).
-    pub fn has_code(&self, code: u32) -> bool {
+    pub fn has_code(&self, code: i64) -> bool {
         self.codes().any(|c| c == code)
     }
 
@@ -250,12 +284,28 @@ impl Error {
         self.body_snippet.as_deref()
     }
 
+    /// For [`ErrorKind::Timeout`]: which deadline fired.
+    pub fn timeout_limit(&self) -> Option<TimeoutLimit> {
+        self.timeout
+    }
+
+    /// The wait the server asked for (`Retry-After`, in seconds or as an HTTP
+    /// date), when it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
+    /// For [`ErrorKind::Redirect`]: the host of the `Location` the server sent.
+    pub fn redirect_host(&self) -> Option<&str> {
+        self.redirect_host.as_deref()
+    }
+
     /// Whether trying again later may succeed: rate limiting (429), timeouts
     /// (408), server errors (5xx) and transport failures. The caller decides
     /// whether the operation is safe to repeat.
     pub fn is_retryable(&self) -> bool {
         match self.kind {
-            ErrorKind::Transport => true,
+            ErrorKind::Transport | ErrorKind::Timeout => true,
             ErrorKind::Api | ErrorKind::Http => {
                 matches!(self.status, Some(408 | 429) | Some(500..=599))
             }
@@ -317,6 +367,15 @@ impl fmt::Debug for Error {
         if let Some(r) = &self.ray_id {
             d.field("ray_id", r);
         }
+        if let Some(t) = &self.timeout {
+            d.field("timeout", t);
+        }
+        if let Some(w) = &self.retry_after {
+            d.field("retry_after", w);
+        }
+        if let Some(h) = &self.redirect_host {
+            d.field("redirect_host", h);
+        }
         if let Some(b) = &self.body_snippet {
             d.field("body_snippet", b);
         }
@@ -335,52 +394,9 @@ impl std::error::Error for Error {
     }
 }
 
-/// The longest id Cloudflare accepts in a path (custom ids).
-pub(crate) const MAX_ID_LEN: usize = 1024;
-
-/// Checks a path parameter before anything is sent: ids are never empty, at most
-/// 1,024 characters and free of control characters.
-pub(crate) fn check_path_param(name: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::invalid_input(format!("{name} must not be empty")));
-    }
-    if value.chars().count() > MAX_ID_LEN {
-        return Err(Error::invalid_input(format!(
-            "{name} is longer than {MAX_ID_LEN} characters"
-        )));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(Error::invalid_input(format!(
-            "{name} contains a control character"
-        )));
-    }
-    // URL parsing removes dot segments even when percent-encoded: `.` would reach
-    // the parent endpoint (`GET v1/.` lists images) instead of failing.
-    if value == "." || value == ".." {
-        return Err(Error::invalid_input(format!(
-            "{name} must not be `.` or `..`"
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_params_are_checked() {
-        assert!(check_path_param("image_id", "a/b c").is_ok());
-        assert_eq!(
-            check_path_param("image_id", "").unwrap_err().kind(),
-            ErrorKind::InvalidInput
-        );
-        assert!(check_path_param("image_id", &"x".repeat(1025)).is_err());
-        assert!(check_path_param("image_id", "a\nb").is_err());
-        assert!(check_path_param("image_id", ".").is_err());
-        assert!(check_path_param("image_id", "..").is_err());
-        assert!(check_path_param("image_id", "a..b").is_ok());
-    }
 
     #[test]
     fn snippet_is_bounded_and_utf8_safe() {

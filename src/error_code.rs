@@ -56,12 +56,12 @@ pub enum ImagesErrorCode {
     /// 10000: authentication failed (bad or insufficient credentials).
     AuthenticationError,
     /// Any other code.
-    Other(u32),
+    Other(i64),
 }
 
 impl ImagesErrorCode {
     /// The enum value for a numeric code.
-    pub fn from_code(code: u32) -> Self {
+    pub fn from_code(code: i64) -> Self {
         use ImagesErrorCode::*;
         match code {
             5400 => BadRequest,
@@ -85,7 +85,7 @@ impl ImagesErrorCode {
     }
 
     /// The numeric code, e.g. 5404.
-    pub fn code(self) -> u32 {
+    pub fn code(self) -> i64 {
         use ImagesErrorCode::*;
         match self {
             BadRequest => 5400,
@@ -134,13 +134,13 @@ impl ImagesErrorCode {
     }
 }
 
-impl From<u32> for ImagesErrorCode {
-    fn from(code: u32) -> Self {
+impl From<i64> for ImagesErrorCode {
+    fn from(code: i64) -> Self {
         Self::from_code(code)
     }
 }
 
-impl From<ImagesErrorCode> for u32 {
+impl From<ImagesErrorCode> for i64 {
     fn from(code: ImagesErrorCode) -> Self {
         code.code()
     }
@@ -170,7 +170,7 @@ impl Error {
 mod tests {
     use super::*;
 
-    const NAMED: [(u32, ImagesErrorCode); 16] = [
+    const NAMED: [(i64, ImagesErrorCode); 16] = [
         (5400, ImagesErrorCode::BadRequest),
         (5401, ImagesErrorCode::VariantNotFound),
         (5403, ImagesErrorCode::NotAuthorized),
@@ -194,11 +194,11 @@ mod tests {
         for (n, code) in NAMED {
             assert_eq!(ImagesErrorCode::from_code(n), code, "{n}");
             assert_eq!(code.code(), n);
-            assert_eq!(u32::from(code), n);
+            assert_eq!(i64::from(code), n);
             assert_eq!(ImagesErrorCode::from(n), code);
             assert_ne!(code.description(), "unknown code");
         }
-        for n in [0, 1, 5402, 7003, 9999, u32::MAX] {
+        for n in [0, 1, 5402, 7003, 9999, i64::MAX] {
             assert_eq!(ImagesErrorCode::from_code(n), ImagesErrorCode::Other(n));
             assert_eq!(ImagesErrorCode::Other(n).code(), n);
         }
@@ -222,18 +222,20 @@ mod tests {
 
     #[test]
     fn error_codes_are_mapped() {
-        let envelope: crate::types::ApiResponseCommonFailure =
-            serde_json::from_value(serde_json::json!({
-                "success": false,
-                "errors": [
-                    {"code": 5404, "message": "Image not found"},
-                    {"code": 7003, "message": "Could not route"}
-                ],
-                "messages": [],
-                "result": null
-            }))
-            .expect("a failure envelope");
-        let e = Error::from_envelope(404, None, envelope);
+        let message = |code, message: &str| crate::ApiMessage {
+            code,
+            message: message.into(),
+            documentation_url: None,
+            pointer: None,
+        };
+        let e = Error::api(
+            404,
+            None,
+            vec![
+                message(5404, "Image not found"),
+                message(7003, "Could not route"),
+            ],
+        );
         assert_eq!(
             e.image_codes().collect::<Vec<_>>(),
             [ImagesErrorCode::ImageNotFound, ImagesErrorCode::Other(7003)]

@@ -72,21 +72,27 @@
 //! - [`delivery`]: delivery URLs, flexible variants, signed URLs and a verifier.
 //! - [`Blob`]: original image bytes, streamed or saved atomically to a file.
 //! - [`retry`]: failed requests are repeated only when repeating cannot do
-//!   anything twice ([`RetryPolicy`]); uploads are sent exactly once.
+//!   anything twice ([`RetryPolicy`]); the SDK never stores an image twice.
+//! - Every request, generated or handwritten, goes through one transport:
+//!   credentials never follow a redirect, path values are encoded so the server
+//!   decodes exactly what was passed, every request has a deadline
+//!   ([`ClientBuilder::timeout`], [`ClientBuilder::attempt_timeout`]) and a
+//!   memory bound ([`ClientBuilder::max_response_bytes`]), a 429 pauses the whole
+//!   client, and each attempt is a `tracing` span.
 //! - [`types`]: the request and response types, generated from the spec.
 //! - [`Error`]: the one error type, with status, Cloudflare codes
 //!   ([`ImagesErrorCode`]), `cf-ray` and the `source()` chain.
 //!
 //! # Generated and handwritten code
 //!
-//! [`api`] and [`resources`] are generated from `spec/` by `codegen/` (see the
-//! repository's README); everything else is written by hand.
+//! [`types`], [`open_enums`] and [`resources`] are generated from `spec/` by
+//! `codegen/` (see the repository's README); everything else is written by hand.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-/// The progenitor client and types, generated from the spec. Prefer the resource
-/// tree ([`Client::v1`], [`Client::v2`]); this module is public for its types.
+/// The request and response types, generated from the spec by progenitor
+/// (re-exported as [`types`] and [`open_enums`]).
 #[allow(
     missing_docs,
     unused_imports,
@@ -95,7 +101,7 @@
     rustdoc::invalid_html_tags,
     rustdoc::broken_intra_doc_links
 )]
-pub mod api {
+mod api {
     include!(concat!(env!("CARGO_MANIFEST_DIR"), "/generated/api.rs"));
 }
 
@@ -120,18 +126,26 @@ pub mod delivery;
 pub mod direct;
 pub mod error;
 pub mod error_code;
-mod hooks;
+mod finite;
 pub mod pagination;
 pub mod retry;
+mod transport;
 pub mod upload;
 
 pub use api::open_enums;
 pub use api::types;
 pub use blob::Blob;
-pub use client::{Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL};
-pub use error::{ApiMessage, Error, ErrorKind, Result};
+pub use client::{
+    Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL, DEFAULT_MAX_CONNECTIONS,
+};
+pub use error::{ApiMessage, Error, ErrorKind, Result, TimeoutLimit};
 pub use error_code::ImagesErrorCode;
 pub use retry::RetryPolicy;
+pub use transport::path::MAX_ID_LEN;
+pub use transport::{
+    RateLimit, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    DEFAULT_UPLOAD_TIMEOUT,
+};
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {

@@ -222,6 +222,12 @@ pub enum PaginationError {
         /// The 0-based number of the page that carried it (that page was yielded).
         page: u64,
     },
+    /// A v1 page held exactly the images of the page before it: the server
+    /// ignores `page`, and following it would loop forever.
+    RepeatedPage {
+        /// The `page` number whose answer repeated the previous one.
+        page: u32,
+    },
 }
 
 impl PaginationError {
@@ -238,6 +244,12 @@ impl fmt::Display for PaginationError {
                 f,
                 "page {page} of the listing returned a continuation token seen before"
             ),
+            PaginationError::RepeatedPage { page } => {
+                write!(
+                    f,
+                    "page {page} of the v1 listing repeated the page before it"
+                )
+            }
         }
     }
 }
@@ -346,6 +358,7 @@ impl V1Images {
             creator: self.creator.map(Arc::from),
             page: self.start_page,
             largest: None,
+            previous: Vec::new(),
         };
         Pages::new(paged(state, v1_step))
     }
@@ -396,6 +409,8 @@ struct V1State {
     creator: Option<Arc<str>>,
     page: u32,
     largest: Option<usize>,
+    /// The ids of the previous page, to notice a server that repeats a page.
+    previous: Vec<Option<String>>,
 }
 
 async fn v1_step(mut st: V1State) -> Step<V1State, V1Page> {
@@ -415,6 +430,18 @@ async fn v1_step(mut st: V1State) -> Step<V1State, V1Page> {
     if len == 0 {
         return Step::End;
     }
+    let ids: Vec<Option<String>> = images.iter().map(|image| image.id.clone()).collect();
+    if ids == st.previous {
+        // The same page again: asking for the next one would loop forever.
+        return Step::Fail(
+            Error::protocol(format!(
+                "page {} of the v1 listing repeats page {}: the server makes no progress",
+                st.page,
+                st.page.saturating_sub(1)
+            ))
+            .with_source(PaginationError::RepeatedPage { page: st.page }),
+        );
+    }
     let page = st.page;
     let next_page = page.checked_add(1);
     if is_last_page(len, st.per_page, st.largest) || next_page.is_none() {
@@ -426,6 +453,7 @@ async fn v1_step(mut st: V1State) -> Step<V1State, V1Page> {
     }
     st.largest = Some(st.largest.map_or(len, |l| l.max(len)));
     st.page = next_page.unwrap_or(page);
+    st.previous = ids;
     Step::Yield(
         V1Page {
             images,
@@ -955,9 +983,9 @@ impl Prefetch {
     async fn join(mut self) -> Result<types::ImagesListResponseV2Result> {
         match (&mut self.0).await {
             Ok(result) => result,
-            Err(e) => Err(Error::from_api(progenitor_client::Error::Custom(format!(
+            Err(e) => Err(Error::transport_message(format!(
                 "the background fetch of the next page failed: {e}"
-            )))),
+            ))),
         }
     }
 }
@@ -1014,25 +1042,23 @@ async fn v2_step(mut st: V2State) -> Step<V2State, V2Page> {
 ///
 /// Every v2 page goes through this handwritten request, filtered or not, rather
 /// than the generated `v2_list` when there are no filters: one code path means
-/// the same query layout, headers, hooks and error mapping for every page, and a
-/// listing with filters is not a less-tested variant of one without. It mirrors
-/// the generated method: same URL, `Accept` and `api-version` headers, the
-/// client's `pre`/`exec`/`post` hooks, 200 decoded as the envelope, 4xx/5xx as
-/// Cloudflare's failure envelope, anything else an unexpected response.
+/// the same query layout and error mapping for every page, and a listing with
+/// filters is not a less-tested variant of one without. Like every request it
+/// goes through the transport, as the generated `v2_list` does.
 async fn fetch_v2(
     client: &Client,
     pairs: &[(String, String)],
     token: Option<&str>,
 ) -> Result<types::ImagesListResponseV2Result> {
-    let mut request = crate::hooks::api_request(client, reqwest::Method::GET, "images/v2");
+    let mut operation = crate::transport::Operation::new(
+        "v2_list",
+        crate::transport::Method::GET,
+        "/accounts/{account_id}/images/v2",
+    );
     // `continuation_token` first, as the generated method orders it.
-    if let Some(token) = token {
-        request = request.query(&[("continuation_token", token)]);
-    }
-    let request = request.query(pairs);
-    let envelope: types::ImagesListResponseV2 =
-        crate::hooks::send_through_hooks(client, request, "v2_list").await?;
-    Ok(envelope.result)
+    operation.query_param("continuation_token", token);
+    operation.query_pairs(pairs);
+    client.execute(operation).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
 //! The two multipart operations, written by hand because progenitor cannot
 //! generate `multipart/form-data` bodies: v1 upload and v2 direct upload.
 //!
-//! They go through the generated client's `reqwest::Client`, base URL and hooks,
-//! and return the same typed results and [`Error`]s as generated methods.
+//! They go through the SDK's one transport, like generated operations, and
+//! return the same typed results and [`Error`]s.
 //!
 //! An image comes from memory ([`ImageUpload::file`]), from a file on disk
 //! ([`ImageUpload::path`], streamed in 64 KiB chunks and never read whole into
 //! memory), from any [`AsyncRead`] with a known length ([`ImageUpload::reader`]),
 //! or from a URL Cloudflare fetches ([`ImageUpload::url`]). Everything Cloudflare
 //! would reject is checked before a byte is sent: size, emptiness, format (by the
-//! file's magic bytes), custom id, metadata size. Uploads are never retried: an
-//! upload that may have reached the server could create a duplicate.
+//! file's magic bytes), custom id, metadata size and numbers.
+//!
+//! Retries never store an image twice (see [`crate::retry`]): bytes and files
+//! are rebuilt for each attempt and repeated when the server cannot have acted
+//! (429, no connection); with a custom id an upload is repeated after any
+//! transient failure, and "already exists" after such a repeat is resolved by
+//! fetching the stored image and checking it is the one sent. A reader is sent
+//! once.
 
 use std::fmt;
 use std::io;
@@ -23,13 +29,13 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures_util::{Stream, StreamExt};
 use reqwest::multipart::{Form, Part};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::api::types;
 use crate::error::{Error, Result};
+use crate::transport::{FormFactory, Method, Operation, Replay, RequestOptions};
 use crate::Client;
 
 /// The largest image Cloudflare stores: 10 MB.
@@ -37,7 +43,7 @@ pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 /// The largest `metadata`, serialized: 1,024 bytes.
 pub const MAX_METADATA_BYTES: usize = 1024;
 /// The longest custom id: 1,024 characters.
-pub const MAX_CUSTOM_ID_LEN: usize = 1024;
+pub const MAX_CUSTOM_ID_LEN: usize = crate::transport::path::MAX_ID_LEN;
 /// The size of the chunks a file or reader is streamed in: 64 KiB.
 pub const CHUNK_SIZE: usize = 64 * 1024;
 
@@ -84,6 +90,16 @@ impl FileSource {
             reader: Arc::new(Mutex::new(Some(Box::pin(reader)))),
             length,
             filename,
+        }
+    }
+
+    /// The file name sent with the file, when known before reading it.
+    fn filename(&self) -> Option<String> {
+        match self {
+            FileSource::Bytes { filename, .. } | FileSource::Reader { filename, .. } => {
+                Some(filename.clone())
+            }
+            FileSource::Path { path } => path.file_name().map(|n| n.to_string_lossy().into_owned()),
         }
     }
 
@@ -305,10 +321,14 @@ enum Metadata {
     Text(String),
     NotSerializable(Arc<serde_json::Error>),
     NotAnObject,
+    NotFinite(Arc<crate::finite::NonFinite>),
 }
 
 impl Metadata {
     fn new(value: &impl Serialize) -> Self {
+        if let Err(e) = crate::finite::check(value) {
+            return Metadata::NotFinite(Arc::new(e));
+        }
         match serde_json::to_string(value) {
             // A JSON object, and only an object, serializes starting with `{`.
             Ok(text) if text.starts_with('{') => Metadata::Text(text),
@@ -333,6 +353,10 @@ impl Metadata {
             Metadata::NotAnObject => Err(Error::invalid_input(
                 "metadata must serialize to a JSON object",
             )),
+            Metadata::NotFinite(e) => Err(Error::invalid_input(
+                "metadata holds a NaN or infinite number, which JSON cannot carry",
+            )
+            .with_source(e.clone())),
         }
     }
 }
@@ -363,6 +387,7 @@ pub struct ImageUpload<'a> {
     metadata: Option<Metadata>,
     require_signed_urls: Option<bool>,
     progress: Option<Arc<ProgressFn>>,
+    options: RequestOptions,
 }
 
 impl fmt::Debug for ImageUpload<'_> {
@@ -387,7 +412,22 @@ impl<'a> ImageUpload<'a> {
             metadata: None,
             require_signed_urls: None,
             progress: None,
+            options: RequestOptions::default(),
         }
+    }
+
+    /// The deadline for the whole upload, retries included, instead of the
+    /// client's [`upload_timeout`](crate::ClientBuilder::upload_timeout) (or,
+    /// for a URL upload, [`timeout`](crate::ClientBuilder::timeout)).
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline for each attempt instead of the client's.
+    pub fn attempt_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.options.attempt_timeout = Some(timeout);
+        self
     }
 
     /// The image's bytes, and the file name Cloudflare records for it.
@@ -515,38 +555,104 @@ impl<'a> ImageUpload<'a> {
 
     /// Validates, uploads, and returns the stored image.
     ///
-    /// Nothing is sent if any check fails. Never retried: a failed upload may
-    /// still have been stored (give a custom id to make repeating it safe).
+    /// Nothing is sent if any check fails. Repeated only where that cannot
+    /// store the image twice (see the [module docs](self)).
     pub async fn send(self) -> Result<types::Image> {
         self.validate()?;
         let metadata = self.metadata.as_ref().map(Metadata::field).transpose()?;
-        let mut form = Form::new();
-        form = match self.sources.into_iter().next() {
-            Some(Source::File(file)) => form.part("file", file.into_part(self.progress).await?),
-            Some(Source::Url(url)) => form.text("url", url),
-            None => return Err(Error::invalid_input("an upload needs a file or a URL")),
+        let Some(source) = self.sources.into_iter().next() else {
+            return Err(Error::invalid_input("an upload needs a file or a URL"));
         };
-        if let Some(id) = self.id {
-            form = form.text("id", id);
-        }
-        if let Some(creator) = self.creator {
-            form = form.text("creator", creator);
-        }
-        if let Some(metadata) = metadata {
-            form = form.text("metadata", metadata);
-        }
-        if let Some(v) = self.require_signed_urls {
-            form = form.text("requireSignedURLs", v.to_string());
-        }
-        let response: types::ImageResponseSingle = send_api(
-            self.client,
-            reqwest::Method::POST,
-            "images/v1",
-            Some(form),
+        let sent = Sent {
+            filename: match &source {
+                Source::File(file) => file.filename(),
+                Source::Url(_) => None,
+            },
+            metadata: metadata.clone(),
+            creator: self.creator.clone(),
+            require_signed_urls: self.require_signed_urls.unwrap_or(false),
+        };
+        let replay = match (&source, &self.id) {
+            (Source::File(FileSource::Reader { .. }), _) => Replay::Once,
+            (_, Some(_)) => Replay::Idempotent,
+            (_, None) => Replay::Rebuild,
+        };
+        let carries_file = matches!(source, Source::File(_));
+        let fields: Arc<Vec<(&'static str, String)>> = Arc::new(
+            [
+                ("id", self.id.clone()),
+                ("creator", self.creator),
+                ("metadata", metadata),
+                (
+                    "requireSignedURLs",
+                    self.require_signed_urls.map(|v| v.to_string()),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect(),
+        );
+        let progress = self.progress;
+        let form: FormFactory = Arc::new(move || {
+            let (source, fields, progress) =
+                (source.clone(), Arc::clone(&fields), progress.clone());
+            Box::pin(async move {
+                let mut form = match source {
+                    Source::File(file) => Form::new().part("file", file.into_part(progress).await?),
+                    Source::Url(url) => Form::new().text("url", url),
+                };
+                for (name, value) in fields.iter() {
+                    form = form.text(*name, value.clone());
+                }
+                Ok(form)
+            })
+        });
+        let mut operation = Operation::new(
             "v1_create",
-        )
-        .await?;
-        Ok(response.result)
+            Method::POST,
+            "/accounts/{account_id}/images/v1",
+        );
+        operation.multipart(form, replay, carries_file);
+        operation.options(self.options);
+        let repeated = operation.track_ambiguity();
+        match self.client.execute::<types::Image>(operation).await {
+            Err(e) if e.has_code(5409) && repeated.load(std::sync::atomic::Ordering::Relaxed) => {
+                // An earlier attempt may have stored the image before failing:
+                // if the stored one is what was sent, that attempt succeeded.
+                let Some(id) = self.id else { return Err(e) };
+                match self.client.v1().get(id).send().await {
+                    Ok(stored) if sent.matches(&stored) => Ok(stored),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// What an upload sent, to recognise the stored image after a repeat.
+struct Sent {
+    filename: Option<String>,
+    metadata: Option<String>,
+    creator: Option<String>,
+    require_signed_urls: bool,
+}
+
+impl Sent {
+    fn matches(&self, stored: &types::Image) -> bool {
+        let metadata: Option<serde_json::Value> = self
+            .metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok());
+        let stored_metadata = stored
+            .meta
+            .as_ref()
+            .and_then(|m| serde_json::to_value(m).ok())
+            .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
+        (self.filename.is_none() || stored.filename == self.filename)
+            && metadata == stored_metadata
+            && stored.creator == self.creator
+            && stored.require_signed_urls == self.require_signed_urls
     }
 }
 
@@ -648,42 +754,41 @@ impl<'a> DirectUpload<'a> {
             validate_expiry(expiry, Utc::now())?;
         }
         let metadata = self.metadata.as_ref().map(Metadata::field).transpose()?;
-        let mut form = Form::new();
-        let mut fields = 0;
-        let mut add = |form: Form, name: &'static str, value: Option<String>| match value {
-            Some(v) => {
-                fields += 1;
-                form.text(name, v)
-            }
-            None => form,
-        };
-        form = add(form, "id", self.id);
-        form = add(form, "creator", self.creator);
-        form = add(
-            form,
-            "expiry",
-            self.expiry
-                .map(|e| e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        );
-        form = add(form, "metadata", metadata);
-        form = add(
-            form,
-            "requireSignedURLs",
-            self.require_signed_urls.map(|v| v.to_string()),
-        );
-        if fields == 0 {
+        let mut fields: Vec<(&'static str, String)> = [
+            ("id", self.id),
+            ("creator", self.creator),
+            (
+                "expiry",
+                self.expiry
+                    .map(|e| e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            ),
+            ("metadata", metadata),
+            (
+                "requireSignedURLs",
+                self.require_signed_urls.map(|v| v.to_string()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        if fields.is_empty() {
             // Cloudflare rejects a multipart body with no fields; this is its default.
-            form = form.text("requireSignedURLs", "false");
+            fields.push(("requireSignedURLs", "false".to_string()));
         }
-        let response: types::ImageDirectUploadResponseV2 = send_api(
-            self.client,
-            reqwest::Method::POST,
-            "images/v2/direct_upload",
-            Some(form),
+        let fields = Arc::new(fields);
+        let factory: FormFactory = Arc::new(move || {
+            let form = fields.iter().fold(Form::new(), |form, (name, value)| {
+                form.text(*name, value.clone())
+            });
+            Box::pin(async move { Ok(form) })
+        });
+        let mut operation = Operation::new(
             "v2_direct_uploads_create",
-        )
-        .await?;
-        Ok(response.result)
+            Method::POST,
+            "/accounts/{account_id}/images/v2/direct_upload",
+        );
+        operation.multipart(factory, Replay::Rebuild, false);
+        self.client.execute(operation).await
     }
 }
 
@@ -691,48 +796,10 @@ impl<'a> DirectUpload<'a> {
 /// `requireSignedURLs: true` (Cloudflare rejects the combination).
 fn validate_id_and_signing(id: Option<&str>, require_signed_urls: Option<bool>) -> Result<()> {
     let Some(id) = id else { return Ok(()) };
-    validate_custom_id(id)?;
+    crate::transport::path::check_custom_id(id)?;
     if require_signed_urls == Some(true) {
         return Err(Error::invalid_input(
             "an image with a custom id cannot require signed URLs (Cloudflare rejects the combination)",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a custom id against Cloudflare's rules.
-pub(crate) fn validate_custom_id(id: &str) -> Result<()> {
-    if id.is_empty() {
-        return Err(Error::invalid_input("the custom id is empty"));
-    }
-    if id.chars().count() > MAX_CUSTOM_ID_LEN {
-        return Err(Error::invalid_input(format!(
-            "the custom id is longer than {MAX_CUSTOM_ID_LEN} characters"
-        )));
-    }
-    if id.starts_with('/') || id.ends_with('/') {
-        return Err(Error::invalid_input(
-            "a custom id must not start or end with '/'",
-        ));
-    }
-    if uuid::Uuid::try_parse(id).is_ok() {
-        return Err(Error::invalid_input(
-            "a custom id must not be a UUID (Cloudflare reserves those)",
-        ));
-    }
-    if id.chars().any(char::is_control) {
-        return Err(Error::invalid_input(
-            "the custom id contains a control character",
-        ));
-    }
-    // URL parsing drops `.` and `..` segments (even percent-encoded): such an id
-    // could be neither addressed through the API nor delivered.
-    if id
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
-        return Err(Error::invalid_input(
-            "a custom id must not contain `.` or `..` segments",
         ));
     }
     Ok(())
@@ -776,46 +843,10 @@ pub(crate) fn sniff_image_type(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Sends a request to `accounts/{account_id}/{path}` (with a multipart body, if
-/// any) through the generated client's hooks, and decodes the envelope like a
-/// generated method would.
-pub(crate) async fn send_api<T: DeserializeOwned>(
-    client: &Client,
-    method: reqwest::Method,
-    path: &str,
-    form: Option<Form>,
-    operation_id: &'static str,
-) -> Result<T> {
-    let mut request = crate::hooks::api_request(client, method, path);
-    if let Some(form) = form {
-        request = request.multipart(form);
-    }
-    crate::hooks::send_through_hooks(client, request, operation_id).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{json, Map, Value};
-
-    #[test]
-    fn custom_id_rules() {
-        assert!(validate_custom_id("products/2024/café-01").is_ok());
-        for bad in [
-            "",
-            "/lead",
-            "trail/",
-            "0f8fad5b-d9cb-469f-a165-70867728950e",
-            ".",
-            "..",
-            "a/../b",
-            "a/./b",
-        ] {
-            assert!(validate_custom_id(bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_custom_id(&"a".repeat(1024)).is_ok());
-        assert!(validate_custom_id(&"a".repeat(1025)).is_err());
-    }
 
     #[test]
     fn expiry_window() {

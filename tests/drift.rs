@@ -50,20 +50,24 @@ fn generation_is_deterministic_and_complete() {
 #[test]
 fn a_hand_edit_of_generated_code_is_drift() {
     let dir = scratch("edit");
-    let api = dir.join("generated/api.rs");
-    let text = std::fs::read_to_string(&api).unwrap();
+    let tree = dir.join("generated/resources.rs");
+    let text = std::fs::read_to_string(&tree).unwrap();
     std::fs::write(
-        &api,
-        text.replacen("pub async fn v1_get", "pub async fn v1_get_edited", 1),
+        &tree,
+        text.replacen(
+            "\"/accounts/{account_id}/images/v1/{image_id}\",",
+            "\"/edited\",",
+            1,
+        ),
     )
     .unwrap();
     let diff =
         codegen::check(&dir.join("generated"), &generate(&dir).files).expect("drift detected");
+    assert!(diff.contains("-            \"/edited\","), "{diff}");
     assert!(
-        diff.contains("-    pub async fn v1_get_edited<'a>("),
+        diff.contains("+            \"/accounts/{account_id}/images/v1/{image_id}\","),
         "{diff}"
     );
-    assert!(diff.contains("+    pub async fn v1_get<'a>("), "{diff}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -115,9 +119,9 @@ fn cargo_codegen_check_exit_status() {
         String::from_utf8_lossy(&clean.stderr)
     );
 
-    let api = dir.join("generated/api.rs");
-    let text = std::fs::read_to_string(&api).unwrap();
-    std::fs::write(&api, text.replacen("Image details", "Image DETAILS", 1)).unwrap();
+    let tree = dir.join("generated/resources.rs");
+    let text = std::fs::read_to_string(&tree).unwrap();
+    std::fs::write(&tree, text.replacen("Image details", "Image DETAILS", 1)).unwrap();
     let drifted = run(&dir);
     assert!(!drifted.status.success());
     let stderr = String::from_utf8_lossy(&drifted.stderr);

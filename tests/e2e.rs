@@ -103,7 +103,7 @@ fn options(width: u32, height: u32) -> types::ImageVariantOptions {
 
 /// Asserts an `Api` error with this status and exactly these codes.
 #[track_caller]
-fn assert_api_error(err: &Error, status: u16, codes: &[u32]) {
+fn assert_api_error(err: &Error, status: u16, codes: &[i64]) {
     assert_eq!(err.kind(), ErrorKind::Api, "{err:?}");
     assert_eq!(err.status(), Some(status), "{err:?}");
     assert_eq!(err.codes().collect::<Vec<_>>(), codes, "{err:?}");
@@ -871,7 +871,8 @@ async fn rate_limit_429_is_retried_within_limits_and_uploads_never() {
     let err = env.client.v1().stats().get().send().await.unwrap_err();
     assert_api_error(&err, 429, &[971]);
     assert_eq!(env.emu.request_count() - before, 3);
-    // An upload is sent exactly once, even on a 429.
+    // An upload from bytes is rebuilt and repeated on a 429 (the API did not
+    // process it); one from a reader cannot be rebuilt and is sent once.
     let before = env.emu.request_count();
     let err = env
         .client
@@ -883,6 +884,17 @@ async fn rate_limit_429_is_retried_within_limits_and_uploads_never() {
         .unwrap_err();
     assert_api_error(&err, 429, &[971]);
     assert!(err.is_retryable());
+    assert_eq!(env.emu.request_count() - before, 3);
+    let before = env.emu.request_count();
+    let err = env
+        .client
+        .v1()
+        .create()
+        .reader(std::io::Cursor::new(PNG), PNG.len() as u64, "a.png")
+        .send()
+        .await
+        .unwrap_err();
+    assert_api_error(&err, 429, &[971]);
     assert_eq!(env.emu.request_count() - before, 1);
     assert_eq!(env.emu.image_count(), 0);
     env.emu.faults().set_rate_limit_after(None);
@@ -947,20 +959,35 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
     let env = Env::new().await;
     env.emu.faults().set_fail_after_upload(true);
     let before = env.emu.request_count();
-    let err = env
+    // With a custom id the upload is repeated; "already exists" is resolved by
+    // fetching the stored image, which is the one sent: success, one image.
+    let image = env
         .client
         .v1()
         .create()
         .file(PNG, "a.png")
         .id("stored/anyway")
+        .metadata(serde_json::json!({"k": 1}))
+        .send()
+        .await
+        .expect("resolved after the repeat");
+    assert_eq!(image.id.as_deref(), Some("stored/anyway"));
+    // 500 after storing, then 409 (already exists), then the GET.
+    assert_eq!(env.emu.request_count() - before, 3);
+    assert_eq!(env.emu.image_count(), 1);
+    // Another image already stored under the id is not mistaken for ours.
+    let err = env
+        .client
+        .v1()
+        .create()
+        .file(PNG, "other.png")
+        .id("stored/anyway")
         .send()
         .await
         .unwrap_err();
-    assert_api_error(&err, 500, &[5500]);
-    assert!(err.is_retryable());
-    // One request, one image: the SDK did not send the upload again.
-    assert_eq!(env.emu.request_count() - before, 1);
+    assert_api_error(&err, 409, &[5409]);
     assert_eq!(env.emu.image_count(), 1);
+    let before = env.emu.request_count();
     // Without a custom id too.
     let err = env
         .client
@@ -971,7 +998,8 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
         .await
         .unwrap_err();
     assert_api_error(&err, 500, &[5500]);
-    assert_eq!(env.emu.request_count() - before, 2);
+    // Without a custom id a body that went out is never sent again.
+    assert_eq!(env.emu.request_count() - before, 1);
     assert_eq!(env.emu.image_count(), 2);
 
     env.emu.faults().set_fail_after_upload(false);

@@ -14,6 +14,13 @@ async fn image_ids_are_percent_encoded_in_paths() {
         ("what?", "what%3F"),
         ("tag#1", "tag%231"),
         ("日本/画像", "%E6%97%A5%E6%9C%AC%2F%E7%94%BB%E5%83%8F"),
+        // A backslash must not become a path separator, nor dot segments resolve.
+        ("a\\b", "a%5Cb"),
+        ("a\\..\\b", "a%5C..%5Cb"),
+        ("..\\x", "..%5Cx"),
+        ("a/../b", "a%2F..%2Fb"),
+        ("[x]|^", "%5Bx%5D%7C%5E"),
+        ("semi;colon", "semi%3Bcolon"),
     ];
     for (id, encoded) in cases {
         let h = Harness::new().await;

@@ -338,7 +338,7 @@ async fn v1_variants_create() {
         .unwrap();
     let def = v.variant.unwrap();
     assert_eq!(def.id, "hero");
-    assert!(def.never_require_signed_urls);
+    assert_eq!(def.never_require_signed_urls, Some(true));
     assert_eq!(def.options.fit, ImageVariantFit::ScaleDown);
     h.expect(
         "POST",
@@ -372,12 +372,30 @@ async fn v1_variants_edit() {
         .await
         .unwrap();
     assert_eq!(v.variant.unwrap().id, "hero");
-    // neverRequireSignedURLs has a default in the spec and goes out with it.
+    // A PATCH carries only what the caller set: `neverRequireSignedURLs` has a
+    // default in the spec, and sending it would reset the variant.
     h.expect(
         "PATCH",
         "v1/variants/hero",
         None,
-        Body::Json(json!({"neverRequireSignedURLs": false,
+        Body::Json(json!({"options": {"fit": "scale-down", "height": 600, "metadata": "none", "width": 800}})),
+    )
+    .await;
+    let h = Harness::new().await;
+    h.respond_ok(json!({"variant": variant_json("hero")})).await;
+    h.client
+        .v1()
+        .variants()
+        .edit("hero", options(800, 600))
+        .never_require_signed_urls(true)
+        .send()
+        .await
+        .unwrap();
+    h.expect(
+        "PATCH",
+        "v1/variants/hero",
+        None,
+        Body::Json(json!({"neverRequireSignedURLs": true,
                           "options": {"fit": "scale-down", "height": 600, "metadata": "none", "width": 800}})),
     )
     .await;

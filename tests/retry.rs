@@ -92,32 +92,53 @@ async fn a_json_post_is_repeated_on_429_but_not_on_500() {
 }
 
 #[tokio::test]
-async fn uploads_are_sent_exactly_once_whatever_the_failure() {
-    for template in [
-        rate_limited("0"),
-        ResponseTemplate::new(500).set_body_json(failure(5500, "Internal error")),
-    ] {
+async fn uploads_are_repeated_only_where_that_cannot_store_twice() {
+    // (template, custom id?, requests expected): a 429 was not processed, so a
+    // rebuildable body is sent again; a 500 may have stored the image, so only
+    // an upload with a custom id is repeated.
+    let cases = [
+        (rate_limited("0"), false, 3),
+        (rate_limited("0"), true, 3),
+        (
+            ResponseTemplate::new(500).set_body_json(failure(5500, "Internal error")),
+            false,
+            1,
+        ),
+        (
+            ResponseTemplate::new(500).set_body_json(failure(5500, "Internal error")),
+            true,
+            3,
+        ),
+    ];
+    for (template, custom_id, expected) in cases {
         let h = Harness::new().await;
         h.respond(template).await;
-        let err = h
-            .client
-            .v1()
-            .create()
-            .file(PNG, "a.png")
-            .id("once")
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            err.is_retryable(),
-            "the caller may decide to repeat it: {err}"
-        );
-        assert_eq!(
-            h.requests().await.len(),
-            1,
-            "the SDK never repeats an upload"
-        );
+        let mut upload = h.client.v1().create().file(PNG, "a.png");
+        if custom_id {
+            upload = upload.id("once");
+        }
+        let err = upload.send().await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        let requests = h.requests().await;
+        assert_eq!(requests.len(), expected, "custom id {custom_id}: {err}");
+        // Every attempt carried the whole file, rebuilt.
+        for request in &requests {
+            let parts = multipart_parts(request);
+            assert!(parts.iter().any(|p| p.name == "file" && p.value == PNG));
+        }
     }
+    // A reader cannot be rebuilt: sent once, whatever the failure.
+    let h = Harness::new().await;
+    h.respond(rate_limited("0")).await;
+    h.client
+        .v1()
+        .create()
+        .reader(std::io::Cursor::new(PNG), PNG.len() as u64, "a.png")
+        .id("once")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(h.requests().await.len(), 1);
 }
 
 #[tokio::test]

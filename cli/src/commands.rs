@@ -255,7 +255,7 @@ fn variant_cells(v: &ImageVariantDefinition) -> [String; 6] {
         v.options.width.to_string(),
         v.options.height.to_string(),
         v.options.metadata.as_str().to_string(),
-        if v.never_require_signed_urls {
+        if v.never_require_signed_urls == Some(true) {
             "yes".into()
         } else {
             "no".into()
@@ -369,16 +369,12 @@ pub async fn variants_edit(
     if let Some(m) = o.metadata.as_deref() {
         options.metadata = ImageVariantSchemasMetadata::from(m);
     }
-    let v = client
-        .v1()
-        .variants()
-        .edit(name, options)
-        .never_require_signed_urls(
-            o.never_require_signed_urls
-                .unwrap_or(current.never_require_signed_urls),
-        )
-        .send()
-        .await?;
+    let mut request = client.v1().variants().edit(name, options);
+    // A PATCH carries only what was asked for.
+    if let Some(never) = o.never_require_signed_urls {
+        request = request.never_require_signed_urls(never);
+    }
+    let v = request.send().await?;
     let v = v
         .variant
         .ok_or_else(|| CliError::new("the API returned no variant"))?;

@@ -13,7 +13,7 @@ pub struct CliError {
     /// The one-line message.
     pub message: String,
     /// Cloudflare's error codes, when the API gave any.
-    pub codes: Vec<u32>,
+    pub codes: Vec<i64>,
     /// The HTTP status, when a response arrived.
     pub status: Option<u16>,
     /// The process exit status.

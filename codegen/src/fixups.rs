@@ -112,6 +112,11 @@ pub const FIXUPS: &[Fixup] = &[
         repairs: "every component is prefixed `images_`, which would prefix every Rust type",
         apply: strip_schema_prefix,
     },
+    Fixup {
+        name: "optional_body_defaults",
+        repairs: "a `default` on an optional request-body field (neverRequireSignedURLs) makes it a plain value that is always sent, so a PATCH resets what the caller did not set",
+        apply: optional_body_defaults,
+    },
 ];
 
 /// Applies every fixup in order; returns `(name, places changed)` for each.
@@ -456,6 +461,56 @@ pub fn patch_objects_clearable(spec: &mut Value) -> Result<usize, String> {
                 changed += 1;
             }
         }
+    }
+    Ok(changed)
+}
+
+/// Removes `default` from the optional properties of JSON request bodies (and of
+/// the objects nested in them). With a default, typify makes the field a plain
+/// value that is always serialized: `variants().edit(..)` sent
+/// `"neverRequireSignedURLs": false` and reset a variant the caller never meant to
+/// change. Without it the field is an `Option`, sent only when set. A body must
+/// carry only what the caller set; the server applies its own defaults.
+pub fn optional_body_defaults(spec: &mut Value) -> Result<usize, String> {
+    let mut bodies = Vec::new();
+    for (_, _, op) in operations_mut(spec) {
+        let body_ref = op
+            .get("requestBody")
+            .and_then(|b| b.pointer("/content/application~1json/schema/$ref"))
+            .and_then(Value::as_str);
+        if let Some(name) = body_ref.and_then(|r| r.strip_prefix("#/components/schemas/")) {
+            bodies.push(name.to_string());
+        }
+    }
+    bodies.sort();
+    bodies.dedup();
+    fn strip(schema: &mut Map<String, Value>) -> usize {
+        let required: Vec<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            return 0;
+        };
+        let mut changed = 0;
+        for (name, prop) in props.iter_mut() {
+            let Some(prop) = prop.as_object_mut() else {
+                continue;
+            };
+            if !required.contains(name) && prop.remove("default").is_some() {
+                changed += 1;
+            }
+            changed += strip(prop);
+        }
+        changed
+    }
+    let mut changed = 0;
+    for name in bodies {
+        changed += strip(schema_mut(spec, &name)?);
     }
     Ok(changed)
 }
@@ -891,6 +946,29 @@ mod tests {
         assert_eq!(
             items["properties"]["source"]["properties"]["pointer"]["type"],
             "string"
+        );
+    }
+
+    #[test]
+    fn optional_body_defaults_leave_required_fields_and_responses_alone() {
+        let mut spec = json!({
+            "paths": {"/x": {
+                "patch": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/p"}}}}}}},
+            "components": {"schemas": {
+                "p": {"required": ["options"], "properties": {
+                    "flag": {"type": "boolean", "default": false},
+                    "options": {"type": "object", "default": {}, "properties": {
+                        "fit": {"type": "string", "default": "scale-down"}}}}},
+                "r": {"properties": {"flag": {"type": "boolean", "default": false}}}}}
+        });
+        assert_eq!(optional_body_defaults(&mut spec).unwrap(), 2);
+        let p = &spec["components"]["schemas"]["p"]["properties"];
+        assert!(p["flag"].get("default").is_none());
+        assert_eq!(p["options"]["default"], json!({}));
+        assert!(p["options"]["properties"]["fit"].get("default").is_none());
+        assert_eq!(
+            spec["components"]["schemas"]["r"]["properties"]["flag"]["default"],
+            json!(false)
         );
     }
 

@@ -457,14 +457,20 @@ fn emit_operation(
 ) -> Result<(TokenStream, TokenStream), Error> {
     let request = format_ident!("{}Request", pascal(&[p.flat_name()]));
     let mut fields: Vec<Field> = Vec::new();
-    let mut call_args = Vec::new();
+    // How each value joins the operation: path parameter, query parameter, body.
+    let mut joins = Vec::new();
     let mut body_build = TokenStream::new();
-    let mut checks = Vec::new();
+    let template = &p.http.1;
+    let placeholders: Vec<String> = template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+        .collect();
     // Only ids show in `Debug`: bodies may carry credentials (sourcing-kit `secret`).
     let mut shown: Vec<syn::Ident> = Vec::new();
     for (ident, ty) in &m.params {
         if ident == "account_id" {
-            call_args.push(quote!(client.account_id()));
+            // The transport fills `{account_id}` from the client.
             continue;
         }
         let (pass, stored) = classify(ty);
@@ -501,7 +507,8 @@ fn emit_operation(
                             doc,
                         });
                     }
-                    _ if !prop.required => {
+                    TypeDetails::Vec(_) | TypeDetails::Map(..) if !prop.required => {
+                        // typify skips an empty collection when serializing.
                         let full = prop_ty.ident();
                         fields.push(Field {
                             ident: fident.clone(),
@@ -510,6 +517,16 @@ fn emit_operation(
                             defaulted: true,
                             doc,
                         });
+                    }
+                    _ if !prop.required => {
+                        // A plain value would always be serialized: a PATCH would
+                        // reset what the caller did not set.
+                        return Err(Error(format!(
+                            "{}: optional body field {} of {name} is not an Option, so it would \
+                             always be sent; extend the optional_body_defaults fixup",
+                            p.flat_name(),
+                            prop.name
+                        )));
                     }
                     _ => {
                         fields.push(Field {
@@ -525,16 +542,35 @@ fn emit_operation(
             }
             let body_path = stored.to_token_stream();
             body_build = quote! { let body = #body_path { #(#inits,)* }; };
-            call_args.push(quote!(&body));
+            joins.push(quote!(operation.json_body(&body)?;));
             continue;
         }
         let stored_tokens = stored.to_token_stream();
+        let name = ident.to_string();
+        let in_path = placeholders
+            .iter()
+            .find(|ph| heck::ToSnakeCase::to_snake_case(ph.as_str()) == name);
+        let wire = match in_path {
+            Some(placeholder) => placeholder.clone(),
+            None => p
+                .query
+                .iter()
+                .find(|q| heck::ToSnakeCase::to_snake_case(q.as_str()) == name)
+                .cloned()
+                .ok_or_else(|| {
+                    Error(format!(
+                        "{}: parameter {name} is neither in the path {template} nor a query parameter of the spec",
+                        p.flat_name()
+                    ))
+                })?,
+        };
         match pass {
             Pass::Str | Pass::Ref | Pass::Owned => {
-                if matches!(pass, Pass::Str) {
-                    let name = ident.to_string();
-                    checks.push(quote!(crate::error::check_path_param(#name, &#ident)?;));
-                }
+                joins.push(if in_path.is_some() {
+                    quote!(operation.path_param(#wire, &#ident);)
+                } else {
+                    quote!(operation.query_param(#wire, ::std::option::Option::Some(&#ident));)
+                });
                 fields.push(Field {
                     ident: ident.clone(),
                     stored: stored_tokens,
@@ -543,10 +579,6 @@ fn emit_operation(
                     doc: None,
                 });
                 shown.push(ident.clone());
-                call_args.push(match pass {
-                    Pass::Owned => quote!(#ident),
-                    _ => quote!(&#ident),
-                });
             }
             Pass::OptStr | Pass::OptRef | Pass::OptOwned => {
                 fields.push(Field {
@@ -556,10 +588,15 @@ fn emit_operation(
                     defaulted: true,
                     doc: None,
                 });
-                call_args.push(match pass {
-                    Pass::OptStr => quote!(#ident.as_deref()),
-                    Pass::OptRef => quote!(#ident.as_ref()),
-                    _ => quote!(#ident),
+                if in_path.is_some() {
+                    return Err(Error(format!(
+                        "{}: optional path parameter {name}",
+                        p.flat_name()
+                    )));
+                }
+                joins.push(match pass {
+                    Pass::OptStr => quote!(operation.query_param(#wire, #ident.as_deref());),
+                    _ => quote!(operation.query_param(#wire, #ident.as_ref());),
                 });
             }
         }
@@ -599,12 +636,13 @@ fn emit_operation(
         })
     });
     let all_idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
-    let flat = format_ident!("{}", p.flat_name());
+    let flat = p.flat_name();
+    let http_method = format_ident!("{}", p.http.0.to_uppercase());
 
     let (ret, finish) = if last_segment(&m.success) == "ByteStream" {
         (
             quote!(crate::Blob),
-            quote!(Ok(crate::Blob::from_response(response))),
+            quote!(client.execute_blob(operation).await),
         )
     } else {
         let envelope = last_segment(&m.success);
@@ -633,7 +671,7 @@ fn emit_operation(
             .get_type(&result.type_id)
             .map_err(|e| Error(e.to_string()))?
             .ident();
-        (result_ty, quote!(Ok(response.into_inner().result)))
+        (result_ty, quote!(client.execute(operation).await))
     };
 
     let req_doc = format!(
@@ -643,7 +681,11 @@ fn emit_operation(
         #[doc = #doc]
         #deprecated
         pub fn #method(&self, #(#arg_idents: impl ::std::convert::Into<#arg_types>),*) -> #request<'a> {
-            #request { client: self.client, #(#field_inits,)* }
+            #request {
+                client: self.client,
+                request_options: ::std::default::Default::default(),
+                #(#field_inits,)*
+            }
         }
     };
     let send_doc = "Sends the request and returns the `result` of Cloudflare's envelope.";
@@ -655,6 +697,7 @@ fn emit_operation(
         #[must_use = "a request does nothing until it is sent with `.send().await`"]
         pub struct #request<'a> {
             client: &'a Client,
+            request_options: crate::transport::RequestOptions,
             #(#field_defs,)*
         }
         impl ::std::fmt::Debug for #request<'_> {
@@ -666,16 +709,29 @@ fn emit_operation(
         }
         impl<'a> #request<'a> {
             #(#setters)*
+            /// The deadline for the whole operation, retries and their waits
+            /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+            pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.request_options.timeout = ::std::option::Option::Some(timeout);
+                self
+            }
+            /// The deadline for each attempt instead of the client's
+            /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+            pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
+                self
+            }
             #[doc = #send_doc]
             pub async fn send(self) -> crate::Result<#ret> {
-                let Self { client, #(#all_idents,)* } = self;
-                #(#checks)*
+                let Self { client, request_options, #(#all_idents,)* } = self;
                 #body_build
-                let response = client
-                    .api()
-                    .#flat(#(#call_args),*)
-                    .await
-                    .map_err(crate::Error::from_api)?;
+                let mut operation = crate::transport::Operation::new(
+                    #flat,
+                    crate::transport::Method::#http_method,
+                    #template,
+                );
+                #(#joins)*
+                operation.options(request_options);
                 #finish
             }
         }

@@ -24,6 +24,8 @@ pub struct Placement {
     pub docs: String,
     /// Marked `deprecated: true` in the spec.
     pub deprecated: bool,
+    /// Wire names of the query parameters, in the spec's order.
+    pub query: Vec<String>,
 }
 
 impl Placement {
@@ -149,6 +151,15 @@ fn place(path: &str, method: &str, op: &Value) -> Result<Placement, String> {
             .trim()
             .to_string(),
         deprecated: op.get("deprecated") == Some(&Value::Bool(true)),
+        query: op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|param| param.get("in").and_then(Value::as_str) == Some("query"))
+            .filter_map(|param| param.get("name").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect(),
     })
 }
 

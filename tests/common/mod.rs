@@ -105,7 +105,13 @@ impl Harness {
             header(&req, "authorization").as_deref(),
             Some(format!("Bearer {TOKEN}").as_str())
         );
-        assert_eq!(header(&req, "api-version").as_deref(), Some("4.0.0"));
+        // No header the SDK cannot justify (progenitor used to copy the spec's
+        // `info.version` into `api-version`).
+        assert_eq!(header(&req, "api-version"), None);
+        assert_eq!(header(&req, "referer"), None);
+        assert!(
+            header(&req, "user-agent").is_some_and(|ua| ua.starts_with("cloudflare-images-rs/"))
+        );
         assert_eq!(header(&req, "accept").as_deref(), Some("application/json"));
         match body {
             Body::Empty => assert!(

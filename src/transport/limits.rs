@@ -1,0 +1,167 @@
+//! What one client and its clones share about the account's limits: the pause a
+//! 429 imposes on every request, optional pacing to a request rate, and a cap on
+//! requests in flight (and so on open sockets).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+/// A request rate to stay under: at most `requests` in any window of `per`.
+///
+/// ```
+/// use cloudflare_images::RateLimit;
+/// let global = RateLimit::cloudflare_global();
+/// assert_eq!((global.requests(), global.per().as_secs()), (1200, 300));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    requests: u32,
+    per: std::time::Duration,
+}
+
+impl RateLimit {
+    /// At most `requests` in any window of `per`; `None` if either is zero.
+    pub fn new(requests: u32, per: std::time::Duration) -> Option<RateLimit> {
+        (requests > 0 && !per.is_zero()).then_some(RateLimit { requests, per })
+    }
+
+    /// Cloudflare's documented global limit: 1,200 requests per 5 minutes per
+    /// account.
+    pub fn cloudflare_global() -> RateLimit {
+        RateLimit {
+            requests: 1200,
+            per: std::time::Duration::from_secs(300),
+        }
+    }
+
+    /// How many requests a window allows.
+    pub fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// The window's length.
+    pub fn per(&self) -> std::time::Duration {
+        self.per
+    }
+}
+
+pub(crate) struct Limits {
+    /// No request starts before this instant (set by a 429's `Retry-After`).
+    pause_until: Mutex<Option<Instant>>,
+    /// Start times of the most recent requests, when pacing.
+    pacing: Option<(RateLimit, Mutex<VecDeque<Instant>>)>,
+    in_flight: Semaphore,
+}
+
+/// The deadline would pass before the request could start.
+pub(crate) struct WouldPassDeadline;
+
+impl Limits {
+    pub(crate) fn new(rate: Option<RateLimit>, max_in_flight: usize) -> Limits {
+        Limits {
+            pause_until: Mutex::new(None),
+            pacing: rate.map(|r| (r, Mutex::new(VecDeque::with_capacity(r.requests as usize)))),
+            in_flight: Semaphore::new(max_in_flight.max(1)),
+        }
+    }
+
+    /// Pauses every request of the client for `wait`.
+    pub(crate) fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if let Ok(mut slot) = self.pause_until.lock() {
+            if slot.is_none_or(|current| current < until) {
+                *slot = Some(until);
+            }
+        }
+    }
+
+    /// Waits for the shared pause, a pacing slot and a place among the requests
+    /// in flight, or fails at once if the pause or pacing would outlast `deadline`.
+    pub(crate) async fn admit(
+        &self,
+        deadline: Instant,
+    ) -> Result<SemaphorePermit<'_>, WouldPassDeadline> {
+        let paused = self.pause_until.lock().ok().and_then(|slot| *slot);
+        if let Some(until) = paused.filter(|until| *until > Instant::now()) {
+            if until > deadline {
+                return Err(WouldPassDeadline);
+            }
+            tracing::debug!(
+                wait_ms = (until - Instant::now()).as_millis() as u64,
+                "waiting out the client's rate-limit pause"
+            );
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some((rate, starts)) = &self.pacing {
+            loop {
+                let now = Instant::now();
+                let wait_until = {
+                    let Ok(mut starts) = starts.lock() else { break };
+                    while starts.front().is_some_and(|t| *t + rate.per <= now) {
+                        starts.pop_front();
+                    }
+                    if starts.len() < rate.requests as usize {
+                        starts.push_back(now);
+                        None
+                    } else {
+                        starts.front().map(|t| *t + rate.per)
+                    }
+                };
+                match wait_until {
+                    None => break,
+                    Some(at) if at > deadline => return Err(WouldPassDeadline),
+                    Some(at) => tokio::time::sleep_until(at).await,
+                }
+            }
+        }
+        match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(WouldPassDeadline),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pacing_keeps_every_window_under_the_limit() {
+        let limits = Limits::new(RateLimit::new(3, Duration::from_secs(10)), 8);
+        let start = Instant::now();
+        let far = start + Duration::from_secs(100);
+        let mut starts = Vec::new();
+        for _ in 0..7 {
+            drop(limits.admit(far).await.ok().unwrap());
+            starts.push(Instant::now() - start);
+        }
+        let secs: Vec<u64> = starts.iter().map(|d| d.as_secs()).collect();
+        assert_eq!(secs, [0, 0, 0, 10, 10, 10, 20]);
+        // The window is full again; pacing that would pass the deadline fails at once.
+        for _ in 0..2 {
+            drop(limits.admit(far).await.ok().unwrap());
+        }
+        let near = Instant::now() + Duration::from_secs(1);
+        assert!(limits.admit(near).await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_request_and_can_only_grow() {
+        let limits = Limits::new(None, 8);
+        let start = Instant::now();
+        limits.pause(Duration::from_secs(5));
+        limits.pause(Duration::from_secs(2));
+        assert!(limits.admit(start + Duration::from_secs(3)).await.is_err());
+        drop(
+            limits
+                .admit(start + Duration::from_secs(60))
+                .await
+                .ok()
+                .unwrap(),
+        );
+        assert_eq!((Instant::now() - start).as_secs(), 5);
+    }
+}
