@@ -26,4 +26,4 @@ if echo "$tree" | grep -qE '^(progenitor |progenitor-impl|cloudflare-images-code
   echo "an application depending on cloudflare-images would compile the generator" >&2
   exit 1
 fi
-echo "ok: the application's build graph has progenitor-client only, no generator"
+echo "ok: the application's build graph has no progenitor crate and no generator"

@@ -357,6 +357,29 @@ fn signed_url_known_answer_custom_domain_flexible() {
 }
 
 #[test]
+fn a_raw_unicode_path_is_signed_as_it_goes_on_the_wire() {
+    // A browser, and every HTTP client, sends `café` as `caf%C3%A9`; Cloudflare
+    // signs and checks that form, so the raw URL must be signed as it.
+    let raw = format!("https://imagedelivery.net/{HASH}/café/public");
+    let encoded = format!("https://imagedelivery.net/{HASH}/caf%C3%A9/public");
+    let k = key("secret-key");
+    let from_raw = sign_url(&raw, &k, Expiry::from_unix_seconds(EXP)).unwrap();
+    let from_encoded = sign_url(&encoded, &k, Expiry::from_unix_seconds(EXP)).unwrap();
+    assert_eq!(from_raw, from_encoded);
+    assert!(from_raw.starts_with(&format!("{encoded}?exp={EXP}&sig=")), "{from_raw}");
+    // The same signature as a URL built (already encoded) by DeliveryUrl.
+    let built = DeliveryUrl::new(HASH, "café", "public")
+        .unwrap()
+        .sign(&k, Expiry::from_unix_seconds(EXP));
+    assert_eq!(from_raw, built);
+    // Verifying accepts the URL in either form.
+    let raw_signed = from_raw.replace("caf%C3%A9", "café");
+    for url in [&from_raw, &raw_signed] {
+        assert_eq!(verify_signed_url(url, &[k.clone()], at(EXP - 1)), Ok(()), "{url}");
+    }
+}
+
+#[test]
 fn sign_url_keeps_an_existing_query() {
     // MSG = "/ZWd9g1K7eljCn_KDTu_MWA/083eb7b2-5392-4565-b69e-aff66acddd00/public?v=2&exp=1631289275", KEY = "secret-key"
     let path = format!("/{HASH}/{UUID}/public?v=2");
