@@ -96,6 +96,11 @@ pub struct ApiMessage {
 
 /// The error of every SDK call.
 pub struct Error {
+    // Boxed: a `Result<T, Error>` stays as small as `T` plus a pointer.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     status: Option<u16>,
     errors: Vec<ApiMessage>,
@@ -114,16 +119,18 @@ pub(crate) const SNIPPET_LEN: usize = 512;
 impl Error {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
-            kind,
-            status: None,
-            errors: Vec::new(),
-            ray_id: None,
-            body_snippet: None,
-            retry_after: None,
-            redirect_host: None,
-            timeout: None,
-            message: message.into(),
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                status: None,
+                errors: Vec::new(),
+                ray_id: None,
+                body_snippet: None,
+                retry_after: None,
+                redirect_host: None,
+                timeout: None,
+                message: message.into(),
+                source: None,
+            }),
         }
     }
 
@@ -137,7 +144,7 @@ impl Error {
 
     pub(crate) fn timeout(message: impl Into<String>, limit: TimeoutLimit) -> Self {
         let mut e = Self::new(ErrorKind::Timeout, message);
-        e.timeout = Some(limit);
+        e.inner.timeout = Some(limit);
         e
     }
 
@@ -147,8 +154,8 @@ impl Error {
             ErrorKind::Redirect,
             format!("the server redirected to {shown}; the Cloudflare API never redirects, so it was not followed"),
         );
-        e.status = Some(status);
-        e.redirect_host = host;
+        e.inner.status = Some(status);
+        e.inner.redirect_host = host;
         e
     }
 
@@ -157,25 +164,25 @@ impl Error {
             ErrorKind::BodyTooLarge,
             format!("the response body is larger than the {limit}-byte limit"),
         );
-        e.status = Some(status);
+        e.inner.status = Some(status);
         e
     }
 
     pub(crate) fn decode(source: serde_json::Error, status: u16, body: &[u8]) -> Self {
         let mut e = Self::new(ErrorKind::Decode, "the response body could not be decoded")
             .with_source(source);
-        e.status = Some(status);
-        e.body_snippet = Some(snippet(body));
+        e.inner.status = Some(status);
+        e.inner.body_snippet = Some(snippet(body));
         e
     }
 
     pub(crate) fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
-        self.retry_after = wait;
+        self.inner.retry_after = wait;
         self
     }
 
     pub(crate) fn with_ray_id(mut self, ray_id: Option<String>) -> Self {
-        self.ray_id = ray_id;
+        self.inner.ray_id = ray_id;
         self
     }
 
@@ -213,12 +220,12 @@ impl Error {
             "the request to the Cloudflare API failed"
         };
         let mut e = Self::new(ErrorKind::Transport, message).with_source(source);
-        e.status = status;
+        e.inner.status = status;
         e
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+        self.inner.source = Some(source.into());
         self
     }
 
@@ -234,39 +241,39 @@ impl Error {
             ErrorKind::Http,
             "the server answered with a body that is not Cloudflare's envelope",
         );
-        e.status = Some(status);
-        e.ray_id = ray_id;
-        e.body_snippet = Some(snippet(body));
+        e.inner.status = Some(status);
+        e.inner.ray_id = ray_id;
+        e.inner.body_snippet = Some(snippet(body));
         e
     }
 
     /// Cloudflare's envelope with `success: false`.
     pub(crate) fn api(status: u16, ray_id: Option<String>, errors: Vec<ApiMessage>) -> Self {
         let mut e = Self::new(ErrorKind::Api, "Cloudflare API error");
-        e.status = Some(status);
-        e.ray_id = ray_id;
-        e.errors = errors;
+        e.inner.status = Some(status);
+        e.inner.ray_id = ray_id;
+        e.inner.errors = errors;
         e
     }
 
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The HTTP status, when a response arrived.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.inner.status
     }
 
     /// Cloudflare's `errors` list (empty unless [`ErrorKind::Api`]).
     pub fn api_errors(&self) -> &[ApiMessage] {
-        &self.errors
+        &self.inner.errors
     }
 
     /// Cloudflare's error codes, in order, as sent.
     pub fn codes(&self) -> impl Iterator<Item = i64> + '_ {
-        self.errors.iter().map(|m| m.code)
+        self.inner.errors.iter().map(|m| m.code)
     }
 
     /// Whether Cloudflare reported `code` (e.g. `5404`).
@@ -276,38 +283,38 @@ impl Error {
 
     /// The `cf-ray` id of the response, for Cloudflare support.
     pub fn ray_id(&self) -> Option<&str> {
-        self.ray_id.as_deref()
+        self.inner.ray_id.as_deref()
     }
 
     /// The start of a response body that could not be read as an envelope.
     pub fn body_snippet(&self) -> Option<&str> {
-        self.body_snippet.as_deref()
+        self.inner.body_snippet.as_deref()
     }
 
     /// For [`ErrorKind::Timeout`]: which deadline fired.
     pub fn timeout_limit(&self) -> Option<TimeoutLimit> {
-        self.timeout
+        self.inner.timeout
     }
 
     /// The wait the server asked for (`Retry-After`, in seconds or as an HTTP
     /// date), when it did.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
 
     /// For [`ErrorKind::Redirect`]: the host of the `Location` the server sent.
     pub fn redirect_host(&self) -> Option<&str> {
-        self.redirect_host.as_deref()
+        self.inner.redirect_host.as_deref()
     }
 
     /// Whether trying again later may succeed: rate limiting (429), timeouts
     /// (408), server errors (5xx) and transport failures. The caller decides
     /// whether the operation is safe to repeat.
     pub fn is_retryable(&self) -> bool {
-        match self.kind {
+        match self.inner.kind {
             ErrorKind::Transport | ErrorKind::Timeout => true,
             ErrorKind::Api | ErrorKind::Http => {
-                matches!(self.status, Some(408 | 429) | Some(500..=599))
+                matches!(self.inner.status, Some(408 | 429) | Some(500..=599))
             }
             _ => false,
         }
@@ -334,20 +341,20 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        if let Some(status) = self.status {
+        f.write_str(&self.inner.message)?;
+        if let Some(status) = self.inner.status {
             write!(f, " (HTTP {status})")?;
         }
-        for (i, m) in self.errors.iter().enumerate() {
+        for (i, m) in self.inner.errors.iter().enumerate() {
             f.write_str(if i == 0 { ": " } else { "; " })?;
             write!(f, "{} {}", m.code, m.message)?;
         }
-        if let Some(snippet) = &self.body_snippet {
+        if let Some(snippet) = &self.inner.body_snippet {
             let line: String = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
             let short: String = line.chars().take(120).collect();
             write!(f, ": {short}")?;
         }
-        if let Some(ray) = &self.ray_id {
+        if let Some(ray) = &self.inner.ray_id {
             write!(f, " [cf-ray {ray}]")?;
         }
         Ok(())
@@ -357,29 +364,30 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(s) = self.status {
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(s) = self.inner.status {
             d.field("status", &s);
         }
-        if !self.errors.is_empty() {
-            d.field("errors", &self.errors);
+        if !self.inner.errors.is_empty() {
+            d.field("errors", &self.inner.errors);
         }
-        if let Some(r) = &self.ray_id {
+        if let Some(r) = &self.inner.ray_id {
             d.field("ray_id", r);
         }
-        if let Some(t) = &self.timeout {
+        if let Some(t) = &self.inner.timeout {
             d.field("timeout", t);
         }
-        if let Some(w) = &self.retry_after {
+        if let Some(w) = &self.inner.retry_after {
             d.field("retry_after", w);
         }
-        if let Some(h) = &self.redirect_host {
+        if let Some(h) = &self.inner.redirect_host {
             d.field("redirect_host", h);
         }
-        if let Some(b) = &self.body_snippet {
+        if let Some(b) = &self.inner.body_snippet {
             d.field("body_snippet", b);
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.inner.source {
             d.field("source", s);
         }
         d.finish()
@@ -388,7 +396,8 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -417,7 +426,7 @@ mod tests {
             (404, false),
             (409, false),
         ] {
-            e.status = Some(status);
+            e.inner.status = Some(status);
             assert_eq!(e.is_retryable(), retry, "{status}");
         }
         assert!(!Error::invalid_input("x").is_retryable());
