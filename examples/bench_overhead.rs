@@ -35,7 +35,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(emu.base_url())
         .build()?;
     let raw = reqwest::Client::new();
-    let url = format!("{}/accounts/{}/images/v1/stats", emu.base_url(), emu.account_id());
+    let url = format!(
+        "{}/accounts/{}/images/v1/stats",
+        emu.base_url(),
+        emu.account_id()
+    );
 
     let raw_round = || async {
         let start = Instant::now();

@@ -11,7 +11,8 @@ use cloudflare_images::{Client, RetryPolicy};
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
 use futures_util::TryStreamExt;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 const UPLOADS: usize = 24;
 

@@ -7,7 +7,8 @@ use cloudflare_images::{Client, ErrorKind};
 use cloudflare_images_emulator::Emulator;
 use proptest::prelude::*;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 fn piece() -> impl Strategy<Value = String> {
     prop_oneof![
