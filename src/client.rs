@@ -335,7 +335,10 @@ impl ClientBuilder {
     /// client reached by following a redirect to another host is refused; since
     /// reqwest drops `Authorization` on such a redirect but not the `X-Auth-*`
     /// headers, only [`api_token`](Self::api_token) credentials are accepted
-    /// with your own client. Its timeouts and pool settings are yours;
+    /// with your own client. Build it with `.redirect(reqwest::redirect::Policy::none())`
+    /// and `.referer(false)`: a client that follows a redirect sends the API URL
+    /// (with the account id) to the other host as its `Referer` before the SDK
+    /// sees the answer. Its timeouts and pool settings are yours;
     /// [`connect_timeout`](Self::connect_timeout) and
     /// [`read_timeout`](Self::read_timeout) do not apply to it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {

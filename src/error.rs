@@ -148,13 +148,13 @@ impl Error {
         e
     }
 
-    pub(crate) fn redirect(status: u16, host: Option<String>) -> Self {
+    pub(crate) fn redirect(status: Option<u16>, host: Option<String>) -> Self {
         let shown = host.as_deref().unwrap_or("an unreadable location");
         let mut e = Self::new(
             ErrorKind::Redirect,
             format!("the server redirected to {shown}; the Cloudflare API never redirects, so it was not followed"),
         );
-        e.inner.status = Some(status);
+        e.inner.status = status;
         e.inner.redirect_host = host;
         e
     }

@@ -57,7 +57,16 @@ pub(crate) struct Limits {
 }
 
 /// The deadline would pass before the request could start.
-pub(crate) struct WouldPassDeadline;
+pub(crate) enum WouldPassDeadline {
+    /// The client is paused by a 429 for this long still.
+    Paused(Duration),
+    /// Pacing or the cap on requests in flight.
+    Waiting,
+}
+
+/// The longest a 429 pauses the client: Cloudflare's documented penalty (every
+/// call refused for 5 minutes), whatever a `Retry-After` asks.
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(300);
 
 impl Limits {
     pub(crate) fn new(rate: Option<RateLimit>, max_in_flight: usize) -> Limits {
@@ -70,7 +79,7 @@ impl Limits {
 
     /// Pauses every request of the client for `wait`.
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(MAX_PAUSE);
         if let Ok(mut slot) = self.pause_until.lock() {
             if slot.is_none_or(|current| current < until) {
                 *slot = Some(until);
@@ -84,10 +93,14 @@ impl Limits {
         &self,
         deadline: Instant,
     ) -> Result<SemaphorePermit<'_>, WouldPassDeadline> {
-        let paused = self.pause_until.lock().ok().and_then(|slot| *slot);
-        if let Some(until) = paused.filter(|until| *until > Instant::now()) {
+        // A pause may grow while waiting (another request got a 429).
+        loop {
+            let paused = self.pause_until.lock().ok().and_then(|slot| *slot);
+            let Some(until) = paused.filter(|until| *until > Instant::now()) else {
+                break;
+            };
             if until > deadline {
-                return Err(WouldPassDeadline);
+                return Err(WouldPassDeadline::Paused(until - Instant::now()));
             }
             tracing::debug!(
                 wait_ms = (until - Instant::now()).as_millis() as u64,
@@ -112,14 +125,14 @@ impl Limits {
                 };
                 match wait_until {
                     None => break,
-                    Some(at) if at > deadline => return Err(WouldPassDeadline),
+                    Some(at) if at > deadline => return Err(WouldPassDeadline::Waiting),
                     Some(at) => tokio::time::sleep_until(at).await,
                 }
             }
         }
         match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(WouldPassDeadline),
+            _ => Err(WouldPassDeadline::Waiting),
         }
     }
 }

@@ -407,14 +407,27 @@ impl Transport {
         let repeat = operation.repeat();
         let mut attempt: u32 = 0;
         loop {
-            let Ok(permit) = self.limits.admit(deadline).await else {
-                return Err(Error::timeout(
+            let permit = match self.limits.admit(deadline).await {
+                Ok(permit) => permit,
+                Err(limits::WouldPassDeadline::Paused(left)) => return Err(Error::timeout(
                     format!(
-                        "{}: the operation's deadline would pass while waiting for the rate limit",
-                        operation.id
+                        "{}: a 429 paused the client for {} s more, past the operation's deadline",
+                        operation.id,
+                        left.as_secs_f64().ceil()
                     ),
                     TimeoutLimit::Operation(total_limit),
-                ));
+                )
+                .with_retry_after(Some(left))),
+                Err(limits::WouldPassDeadline::Waiting) => {
+                    return Err(Error::timeout(
+                        format!(
+                            "{}: the operation's deadline would pass while waiting for its turn \
+                             (rate limit or max_connections)",
+                            operation.id
+                        ),
+                        TimeoutLimit::Operation(total_limit),
+                    ))
+                }
             };
             let request = self.build(&url, &operation).await?;
             let attempt_deadline = (Instant::now() + attempt_limit).min(deadline);
@@ -529,9 +542,10 @@ async fn attempt_once(
     }
     // A caller's own HTTP client may follow redirects: whatever it did, an
     // answer from elsewhere is not the API's.
+    // The 3xx itself was consumed by that client: no status to report.
     if !same_origin(response.url(), url) {
         let host = response.url().host_str().map(str::to_string);
-        return (Err(Error::redirect(status.as_u16(), host)), None);
+        return (Err(Error::redirect(None, host)), None);
     }
     if status.is_redirection() {
         let host = response
@@ -540,7 +554,7 @@ async fn attempt_once(
             .and_then(|v| v.to_str().ok())
             .and_then(|location| url.join(location).ok())
             .and_then(|target| target.host_str().map(str::to_string));
-        return (Err(Error::redirect(status.as_u16(), host)), None);
+        return (Err(Error::redirect(Some(status.as_u16()), host)), None);
     }
     if !status.is_success() {
         let retry_after = crate::retry::retry_after(response.headers());
