@@ -409,15 +409,17 @@ impl Transport {
         loop {
             let permit = match self.limits.admit(deadline).await {
                 Ok(permit) => permit,
-                Err(limits::WouldPassDeadline::Paused(left)) => return Err(Error::timeout(
-                    format!(
+                Err(limits::WouldPassDeadline::Paused(left)) => {
+                    return Err(Error::timeout(
+                        format!(
                         "{}: a 429 paused the client for {} s more, past the operation's deadline",
                         operation.id,
                         left.as_secs_f64().ceil()
                     ),
-                    TimeoutLimit::Operation(total_limit),
-                )
-                .with_retry_after(Some(left))),
+                        TimeoutLimit::Operation(total_limit),
+                    )
+                    .with_retry_after(Some(left)))
+                }
                 Err(limits::WouldPassDeadline::Waiting) => {
                     return Err(Error::timeout(
                         format!(
