@@ -39,7 +39,8 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// and reports every input's outcome in input order.
 ///
 /// A failure (invalid input, an API error, a transport error) is recorded for
-/// its item and the batch goes on; nothing is retried.
+/// its item and the batch goes on. Each upload is retried only as any upload is
+/// (see [`crate::retry`]): never in a way that could store an image twice.
 #[must_use = "a batch does nothing until it is sent with `.send().await`"]
 #[derive(Debug)]
 pub struct BatchUpload<'a> {
@@ -149,14 +150,33 @@ impl BatchReport {
         self.items
     }
 
-    /// The items that uploaded, with their image, in input order.
+    /// The items that uploaded, as `(item, image)` pairs, in input order.
+    ///
+    /// ```no_run
+    /// # async fn run(client: cloudflare_images::Client) {
+    /// let report = client.v1().create_batch().add_path("a.png").send().await;
+    /// for (item, image) in report.succeeded() {
+    ///     println!("#{} {} -> {:?}", item.index, item.source, image.id);
+    /// }
+    /// # }
+    /// ```
     pub fn succeeded(&self) -> impl Iterator<Item = (&BatchItem, &types::Image)> {
         self.items
             .iter()
             .filter_map(|item| item.result.as_ref().ok().map(|image| (item, image)))
     }
 
-    /// The items that failed, with their error, in input order.
+    /// The items that failed, as `(item, error)` pairs, in input order: which
+    /// input (`item.index`, `item.source`) and why.
+    ///
+    /// ```no_run
+    /// # async fn run(client: cloudflare_images::Client) {
+    /// let report = client.v1().create_batch().add_path("a.png").send().await;
+    /// for (item, error) in report.failed() {
+    ///     eprintln!("#{} {}: {error}", item.index, item.source);
+    /// }
+    /// # }
+    /// ```
     pub fn failed(&self) -> impl Iterator<Item = (&BatchItem, &Error)> {
         self.items
             .iter()
