@@ -146,7 +146,8 @@ impl Client {
     /// A client configured from the environment, with the variable names of
     /// Cloudflare's official SDKs: `CLOUDFLARE_API_TOKEN`, or `CLOUDFLARE_EMAIL` with
     /// `CLOUDFLARE_API_KEY`, or `CLOUDFLARE_API_USER_SERVICE_KEY`; plus
-    /// `CLOUDFLARE_ACCOUNT_ID` and optionally `CLOUDFLARE_BASE_URL`.
+    /// `CLOUDFLARE_ACCOUNT_ID` and optionally `CLOUDFLARE_BASE_URL` (and
+    /// `CLOUDFLARE_BATCH_URL` for batch mode).
     pub fn from_env() -> Result<Client> {
         ClientBuilder::from_env_with(|name| std::env::var(name).ok())?.build()
     }
@@ -176,6 +177,45 @@ impl Client {
     /// to each request it sends.
     pub fn http_client(&self) -> &reqwest::Client {
         self.transport.http()
+    }
+
+    /// The same client (connection pool, credentials, account, limits) in
+    /// batch mode: the operations Cloudflare's Batch API serves (`v1().create()`,
+    /// `v1().get/edit/delete()`, `v2().list()`, `v2().direct_uploads().create()`)
+    /// go to the batch host ([`ClientBuilder::batch_url`]) with batch tokens
+    /// fetched from `GET v1/batch_token` and renewed a minute before they expire,
+    /// outside the account's global limit; each of the `tokens` tokens is paced
+    /// to [`BATCH_REQUESTS_PER_SECOND`](crate::BATCH_REQUESTS_PER_SECOND) and
+    /// operations are spread over them in turn. Every other operation goes to
+    /// the API as before. Retries, deadlines and tracing are the same.
+    pub fn with_batch_api(&self, tokens: usize) -> Result<Client> {
+        if tokens == 0 {
+            return Err(Error::invalid_input("batch mode needs at least one token"));
+        }
+        Ok(Client {
+            transport: Arc::new(self.transport.with_batch(Some(tokens))?),
+            account_id: Arc::clone(&self.account_id),
+        })
+    }
+
+    /// The same client with batch mode off: every operation to the API.
+    pub fn without_batch_api(&self) -> Result<Client> {
+        Ok(Client {
+            transport: Arc::new(self.transport.with_batch(None)?),
+            account_id: Arc::clone(&self.account_id),
+        })
+    }
+
+    /// In batch mode, the batch host's base URL and the number of tokens.
+    pub fn batch_api(&self) -> Option<(String, usize)> {
+        self.transport
+            .batch_settings()
+            .map(|s| (s.base_url, s.tokens))
+    }
+
+    /// Where batch mode sends (see [`ClientBuilder::batch_url`]).
+    pub fn batch_url(&self) -> &str {
+        self.transport.batch_url()
     }
 
     /// Sends an operation through the transport and returns its `result`.
@@ -213,6 +253,8 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     user_agent: Option<String>,
     retry: Option<crate::retry::RetryPolicy>,
+    batch_url: Option<String>,
+    batch_tokens: Option<usize>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -346,6 +388,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Turns batch mode on with `tokens` batch tokens (see
+    /// [`Client::with_batch_api`]).
+    pub fn batch_api(mut self, tokens: usize) -> Self {
+        self.batch_tokens = Some(tokens);
+        self
+    }
+
+    /// The batch host's base URL (default
+    /// [`DEFAULT_BATCH_URL`](crate::DEFAULT_BATCH_URL), or
+    /// `CLOUDFLARE_BATCH_URL` with [`Client::from_env`]); requests go to
+    /// `<batch_url>/images/v1...`.
+    pub fn batch_url(mut self, url: impl Into<String>) -> Self {
+        self.batch_url = Some(url.into());
+        self
+    }
+
     /// When failed requests are repeated (default: [`RetryPolicy::default`],
     /// two retries of requests that cannot do anything twice; see [`crate::retry`]).
     ///
@@ -389,6 +447,7 @@ impl ClientBuilder {
             credentials,
             account_id: get("CLOUDFLARE_ACCOUNT_ID"),
             base_url: get("CLOUDFLARE_BASE_URL"),
+            batch_url: get("CLOUDFLARE_BATCH_URL"),
             ..ClientBuilder::default()
         })
     }
@@ -457,6 +516,13 @@ impl ClientBuilder {
             },
             rate_limit: self.rate_limit,
             max_in_flight: max_connections,
+            batch_url: self
+                .batch_url
+                .unwrap_or_else(|| crate::DEFAULT_BATCH_URL.to_string()),
+            batch_tokens: match self.batch_tokens {
+                Some(0) => return Err(Error::config("batch mode needs at least one token")),
+                other => other,
+            },
         })?;
         Ok(Client {
             transport: Arc::new(transport),

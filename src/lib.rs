@@ -143,8 +143,8 @@ pub use error_code::ImagesErrorCode;
 pub use retry::RetryPolicy;
 pub use transport::path::MAX_ID_LEN;
 pub use transport::{
-    RateLimit, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    DEFAULT_UPLOAD_TIMEOUT,
+    RateLimit, BATCH_REQUESTS_PER_SECOND, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BATCH_URL,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
 };
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.

@@ -1,12 +1,11 @@
-//! What one client and its clones share about the account's limits: the pause a
-//! 429 imposes on every request, optional pacing to a request rate, and a cap on
-//! requests in flight (and so on open sockets).
+//! What the requests under one rate limit share (the account's global limit, or
+//! one batch token's): the pause a 429 imposes on all of them, and optional
+//! pacing to a request rate.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 /// A request rate to stay under: at most `requests` in any window of `per`.
@@ -53,14 +52,13 @@ pub(crate) struct Limits {
     pause_until: Mutex<Option<Instant>>,
     /// Start times of the most recent requests, when pacing.
     pacing: Option<(RateLimit, Mutex<VecDeque<Instant>>)>,
-    in_flight: Semaphore,
 }
 
 /// The deadline would pass before the request could start.
 pub(crate) enum WouldPassDeadline {
     /// The client is paused by a 429 for this long still.
     Paused(Duration),
-    /// Pacing or the cap on requests in flight.
+    /// Pacing, or the cap on requests in flight.
     Waiting,
 }
 
@@ -69,11 +67,10 @@ pub(crate) enum WouldPassDeadline {
 pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(300);
 
 impl Limits {
-    pub(crate) fn new(rate: Option<RateLimit>, max_in_flight: usize) -> Limits {
+    pub(crate) fn new(rate: Option<RateLimit>) -> Limits {
         Limits {
             pause_until: Mutex::new(None),
             pacing: rate.map(|r| (r, Mutex::new(VecDeque::with_capacity(r.requests as usize)))),
-            in_flight: Semaphore::new(max_in_flight.max(1)),
         }
     }
 
@@ -87,12 +84,9 @@ impl Limits {
         }
     }
 
-    /// Waits for the shared pause, a pacing slot and a place among the requests
-    /// in flight, or fails at once if the pause or pacing would outlast `deadline`.
-    pub(crate) async fn admit(
-        &self,
-        deadline: Instant,
-    ) -> Result<SemaphorePermit<'_>, WouldPassDeadline> {
+    /// Waits for the shared pause and a pacing slot, or fails at once if either
+    /// would outlast `deadline`.
+    pub(crate) async fn admit(&self, deadline: Instant) -> Result<(), WouldPassDeadline> {
         // A pause may grow while waiting (another request got a 429).
         loop {
             let paused = self.pause_until.lock().ok().and_then(|slot| *slot);
@@ -130,10 +124,7 @@ impl Limits {
                 }
             }
         }
-        match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(WouldPassDeadline::Waiting),
-        }
+        Ok(())
     }
 }
 
@@ -143,19 +134,19 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn pacing_keeps_every_window_under_the_limit() {
-        let limits = Limits::new(RateLimit::new(3, Duration::from_secs(10)), 8);
+        let limits = Limits::new(RateLimit::new(3, Duration::from_secs(10)));
         let start = Instant::now();
         let far = start + Duration::from_secs(100);
         let mut starts = Vec::new();
         for _ in 0..7 {
-            drop(limits.admit(far).await.ok().unwrap());
+            assert!(limits.admit(far).await.is_ok());
             starts.push(Instant::now() - start);
         }
         let secs: Vec<u64> = starts.iter().map(|d| d.as_secs()).collect();
         assert_eq!(secs, [0, 0, 0, 10, 10, 10, 20]);
         // The window is full again; pacing that would pass the deadline fails at once.
         for _ in 0..2 {
-            drop(limits.admit(far).await.ok().unwrap());
+            assert!(limits.admit(far).await.is_ok());
         }
         let near = Instant::now() + Duration::from_secs(1);
         assert!(limits.admit(near).await.is_err());
@@ -163,7 +154,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_request_and_can_only_grow() {
-        let limits = Limits::new(None, 8);
+        let limits = Limits::new(None);
         let start = Instant::now();
         limits.pause(Duration::from_secs(5));
         limits.pause(Duration::from_secs(2));

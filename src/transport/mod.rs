@@ -16,6 +16,7 @@
 //! - envelope decoding: `success: false` is an error whatever the status;
 //! - a `tracing` span per attempt.
 
+mod batch;
 mod envelope;
 mod limits;
 pub(crate) mod path;
@@ -34,12 +35,15 @@ use reqwest::multipart::Form;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::{Error, Result, TimeoutLimit};
 use crate::retry::{Outcome, Repeat, RetryPolicy};
 
+pub(crate) use batch::BatchSettings;
+pub use batch::{BATCH_REQUESTS_PER_SECOND, DEFAULT_BATCH_URL};
 pub use limits::RateLimit;
 pub(crate) use reqwest::Method;
 
@@ -249,7 +253,13 @@ pub(crate) struct Transport {
     user_agent: HeaderValue,
     base_url: String,
     config: Config,
-    limits: limits::Limits,
+    /// The account's global limit (pause after a 429, optional pacing).
+    limits: Arc<limits::Limits>,
+    /// Requests in flight, across the API and the batch host.
+    in_flight: Arc<Semaphore>,
+    batch: Option<batch::Batch>,
+    /// Where the batch host is, for a batch mode turned on later.
+    batch_url: String,
 }
 
 impl std::fmt::Debug for Transport {
@@ -270,6 +280,8 @@ pub(crate) struct Parts {
     pub(crate) config: Config,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) max_in_flight: usize,
+    pub(crate) batch_url: String,
+    pub(crate) batch_tokens: Option<usize>,
 }
 
 impl Transport {
@@ -282,8 +294,53 @@ impl Transport {
             user_agent: parts.user_agent,
             base_url: parts.base_url,
             config: parts.config,
-            limits: limits::Limits::new(parts.rate_limit, parts.max_in_flight),
+            limits: Arc::new(limits::Limits::new(parts.rate_limit)),
+            in_flight: Arc::new(Semaphore::new(parts.max_in_flight.max(1))),
+            batch: parts
+                .batch_tokens
+                .map(|tokens| {
+                    batch::Batch::new(BatchSettings {
+                        base_url: parts.batch_url.clone(),
+                        tokens,
+                    })
+                })
+                .transpose()?,
+            batch_url: parts.batch_url,
         })
+    }
+
+    /// The same transport (connection pool, credentials, limits), sending the
+    /// operations the batch host serves through `tokens` batch tokens (`None`:
+    /// none, everything to the API).
+    pub(crate) fn with_batch(&self, tokens: Option<usize>) -> Result<Transport> {
+        Ok(Transport {
+            http: self.http.clone(),
+            auth: self.auth.clone(),
+            user_agent: self.user_agent.clone(),
+            base_url: self.base_url.clone(),
+            config: self.config.clone(),
+            limits: Arc::clone(&self.limits),
+            in_flight: Arc::clone(&self.in_flight),
+            batch: tokens
+                .map(|tokens| {
+                    batch::Batch::new(BatchSettings {
+                        base_url: self.batch_url.clone(),
+                        tokens,
+                    })
+                })
+                .transpose()?,
+            batch_url: self.batch_url.clone(),
+        })
+    }
+
+    /// The batch host's base URL and token count, when in batch mode.
+    pub(crate) fn batch_settings(&self) -> Option<BatchSettings> {
+        self.batch.as_ref().map(batch::Batch::settings)
+    }
+
+    /// Where the batch host is (used once batch mode is on).
+    pub(crate) fn batch_url(&self) -> &str {
+        &self.batch_url
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -338,11 +395,20 @@ impl Transport {
         )
     }
 
-    fn url(&self, account_id: &str, operation: &Operation) -> Result<reqwest::Url> {
+    /// The operation's URL on `base` (the API, or the batch host, which takes
+    /// the template without its `/accounts/{account_id}` prefix).
+    fn url(&self, base: &str, account_id: &str, operation: &Operation) -> Result<reqwest::Url> {
         path::check("account_id", account_id)?;
-        let mut text = String::with_capacity(self.base_url.len() + operation.template.len() + 64);
-        text.push_str(&self.base_url);
-        let mut rest = operation.template;
+        let mut text = String::with_capacity(base.len() + operation.template.len() + 64);
+        text.push_str(base);
+        let mut rest = if base == self.base_url {
+            operation.template
+        } else {
+            operation
+                .template
+                .strip_prefix("/accounts/{account_id}")
+                .unwrap_or(operation.template)
+        };
         while let Some(open) = rest.find('{') {
             text.push_str(&rest[..open]);
             let close = rest[open..]
@@ -377,11 +443,16 @@ impl Transport {
         Ok(url)
     }
 
-    async fn build(&self, url: &reqwest::Url, operation: &Operation) -> Result<reqwest::Request> {
+    async fn build(
+        &self,
+        url: &reqwest::Url,
+        operation: &Operation,
+        auth: HeaderMap,
+    ) -> Result<reqwest::Request> {
         let mut builder = self
             .http
             .request(operation.method.clone(), url.clone())
-            .headers(self.auth.clone())
+            .headers(auth)
             .header(USER_AGENT, self.user_agent.clone())
             .header(ACCEPT, HeaderValue::from_static("application/json"));
         builder = match &operation.body {
@@ -400,44 +471,71 @@ impl Transport {
         if let Some(invalid) = operation.invalid.take() {
             return Err(invalid);
         }
-        let url = self.url(account_id, &operation)?;
+        // The batch host serves some operations, each batch token under its own
+        // limit; everything else goes to the API under the account's.
+        let slot = self
+            .batch
+            .as_ref()
+            .filter(|_| batch::serves(operation.id))
+            .map(|b| (b, b.pick()));
+        let url = match slot {
+            Some((b, _)) => self.url(b.base_url(), account_id, &operation)?,
+            None => self.url(&self.base_url, account_id, &operation)?,
+        };
+        let gate: &limits::Limits = match slot {
+            Some((b, i)) => b.limits(i),
+            None => &self.limits,
+        };
         let (attempt_limit, total_limit) = self.limits_of(&operation);
         let started = Instant::now();
         let deadline = started + total_limit;
         let repeat = operation.repeat();
         let mut attempt: u32 = 0;
         loop {
-            let permit = match self.limits.admit(deadline).await {
-                Ok(permit) => permit,
-                Err(limits::WouldPassDeadline::Paused(left)) => {
-                    return Err(Error::timeout(
+            if let Err(waiting) = gate.admit(deadline).await {
+                return Err(match waiting {
+                    limits::WouldPassDeadline::Paused(left) => Error::timeout(
                         format!(
-                        "{}: a 429 paused the client for {} s more, past the operation's deadline",
-                        operation.id,
-                        left.as_secs_f64().ceil()
-                    ),
+                            "{}: a 429 paused the client for {} s more, past the operation's deadline",
+                            operation.id,
+                            left.as_secs_f64().ceil()
+                        ),
                         TimeoutLimit::Operation(total_limit),
                     )
-                    .with_retry_after(Some(left)))
-                }
-                Err(limits::WouldPassDeadline::Waiting) => {
-                    return Err(Error::timeout(
+                    .with_retry_after(Some(left)),
+                    limits::WouldPassDeadline::Waiting => Error::timeout(
                         format!(
                             "{}: the operation's deadline would pass while waiting for its turn \
-                             (rate limit or max_connections)",
+                             (rate limit)",
                             operation.id
                         ),
                         TimeoutLimit::Operation(total_limit),
-                    ))
-                }
+                    ),
+                });
+            }
+            let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await
+            else {
+                return Err(Error::timeout(
+                    format!(
+                        "{}: the operation's deadline passed while waiting for a place among \
+                         the requests in flight (max_connections)",
+                        operation.id
+                    ),
+                    TimeoutLimit::Operation(total_limit),
+                ));
             };
-            let request = self.build(&url, &operation).await?;
+            let auth = match slot {
+                Some((b, i)) => b.auth(i, self, account_id).await?,
+                None => self.auth.clone(),
+            };
+            let request = self.build(&url, &operation, auth).await?;
             let attempt_deadline = (Instant::now() + attempt_limit).min(deadline);
             let span = tracing::debug_span!(
                 "cloudflare_images.request",
                 operation = operation.id,
                 method = %operation.method,
                 path = operation.template,
+                batch = slot.is_some(),
                 attempt,
                 status = tracing::field::Empty,
                 cf_ray = tracing::field::Empty,
@@ -483,14 +581,21 @@ impl Transport {
                     span.record("cf_ray", ray);
                 }
             }
+            if let (Some((b, i)), Err(e)) = (slot, &result) {
+                if e.status() == Some(401) {
+                    // A batch token the host no longer takes: fetch a new one next time.
+                    b.forget(i).await;
+                }
+            }
             let Some(outcome) = outcome else {
                 return result;
             };
             let wait = self.config.retry.delay(repeat, outcome, attempt);
             if let Outcome::Status(StatusCode::TOO_MANY_REQUESTS, asked) = outcome {
-                // The limit is the account's: every request of this client waits.
+                // The limit is the account's (or the batch token's): every
+                // request under it waits.
                 if let Some(pause) = asked.or(wait) {
-                    self.limits.pause(pause);
+                    gate.pause(pause);
                 }
             }
             let Some(wait) = wait.filter(|w| Instant::now() + *w < deadline) else {
