@@ -164,9 +164,12 @@ Example:
          CLOUDFLARE_ACCOUNT_ID=023e105f4ecef8ad9ca31a8372d0c353
   cfimg list")]
     Serve(ServeArgs),
-    /// A tour of the API on a fresh, throw-away local emulator: generates PNG, JPEG
-    /// and WebP images, uploads them, lists, creates a variant, signs a URL and
-    /// fetches it, runs a direct creator upload, shows stats, cleans up.
+    /// A tour of the API on a fresh, throw-away local emulator.
+    ///
+    /// Generates PNG, JPEG and WebP images, uploads them, lists them with both
+    /// paginations, creates a variant, signs a delivery URL and fetches it, shows
+    /// an unsigned fetch refused, runs a direct creator upload, shows stats and
+    /// cleans up. Your data directory is not touched.
     Demo,
     /// Print a completion script for a shell.
     #[command(after_help = "\

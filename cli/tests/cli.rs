@@ -744,6 +744,12 @@ fn usage_errors_exit_2_and_are_json_under_json() {
     assert!(json(&r.stdout)["error"]["message"].is_string());
     let r = run(&mut quiet(d), &["list", "--json", "--jsonl"]);
     assert_eq!(r.code, 2);
+    let r = run(&mut quiet(d), &["--json"]);
+    assert_eq!(r.code, 2);
+    assert!(json(&r.stdout)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("subcommand"));
     let r = run(&mut quiet(d), &["stats", "-q", "-v"]);
     assert_eq!(r.code, 2);
     // --help is not an error.
