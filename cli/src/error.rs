@@ -107,11 +107,17 @@ impl From<cloudflare_images::Error> for CliError {
         let hint = codes
             .contains(&CODE_AUTHENTICATION)
             .then(|| AUTH_HINT.to_string());
+        // Input the SDK refused before sending anything is a usage error.
+        let exit = if e.kind() == ErrorKind::InvalidInput {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILURE
+        };
         CliError {
             message: message.replace('\n', " "),
             codes,
             status: e.status(),
-            exit: EXIT_FAILURE,
+            exit,
             json_printed: false,
             hint,
         }

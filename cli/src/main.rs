@@ -185,11 +185,48 @@ Examples:
 }
 
 fn parse_metadata(text: &str) -> Result<Map<String, Value>, String> {
+    let limit = cloudflare_images::upload::MAX_METADATA_BYTES;
     match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) if Value::Object(m.clone()).to_string().len() > limit => Err(format!(
+            "metadata is {} bytes as JSON; Cloudflare accepts at most {limit}",
+            Value::Object(m).to_string().len()
+        )),
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err("metadata must be a JSON object, like '{\"sku\":\"A-1\"}'".into()),
         Err(e) => Err(format!("not valid JSON: {e}")),
     }
+}
+
+/// `--id` of `upload` and `direct-upload`: the SDK's custom-id rules, checked
+/// while parsing so a bad id is a usage error naming the flag.
+fn parse_custom_id(id: &str) -> Result<String, String> {
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.chars().count() > cloudflare_images::MAX_ID_LEN {
+        return Err(format!(
+            "longer than {} characters",
+            cloudflare_images::MAX_ID_LEN
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("contains a control character".into());
+    }
+    if id.starts_with('/') || id.ends_with('/') {
+        return Err("must not start or end with '/'".into());
+    }
+    if id.split('/').any(|s| s == "." || s == "..") {
+        return Err("must not contain `.` or `..` segments".into());
+    }
+    let groups: Vec<&str> = id.split('-').collect();
+    let uuid_like = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if uuid_like {
+        return Err("must not be a UUID (Cloudflare reserves those for the ids it assigns)".into());
+    }
+    Ok(id.to_string())
 }
 
 /// `--expires-in` of `sign`: any positive duration.
@@ -205,8 +242,8 @@ fn parse_direct_expiry(text: &str) -> Result<Duration, String> {
 /// The fields of a new image, shared by `upload` and `direct-upload`.
 #[derive(Debug, Args)]
 struct ImageFields {
-    /// Custom id (one image only; may contain `/`).
-    #[arg(long)]
+    /// Custom id (one image only; may contain `/`; not a UUID).
+    #[arg(long, value_parser = parse_custom_id)]
     id: Option<String>,
     /// Your user id for the image's creator.
     #[arg(long)]
@@ -214,8 +251,9 @@ struct ImageFields {
     /// Metadata, a JSON object (at most 1,024 bytes).
     #[arg(long, value_parser = parse_metadata, value_name = "JSON")]
     metadata: Option<Map<String, Value>>,
-    /// Serve the image only through signed URLs.
-    #[arg(long)]
+    /// Serve the image only through signed URLs (not with a custom id:
+    /// Cloudflare refuses the combination).
+    #[arg(long, conflicts_with = "id")]
     require_signed_urls: bool,
 }
 

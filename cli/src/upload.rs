@@ -127,6 +127,8 @@ async fn upload_one(
                 }
                 let result = result.map_err(|e| {
                     let mut e = CliError::from(e);
+                    // A file refused by the SDK's checks is a failed upload (exit 1).
+                    e.exit = crate::error::EXIT_FAILURE;
                     if let Input::Url(url) = input {
                         // Whatever the server or the SDK said, never the URL's secrets.
                         e.message = files::scrub(&e.message, url);

@@ -744,6 +744,28 @@ fn usage_errors_exit_2_and_are_json_under_json() {
     assert!(json(&r.stdout)["error"]["message"].is_string());
     let r = run(&mut quiet(d), &["list", "--json", "--jsonl"]);
     assert_eq!(r.code, 2);
+    // Arguments the SDK would refuse are refused while parsing, naming the flag.
+    let big = format!(r#"{{"k":"{}"}}"#, "x".repeat(1100));
+    for args in [
+        &["upload", "x.png", "--id", "a/../b"][..],
+        &["upload", "x.png", "--id", "/a"],
+        &[
+            "upload",
+            "x.png",
+            "--id",
+            "2cdc28f0-017a-49c4-9ed7-87056c839010",
+        ],
+        &["upload", "x.png", "--id", "a", "--require-signed-urls"],
+        &["direct-upload", "--id", "a/"],
+        &["upload", "x.png", "--metadata", &big],
+    ] {
+        let r = run(&mut quiet(d), args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--"), "{args:?}: {}", r.stderr);
+    }
+    // Input the SDK refuses before sending: a usage error too.
+    let r = run(&mut quiet(d), &["get", ".."]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     let r = run(&mut quiet(d), &["--json"]);
     assert_eq!(r.code, 2);
     assert!(json(&r.stdout)["error"]["message"]
