@@ -507,6 +507,8 @@ async fn serve(args: ServeArgs) -> CliResult<()> {
         ));
     } else {
         output::print_out(&format!("{}\n", emulator.base_url()));
+    }
+    if !output::machine() && !output::settings().quiet {
         eprintln!(
             "cfimg: Cloudflare Images emulator listening (Ctrl-C to stop); data {}\n\
              Use it from another shell:\n  \

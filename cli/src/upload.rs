@@ -86,10 +86,7 @@ async fn upload_one(
                 }
             }
             Input::Url(url) => request.url(url.clone()),
-            Input::Bytes { name, data } => {
-                bar.inc(bytes);
-                request.file(data.clone(), name.clone())
-            }
+            Input::Bytes { name, data } => request.file(data.clone(), name.clone()),
             Input::File(path) => {
                 let bar = bar.clone();
                 let counter = Arc::clone(&sent);
@@ -121,10 +118,9 @@ async fn upload_one(
                 attempt += 1;
             }
             result => {
-                // Files rejected before sending still count as done for the bar.
-                if !matches!(input, Input::Bytes { .. }) {
-                    bar.inc(bytes.saturating_sub(progressed));
-                }
+                // Files rejected before sending (and bytes from stdin, which report
+                // no progress) count as done for the bar.
+                bar.inc(bytes.saturating_sub(progressed));
                 let result = result.map_err(|e| {
                     let mut e = CliError::from(e);
                     // A file refused by the SDK's checks is a failed upload (exit 1).
