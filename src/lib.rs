@@ -155,3 +155,9 @@ pub mod prelude {
     pub use crate::types::{Image, ImageVariantDefinition, ImageVariantOptions};
     pub use crate::{Client, Error, ErrorKind, ImagesErrorCode, Result};
 }
+
+/// README.md's code blocks, compiled as doctests (`cargo test --doc`) so the
+/// README's Rust cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

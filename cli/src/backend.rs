@@ -32,9 +32,10 @@ pub struct Backend {
 impl Backend {
     /// Connects as the environment says: `CLOUDFLARE_*` credentials mean the real
     /// API (or `CLOUDFLARE_BASE_URL`); none mean an embedded emulator whose state
-    /// lives in [`data_dir`]. In that case one line on stderr says so.
-    pub async fn connect() -> CliResult<Backend> {
-        Self::connect_with(|name| std::env::var(name).ok(), true).await
+    /// lives in [`data_dir`]. In that case one line on stderr says so, if
+    /// `announce`.
+    pub async fn connect(announce: bool) -> CliResult<Backend> {
+        Self::connect_with(|name| std::env::var(name).ok(), announce).await
     }
 
     /// [`connect`](Self::connect) with the environment read through `lookup`.

@@ -16,13 +16,16 @@ use tokio::io::AsyncWriteExt;
 use crate::error::{CliError, CliResult};
 use crate::output::{self, human_bytes, print_json, print_out, Table};
 
-/// `cfimg get ID`.
-pub async fn get(client: &Client, id: &str, json: bool) -> CliResult<()> {
+/// `cfimg get ID`. `local`: its delivery URLs point at the embedded emulator.
+pub async fn get(client: &Client, id: &str, local: bool) -> CliResult<()> {
     let image = client.v1().get(id).send().await?;
-    if json {
+    if output::machine() {
         print_json(&output::image_json(&image));
     } else {
         print_out(&output::image_details(&image));
+    }
+    if local && image.variants.as_ref().is_some_and(|v| !v.is_empty()) {
+        output::note(output::LOCAL_URL_NOTE);
     }
     Ok(())
 }
@@ -34,7 +37,6 @@ pub async fn edit(
     metadata: Option<Map<String, Value>>,
     creator: Option<String>,
     require_signed_urls: Option<bool>,
-    json: bool,
 ) -> CliResult<()> {
     if metadata.is_none() && creator.is_none() && require_signed_urls.is_none() {
         return Err(CliError::usage(
@@ -52,7 +54,7 @@ pub async fn edit(
         req = req.require_signed_urls(r);
     }
     let image = req.send().await?;
-    if json {
+    if output::machine() {
         print_json(&output::image_json(&image));
     } else {
         print_out(&output::image_details(&image));
@@ -75,30 +77,39 @@ fn confirm(question: &str) -> CliResult<bool> {
     ))
 }
 
+/// Asks before deleting `names` (of `what`, e.g. "image(s)") unless `yes`:
+/// on a terminal, a y/N question; without one, a refusal asking for `--yes`.
+fn confirm_delete(what: &str, names: &[String], yes: bool) -> CliResult<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(format!(
+            "refusing to delete {} {what} without confirmation: stdin is not a terminal; pass --yes",
+            names.len()
+        )));
+    }
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    let more = if names.len() > 5 {
+        format!(" and {} more", names.len() - 5)
+    } else {
+        String::new()
+    };
+    if !confirm(&format!(
+        "Delete {} {what}: {}{more}?",
+        names.len(),
+        shown.join(", ")
+    ))? {
+        return Err(CliError::usage("not confirmed; nothing deleted"));
+    }
+    Ok(())
+}
+
 /// `cfimg delete ID...`: asks first on a terminal unless `yes`; refuses without a
 /// terminal and without `yes`.
-pub async fn delete(client: &Client, ids: &[String], yes: bool, json: bool) -> CliResult<()> {
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::usage(format!(
-                "refusing to delete {} image(s) without confirmation: stdin is not a terminal; pass --yes",
-                ids.len()
-            )));
-        }
-        let shown: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
-        let more = if ids.len() > 5 {
-            format!(" and {} more", ids.len() - 5)
-        } else {
-            String::new()
-        };
-        if !confirm(&format!(
-            "Delete {} image(s): {}{more}?",
-            ids.len(),
-            shown.join(", ")
-        ))? {
-            return Err(CliError::usage("not confirmed; nothing deleted"));
-        }
-    }
+pub async fn delete(client: &Client, ids: &[String], yes: bool) -> CliResult<()> {
+    confirm_delete("image(s)", ids, yes)?;
+    let json = output::machine();
     let results: Vec<(String, Result<(), CliError>)> = futures_util::stream::iter(ids)
         .map(|id| async move {
             let r = client.v1().delete(id.as_str()).send().await;
@@ -109,7 +120,7 @@ pub async fn delete(client: &Client, ids: &[String], yes: bool, json: bool) -> C
         .await;
     let failed: Vec<&(String, Result<(), CliError>)> =
         results.iter().filter(|(_, r)| r.is_err()).collect();
-    if json {
+    if output::machine() {
         print_json(&json!({
             "deleted": results.iter().filter(|(_, r)| r.is_ok()).map(|(id, _)| id).collect::<Vec<_>>(),
             "failed": failed.iter().map(|(id, r)| json!({
@@ -121,7 +132,9 @@ pub async fn delete(client: &Client, ids: &[String], yes: bool, json: bool) -> C
         for (id, r) in &results {
             match r {
                 Ok(()) => print_out(&format!("deleted {id}\n")),
-                Err(e) => eprintln!("cfimg: could not delete {id}: {e}"),
+                // One id: its error is the command's error, printed once by main.
+                Err(e) if ids.len() > 1 => eprintln!("cfimg: could not delete {id}: {e}"),
+                Err(_) => {}
             }
         }
     }
@@ -168,15 +181,33 @@ fn default_name(filename: Option<&str>, id: &str, content_type: Option<&str>) ->
     format!("{base}{ext}")
 }
 
+/// Refuses an output path whose folder does not exist (or is not a folder),
+/// before anything is downloaded.
+fn check_parent(path: &Path) -> CliResult<()> {
+    let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(CliError::usage(format!(
+            "cannot save to {}: {} is not a folder",
+            path.display(),
+            parent.display()
+        ))),
+        Err(_) => Err(CliError::usage(format!(
+            "cannot save to {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        ))),
+    }
+}
+
 /// `cfimg download ID [-o PATH]`.
-pub async fn download(
-    client: &Client,
-    id: &str,
-    out: Option<&Path>,
-    force: bool,
-    json: bool,
-) -> CliResult<()> {
+pub async fn download(client: &Client, id: &str, out: Option<&Path>, force: bool) -> CliResult<()> {
     let started = Instant::now();
+    if let Some(p) = out.filter(|p| *p != Path::new("-") && !p.is_dir()) {
+        check_parent(p)?;
+    }
     let blob = client.v1().blobs().get(id).send().await?;
     let content_type = blob.content_type().map(str::to_string);
     if out == Some(Path::new("-")) {
@@ -209,7 +240,7 @@ pub async fn download(
     }
     // Written to a temporary file next to `path`, renamed into place when complete.
     let written = blob.save_to(&path).await?;
-    if json {
+    if output::machine() {
         print_json(&json!({
             "id": id, "path": path.display().to_string(), "bytes": written,
             "content_type": content_type,
@@ -265,8 +296,8 @@ fn variant_cells(v: &ImageVariantDefinition) -> [String; 6] {
 
 const VARIANT_COLUMNS: [&str; 6] = ["NAME", "FIT", "WIDTH", "HEIGHT", "METADATA", "NEVER_SIGNED"];
 
-fn print_variant(v: &ImageVariantDefinition, json: bool) {
-    if json {
+fn print_variant(v: &ImageVariantDefinition) {
+    if output::machine() {
         print_json(&variant_json(v));
     } else {
         let mut t = Table::new(VARIANT_COLUMNS);
@@ -276,14 +307,14 @@ fn print_variant(v: &ImageVariantDefinition, json: bool) {
 }
 
 /// `cfimg variants list`.
-pub async fn variants_list(client: &Client, json: bool) -> CliResult<()> {
+pub async fn variants_list(client: &Client) -> CliResult<()> {
     let list = client.v1().variants().list().send().await?;
     let variants: Vec<ImageVariantDefinition> = list
         .variants
         .map(|m| m.0.into_values().collect())
         .unwrap_or_default();
-    if json {
-        print_json(&Value::Array(variants.iter().map(variant_json).collect()));
+    if output::machine() {
+        output::print_json_items(variants.iter().map(variant_json).collect());
     } else {
         let mut t = Table::new(VARIANT_COLUMNS);
         for v in &variants {
@@ -295,12 +326,12 @@ pub async fn variants_list(client: &Client, json: bool) -> CliResult<()> {
 }
 
 /// `cfimg variants get NAME`.
-pub async fn variants_get(client: &Client, name: &str, json: bool) -> CliResult<()> {
+pub async fn variants_get(client: &Client, name: &str) -> CliResult<()> {
     let v = client.v1().variants().get(name).send().await?;
     let v = v
         .variant
         .ok_or_else(|| CliError::new(format!("the API returned no variant for {name:?}")))?;
-    print_variant(&v, json);
+    print_variant(&v);
     Ok(())
 }
 
@@ -312,12 +343,7 @@ fn check_dimension(name: &str, value: u32) -> CliResult<u32> {
 }
 
 /// `cfimg variants create NAME --width W --height H`.
-pub async fn variants_create(
-    client: &Client,
-    name: &str,
-    o: VariantOptions,
-    json: bool,
-) -> CliResult<()> {
+pub async fn variants_create(client: &Client, name: &str, o: VariantOptions) -> CliResult<()> {
     let (Some(width), Some(height)) = (o.width, o.height) else {
         return Err(CliError::usage("a new variant needs --width and --height"));
     };
@@ -337,17 +363,12 @@ pub async fn variants_create(
     let v = v
         .variant
         .ok_or_else(|| CliError::new("the API returned no variant"))?;
-    print_variant(&v, json);
+    print_variant(&v);
     Ok(())
 }
 
 /// `cfimg variants edit NAME [...]`: changes only what is given.
-pub async fn variants_edit(
-    client: &Client,
-    name: &str,
-    o: VariantOptions,
-    json: bool,
-) -> CliResult<()> {
+pub async fn variants_edit(client: &Client, name: &str, o: VariantOptions) -> CliResult<()> {
     let current = client
         .v1()
         .variants()
@@ -378,14 +399,15 @@ pub async fn variants_edit(
     let v = v
         .variant
         .ok_or_else(|| CliError::new("the API returned no variant"))?;
-    print_variant(&v, json);
+    print_variant(&v);
     Ok(())
 }
 
-/// `cfimg variants delete NAME`.
-pub async fn variants_delete(client: &Client, name: &str, json: bool) -> CliResult<()> {
+/// `cfimg variants delete NAME`: asks first, as `delete` does.
+pub async fn variants_delete(client: &Client, name: &str, yes: bool) -> CliResult<()> {
+    confirm_delete("variant(s)", &[name.to_string()], yes)?;
     client.v1().variants().delete(name).send().await?;
-    if json {
+    if output::machine() {
         print_json(&json!({"deleted": name}));
     } else {
         print_out(&format!("deleted variant {name}\n"));
@@ -401,7 +423,7 @@ fn mask(value: &str) -> String {
     format!("{shown}…")
 }
 
-fn print_keys(keys: &cloudflare_images::types::ImageKeysResponse, reveal: bool, json: bool) {
+fn print_keys(keys: &cloudflare_images::types::ImageKeysResponse, reveal: bool) {
     let shown = |v: &Option<String>| {
         let v = v.clone().unwrap_or_default();
         if reveal {
@@ -410,13 +432,13 @@ fn print_keys(keys: &cloudflare_images::types::ImageKeysResponse, reveal: bool, 
             mask(&v)
         }
     };
-    if json {
-        print_json(&Value::Array(
+    if output::machine() {
+        output::print_json_items(
             keys.keys
                 .iter()
                 .map(|k| json!({"name": k.name, "value": shown(&k.value)}))
                 .collect(),
-        ));
+        );
     } else {
         let mut t = Table::new(["NAME", "VALUE"]);
         for k in &keys.keys {
@@ -427,23 +449,23 @@ fn print_keys(keys: &cloudflare_images::types::ImageKeysResponse, reveal: bool, 
 }
 
 /// `cfimg keys list`.
-pub async fn keys_list(client: &Client, reveal: bool, json: bool) -> CliResult<()> {
+pub async fn keys_list(client: &Client, reveal: bool) -> CliResult<()> {
     let keys = client.v1().keys().list().send().await?;
-    print_keys(&keys, reveal, json);
+    print_keys(&keys, reveal);
     Ok(())
 }
 
 /// `cfimg keys create NAME`.
-pub async fn keys_create(client: &Client, name: &str, reveal: bool, json: bool) -> CliResult<()> {
+pub async fn keys_create(client: &Client, name: &str, reveal: bool) -> CliResult<()> {
     let keys = client.v1().keys().update(name).send().await?;
-    print_keys(&keys, reveal, json);
+    print_keys(&keys, reveal);
     Ok(())
 }
 
-/// `cfimg keys delete NAME`.
-pub async fn keys_delete(client: &Client, name: &str, reveal: bool, json: bool) -> CliResult<()> {
+/// `cfimg keys delete NAME`: prints the keys left, masked.
+pub async fn keys_delete(client: &Client, name: &str) -> CliResult<()> {
     let keys = client.v1().keys().delete(name).send().await?;
-    print_keys(&keys, reveal, json);
+    print_keys(&keys, false);
     Ok(())
 }
 
@@ -451,13 +473,26 @@ pub async fn keys_delete(client: &Client, name: &str, reveal: bool, json: bool) 
 // Stats
 
 /// `cfimg stats`.
-pub async fn stats(client: &Client, json: bool) -> CliResult<()> {
+pub async fn stats(client: &Client) -> CliResult<()> {
     let stats = client.v1().stats().get().send().await?;
     let count = stats.count.unwrap_or_default();
-    if json {
-        print_json(&json!({"current": count.current, "allowed": count.allowed}));
+    // The API sends counts as JSON numbers that decode as floats: print integers.
+    let int = |v: Option<f64>| -> Value {
+        match v {
+            Some(v) if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(63) => {
+                json!(v as u64)
+            }
+            Some(v) => json!(v),
+            None => Value::Null,
+        }
+    };
+    if output::machine() {
+        print_json(&json!({"current": int(count.current), "allowed": int(count.allowed)}));
     } else {
-        let n = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_else(|| "?".into());
+        let n = |v: Option<f64>| match int(v) {
+            Value::Null => "?".to_string(),
+            v => v.to_string(),
+        };
         print_out(&format!(
             "images: {} of {} allowed\n",
             n(count.current),
@@ -503,6 +538,9 @@ pub async fn create_direct_upload(
         req = req.metadata(m.clone());
     }
     if let Some(d) = o.expires_in {
+        // The API measures its 2-minute minimum from when the request arrives:
+        // a few seconds of slack keep `--expires-in 2m` inside it.
+        let d = d.max(crate::sign::DIRECT_MIN + Duration::from_secs(5));
         let d = chrono::Duration::from_std(d)
             .map_err(|_| CliError::usage("--expires-in is too long"))?;
         req = req.expiry(chrono::Utc::now() + d);
@@ -547,21 +585,18 @@ pub async fn creator_upload_and_wait(
 }
 
 /// `cfimg direct-upload`.
-pub async fn direct_upload(
-    client: &Client,
-    o: DirectOptions,
-    local: bool,
-    json: bool,
-) -> CliResult<()> {
+pub async fn direct_upload(client: &Client, o: DirectOptions, local: bool) -> CliResult<()> {
     let (id, url) = create_direct_upload(client, &o).await?;
     let Some(path) = &o.file else {
-        if json {
+        if output::machine() {
             print_json(&json!({"id": id, "uploadURL": url}));
         } else {
             print_out(&format!("{url}\n"));
-            eprintln!("cfimg: image id {id}; POST one multipart `file` field to the URL, no credentials needed");
+            output::info(&format!(
+                "image id {id}; POST one multipart `file` field to the URL, no credentials needed"
+            ));
             if local {
-                eprintln!("cfimg: note: the local emulator stops when cfimg exits; use `cfimg serve` to keep the URL reachable");
+                output::note("the local emulator stops when cfimg exits; use `cfimg serve` to keep the URL reachable");
             }
         }
         return Ok(());
@@ -569,14 +604,14 @@ pub async fn direct_upload(
     let image =
         creator_upload_and_wait(client, &id, &url, |u| u.path(path), Duration::from_secs(60))
             .await?;
-    if json {
+    if output::machine() {
         print_json(&json!({"id": id, "uploadURL": url, "image": output::image_json(&image)}));
     } else {
         print_out(&format!("{url}\n"));
-        eprintln!(
-            "cfimg: uploaded {} to the one-time URL; image {id} is ready",
+        output::info(&format!(
+            "uploaded {} to the one-time URL; image {id} is ready",
             path.display()
-        );
+        ));
     }
     Ok(())
 }
@@ -592,15 +627,14 @@ pub async fn sign(
     expires_in: Duration,
     key: Option<&str>,
     local: bool,
-    json: bool,
 ) -> CliResult<()> {
     let (url, exp) = crate::sign::signed_url(client, id, variant, expires_in, key).await?;
-    if json {
+    if output::machine() {
         print_json(&json!({"url": url, "exp": exp}));
     } else {
         print_out(&format!("{url}\n"));
         if local {
-            eprintln!("cfimg: note: the local emulator stops when cfimg exits; use `cfimg serve` to keep delivery URLs reachable");
+            output::note(output::LOCAL_URL_NOTE);
         }
     }
     Ok(())

@@ -21,7 +21,15 @@ pub struct CliError {
     /// Whether a JSON report was already printed on stdout (so `--json` does not
     /// print a second document for the error).
     pub json_printed: bool,
+    /// What to check, for errors whose cause is usually a setting.
+    pub hint: Option<String>,
 }
+
+/// Cloudflare's code for a request that failed authentication.
+pub const CODE_AUTHENTICATION: i64 = 10000;
+
+/// The hint given with an authentication error.
+pub const AUTH_HINT: &str = "check that the API token has the Images permission and that CLOUDFLARE_ACCOUNT_ID is the account's id";
 
 impl CliError {
     /// A failure of the operation (exit status 1).
@@ -32,6 +40,7 @@ impl CliError {
             status: None,
             exit: EXIT_FAILURE,
             json_printed: false,
+            hint: None,
         }
     }
 
@@ -51,17 +60,25 @@ impl CliError {
 
     /// The error as JSON for `--json` output.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut value = serde_json::json!({
             "message": self.message,
             "codes": self.codes,
             "status": self.status,
-        })
+        });
+        if let Some(hint) = &self.hint {
+            value["hint"] = hint.as_str().into();
+        }
+        value
     }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
     }
 }
 
@@ -86,12 +103,23 @@ impl From<cloudflare_images::Error> for CliError {
                 }
             }
         }
+        let codes: Vec<i64> = e.codes().collect();
+        let hint = codes
+            .contains(&CODE_AUTHENTICATION)
+            .then(|| AUTH_HINT.to_string());
+        // Input the SDK refused before sending anything is a usage error.
+        let exit = if e.kind() == ErrorKind::InvalidInput {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILURE
+        };
         CliError {
             message: message.replace('\n', " "),
-            codes: e.codes().collect(),
+            codes,
             status: e.status(),
-            exit: EXIT_FAILURE,
+            exit,
             json_printed: false,
+            hint,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Turning `upload` arguments into a list of things to upload: files, directories
-//! (recursively), glob patterns (`*`, `?`, `**`) and URLs.
+//! (recursively), glob patterns (`globset`: `*`, `?`, `**`, `[abc]`, `{png,svg}`),
+//! URLs and `-` for stdin.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,15 @@ pub enum Input {
     File(PathBuf),
     /// A URL Cloudflare fetches.
     Url(String),
+    /// `-`: the bytes on stdin (read whole by `upload` before sending).
+    Stdin,
+    /// Bytes already in memory (stdin once read), with the file name to record.
+    Bytes {
+        /// The file name Cloudflare records.
+        name: String,
+        /// The image.
+        data: bytes::Bytes,
+    },
     /// An argument that could not be turned into anything to upload, and why.
     Missing {
         /// The argument as given.
@@ -31,10 +41,77 @@ impl Input {
     pub fn display(&self) -> String {
         match self {
             Input::File(p) => p.display().to_string(),
-            Input::Url(u) => u.clone(),
+            Input::Url(u) => redact_url(u),
+            Input::Stdin | Input::Bytes { .. } => "stdin".to_string(),
+            Input::Missing { arg, .. } if is_url(arg) => redact_url(arg),
             Input::Missing { arg, .. } => arg.clone(),
         }
     }
+}
+
+/// A URL fit to print: scheme, host and path; no user name or password, and the
+/// query (which may hold a signature) shown as `?…`. The SDK's own redaction
+/// (`ImageUpload::describe`) drops the password and query; this also drops the
+/// user name.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let had_query = parsed.query().is_some();
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("");
+            let mut text = parsed.to_string();
+            if had_query {
+                text.push_str("?…");
+            }
+            text
+        }
+        Err(_) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let path: String = tail.chars().take_while(|&c| c != '?' && c != '#').collect();
+            let query = if tail.contains('?') { "?…" } else { "" };
+            let scheme = if scheme.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://")
+            };
+            format!("{scheme}{host}{path}{query}")
+        }
+    }
+}
+
+/// `message` with every secret part of `url` (user info, query, fragment, and the
+/// URL itself) replaced, for errors that might quote the URL.
+pub fn scrub(message: &str, url: &str) -> String {
+    let mut text = message.replace(url, &redact_url(url));
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut secrets: Vec<&str> = Vec::new();
+    if let Some((userinfo, _)) = rest[..end].rsplit_once('@') {
+        secrets.push(userinfo);
+        secrets.extend(userinfo.split(':'));
+    }
+    if let Some((_, after)) = rest.split_once('?') {
+        let query = after.split('#').next().unwrap_or(after);
+        secrets.push(query);
+        secrets.extend(
+            query
+                .split('&')
+                .filter_map(|kv| kv.split_once('=').map(|(_, v)| v)),
+        );
+    }
+    if let Some((_, fragment)) = rest.split_once('#') {
+        secrets.push(fragment);
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets.into_iter().filter(|s| s.len() >= 3) {
+        text = text.replace(secret, "…");
+    }
+    text
 }
 
 /// The result of expanding `upload` arguments.
@@ -53,7 +130,7 @@ pub fn is_url(arg: &str) -> bool {
 }
 
 fn has_wildcard(s: &str) -> bool {
-    s.contains(['*', '?'])
+    s.contains(['*', '?', '[', '{'])
 }
 
 /// Expands `upload` arguments.
@@ -70,13 +147,29 @@ pub fn expand(args: &[String]) -> Expanded {
         }
     };
     for arg in args {
+        if arg == "-" {
+            push(&mut out, Input::Stdin);
+            continue;
+        }
         if is_url(arg) {
             push(&mut out, Input::Url(arg.clone()));
             continue;
         }
         let path = Path::new(arg);
         if has_wildcard(arg) && !path.exists() {
-            let matches = glob(arg);
+            let matches = match glob(arg) {
+                Ok(m) => m,
+                Err(reason) => {
+                    push(
+                        &mut out,
+                        Input::Missing {
+                            arg: arg.clone(),
+                            reason,
+                        },
+                    );
+                    continue;
+                }
+            };
             if matches.is_empty() {
                 push(
                     &mut out,
@@ -172,46 +265,11 @@ fn walk_dir(dir: &Path, out: &mut Expanded, push: &mut impl FnMut(&mut Expanded,
     }
 }
 
-/// Whether `name` matches `pattern`, where `*` is any run of characters and `?` is
-/// one character. A leading `.` must be matched literally, as in shells.
-pub fn wildcard_match(pattern: &str, name: &str) -> bool {
-    if name.starts_with('.') && !pattern.starts_with('.') {
-        return false;
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        match p.get(pi) {
-            Some('?') => {
-                pi += 1;
-                ni += 1;
-            }
-            Some('*') => {
-                star = Some((pi, ni));
-                pi += 1;
-            }
-            Some(&c) if c == n[ni] => {
-                pi += 1;
-                ni += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    pi = sp + 1;
-                    ni = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
-/// The paths matching a glob pattern, sorted. Components are separated by `/`;
-/// `**` matches any number of directories (hidden ones excluded).
-pub fn glob(pattern: &str) -> Vec<PathBuf> {
+/// The paths matching a glob pattern (`globset` syntax: `*` and `?` within one
+/// path component, `**` across directories, `[abc]`, `[!abc]`, `{png,svg}`), sorted.
+/// Components are separated by `/`. As in shells, entries whose name starts
+/// with `.` match only when the pattern names a component starting with `.`.
+pub fn glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
     let absolute = pattern.starts_with('/');
     let components: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
     let split = components
@@ -226,9 +284,49 @@ pub fn glob(pattern: &str) -> Vec<PathBuf> {
     for c in &components[..split] {
         base.push(c);
     }
+    let rest = &components[split..];
     let mut results = BTreeSet::new();
-    match_components(&base, &components[split..], &mut results);
-    results.into_iter().collect()
+    if rest.is_empty() {
+        if base.exists() {
+            results.insert(base);
+        }
+        return Ok(results.into_iter().collect());
+    }
+    let matcher = globset::GlobBuilder::new(&rest.join("/"))
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| format!("invalid pattern: {}", e.kind()))?
+        .compile_matcher();
+    let recursive = rest.iter().any(|c| c.contains("**"));
+    let max_depth = if recursive { usize::MAX } else { rest.len() };
+    let hidden_ok = rest.iter().any(|c| c.starts_with('.'));
+    // (directory, its path relative to `base`, its depth below `base`)
+    let mut stack = vec![(base.clone(), PathBuf::new(), 0usize)];
+    while let Some((dir, rel, depth)) = stack.pop() {
+        for entry in list_dir(&dir) {
+            let Some(name) = entry.file_name().map(|n| n.to_os_string()) else {
+                continue;
+            };
+            if !hidden_ok && name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let rel = rel.join(&name);
+            if matcher.is_match(&rel) {
+                results.insert(entry.clone());
+            }
+            // `**` does not follow symbolic links to directories (no cycles).
+            let descend = if recursive {
+                std::fs::symlink_metadata(&entry).is_ok_and(|m| m.is_dir())
+            } else {
+                entry.is_dir()
+            };
+            if descend && depth + 1 < max_depth {
+                stack.push((entry, rel, depth + 1));
+            }
+        }
+    }
+    Ok(results.into_iter().collect())
 }
 
 fn list_dir(dir: &Path) -> Vec<PathBuf> {
@@ -243,54 +341,58 @@ fn list_dir(dir: &Path) -> Vec<PathBuf> {
     names
 }
 
-fn match_components(base: &Path, rest: &[&str], out: &mut BTreeSet<PathBuf>) {
-    let Some((first, tail)) = rest.split_first() else {
-        if !base.as_os_str().is_empty() && base.exists() {
-            out.insert(base.to_path_buf());
-        }
-        return;
-    };
-    if *first == "**" {
-        // Zero directories...
-        match_components(base, tail, out);
-        // ...or one more, then `**` again.
-        for entry in list_dir(base) {
-            if entry.is_dir() && !is_hidden(&entry) {
-                match_components(&entry, rest, out);
-            }
-        }
-        return;
-    }
-    if !has_wildcard(first) {
-        match_components(&base.join(first), tail, out);
-        return;
-    }
-    for entry in list_dir(base) {
-        let name = entry
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if wildcard_match(first, &name) && (tail.is_empty() || entry.is_dir()) {
-            match_components(&entry, tail, out);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn names(root: &Path, pattern: &str) -> Vec<String> {
+        glob(&format!("{}/{pattern}", root.display()))
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect()
+    }
+
     #[test]
-    fn wildcards() {
-        assert!(wildcard_match("*.png", "cat.png"));
-        assert!(wildcard_match("c?t.*", "cat.jpeg"));
-        assert!(wildcard_match("*", "x"));
-        assert!(wildcard_match("a*b*c", "aXXbYYc"));
-        assert!(!wildcard_match("a*b*c", "aXXbYY"));
-        assert!(!wildcard_match("*.png", "cat.jpg"));
-        assert!(!wildcard_match("*", ".hidden"));
-        assert!(wildcard_match(".*", ".hidden"));
-        assert!(wildcard_match("ünï*", "ünïcode"));
+    fn patterns() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("d/e")).unwrap();
+        for f in [
+            "g.png",
+            "p.png",
+            "x.png",
+            "a.svg",
+            "b.jpg",
+            ".h.png",
+            "d/y.png",
+            "d/e/z.png",
+        ] {
+            std::fs::write(root.join(f), b"x").unwrap();
+        }
+        assert_eq!(names(root, "[gp]*.png"), ["g.png", "p.png"]);
+        assert_eq!(
+            names(root, "*.{png,svg}"),
+            ["a.svg", "g.png", "p.png", "x.png"]
+        );
+        assert_eq!(names(root, "?.jpg"), ["b.jpg"]);
+        assert_eq!(names(root, "[!gp].png"), ["x.png"]);
+        assert_eq!(names(root, ".*.png"), [".h.png"]);
+        assert_eq!(
+            names(root, "**/*.png"),
+            ["d/e/z.png", "d/y.png", "g.png", "p.png", "x.png"]
+        );
+        assert_eq!(names(root, "*/*.png"), ["d/y.png"]);
+        assert!(glob("[unclosed*.png").is_err());
+    }
+
+    #[test]
+    fn redaction() {
+        let url = "http://user:SECRET@host.example/x.png?sig=SECRET#SECRET";
+        assert_eq!(redact_url(url), "http://host.example/x.png?…");
+        assert_eq!(redact_url("http://SECRET@[bad/x?SECRET"), "http://[bad/x?…");
+        let m = scrub(&format!("could not fetch {url}: user SECRET refused"), url);
+        assert!(!m.contains("SECRET"), "{m}");
     }
 
     #[test]
@@ -324,6 +426,7 @@ mod tests {
             format!("{r}/nope.png"),
             format!("{r}/*.gif"),
             "https://example.com/x.png".into(),
+            "-".into(),
             format!("{r}/a/1.png"),
         ]);
         let shown: Vec<String> = e
@@ -339,7 +442,8 @@ mod tests {
                 "/top.webp",
                 "/nope.png",
                 "/*.gif",
-                "https://example.com/x.png"
+                "https://example.com/x.png",
+                "stdin"
             ]
         );
         assert!(

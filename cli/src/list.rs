@@ -14,7 +14,7 @@ use crate::output::{self, Table, IMAGE_COLUMNS};
 pub enum Format {
     /// Aligned columns.
     Table,
-    /// One JSON object per image per line.
+    /// One JSON object per image per line (as `--jsonl`).
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
@@ -213,23 +213,47 @@ pub async fn v1_pages(
     Ok(seen)
 }
 
-/// Runs `cfimg list`.
-pub async fn run(client: &Client, q: Query, format: Format, v1: bool) -> CliResult<()> {
+/// Runs `cfimg list`. `format` (when given) wins; else `--json` prints one
+/// array, `--jsonl` one image per line, and people get a table. `local`: the
+/// images' delivery URLs point at the embedded emulator.
+pub async fn run(
+    client: &Client,
+    q: Query,
+    format: Option<Format>,
+    v1: bool,
+    local: bool,
+) -> CliResult<()> {
     if v1 && (q.sort.is_some() || !q.filters.is_empty()) {
         return Err(CliError::usage(
             "--v1 lists by page number and takes neither --sort nor metadata filters",
         ));
     }
+    #[derive(PartialEq)]
+    enum Out {
+        Table,
+        Lines,
+        Array,
+        Csv,
+    }
+    let out = match (format, output::settings().mode) {
+        (Some(Format::Table), _) => Out::Table,
+        (Some(Format::Jsonl), _) | (None, output::Mode::Jsonl) => Out::Lines,
+        (Some(Format::Csv), _) => Out::Csv,
+        (None, output::Mode::Json) => Out::Array,
+        (None, output::Mode::Human) => Out::Table,
+    };
     let mut table = Table::new(IMAGE_COLUMNS);
+    let mut array = Vec::new();
     let mut header_done = false;
     let mut emit = |images: &[Image]| -> CliResult<()> {
-        match format {
-            Format::Table => {
+        match out {
+            Out::Table => {
                 for image in images {
                     table.row(output::image_cells(image));
                 }
             }
-            Format::Jsonl => {
+            Out::Array => array.extend(images.iter().map(output::image_json)),
+            Out::Lines => {
                 let mut text = String::new();
                 for image in images {
                     text.push_str(&output::image_json(image).to_string());
@@ -237,7 +261,7 @@ pub async fn run(client: &Client, q: Query, format: Format, v1: bool) -> CliResu
                 }
                 output::print_out(&text);
             }
-            Format::Csv => {
+            Out::Csv => {
                 let mut text = String::new();
                 if !header_done {
                     text.push_str(&output::csv_line(&IMAGE_COLUMNS.map(str::to_lowercase)));
@@ -256,15 +280,22 @@ pub async fn run(client: &Client, q: Query, format: Format, v1: bool) -> CliResu
     } else {
         v2_pages(client, &q, &mut emit).await?
     };
-    match format {
-        Format::Table => {
+    match out {
+        Out::Table => {
             output::print_out(&table.render());
-            eprintln!("{count} image(s)");
+            if !output::settings().quiet {
+                eprintln!("{count} image(s)");
+            }
         }
-        Format::Csv if !header_done => {
+        Out::Array => output::print_json(&serde_json::Value::Array(array)),
+        Out::Csv if !header_done => {
             output::print_out(&output::csv_line(&IMAGE_COLUMNS.map(str::to_lowercase)));
         }
         _ => {}
+    }
+    // The JSON of an image carries its delivery URLs.
+    if local && count > 0 && matches!(out, Out::Array | Out::Lines) {
+        output::note(output::LOCAL_URL_NOTE);
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use cloudflare_images::pagination::MetadataFilter;
 use serde_json::{json, Map, Value};
 
@@ -36,11 +36,14 @@ Examples:
   cfimg demo                                   # a tour on a throw-away local emulator
   cfimg upload photos/ 'shots/**/*.jpg' https://example.com/cat.png --concurrency 8
   cfimg upload cat.png --id products/cat --metadata '{\"sku\":\"CAT-1\"}'
+  curl -s https://example.com/cat.png | cfimg upload - --name cat.png
   cfimg list --meta status=active --meta-filter 'priority[gte:number]=2' --format csv
+  cfimg list --json | jq '.[].id'              # one JSON document; --jsonl streams lines
   cfimg get products/cat
   cfimg sign products/cat --variant public --expires-in 1h
   cfimg delete ID1 ID2 --yes
   cfimg serve --port 8787                      # then point CLOUDFLARE_BASE_URL at it
+  cfimg completions bash > ~/.local/share/bash-completion/completions/cfimg
 
 Credentials come from CLOUDFLARE_API_TOKEN (or CLOUDFLARE_EMAIL + CLOUDFLARE_API_KEY),
 CLOUDFLARE_ACCOUNT_ID and optionally CLOUDFLARE_BASE_URL. With none set, every command
@@ -51,9 +54,20 @@ runs against a local emulator embedded in cfimg, with its state in $CFIMG_DATA_D
 #[derive(Debug, Parser)]
 #[command(name = "cfimg", version, about, after_help = EXAMPLES)]
 struct Cli {
-    /// Print machine-readable JSON on stdout (errors too).
-    #[arg(long, global = true)]
+    /// Print one JSON document on stdout: an object, or an array for lists (errors
+    /// too, as {"error": ...}).
+    #[arg(long, global = true, conflicts_with = "jsonl")]
     json: bool,
+    /// Print JSON lines on stdout: one compact object per line, one per item for
+    /// lists (streamed).
+    #[arg(long, global = true)]
+    jsonl: bool,
+    /// No notes on stderr (such as "using the local emulator"); errors still.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// More detail: `upload` prints a row for every input.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,18 +79,25 @@ enum Command {
 Examples:
   cfimg upload cat.png dog.jpg
   cfimg upload ./photos --concurrency 8 --metadata '{\"album\":\"summer\"}'
-  cfimg upload 'shots/**/*.png'        # quoted: cfimg expands * ? and **
+  cfimg upload 'shots/**/*.png'        # quoted: cfimg expands the pattern itself
+  cfimg upload 'icons/[ab]*.{png,svg}'
   cfimg upload https://example.com/cat.png --id animals/cat
+  cat cat.png | cfimg upload - --name cat.png
 
+Patterns: * and ? within a path component, ** across directories, [abc], [!abc]
+and {png,svg}; names starting with . match only a pattern starting with .
 Directories contribute files with image extensions (png, jpg, jpeg, gif, webp, svg,
-heic, heif, avif); files named explicitly are always tried. Exits with status 1 and
-lists the failures if any upload failed.")]
+heic, heif, avif); files named explicitly are always tried. `-` reads one image
+(at most 10 MiB) from stdin.
+
+One input: one line. Several: a line per failure and a summary (-v: a row for
+every input). Exits with status 1 if any upload failed.")]
     Upload(UploadArgs),
     /// List images (v2: newest first, with continuation tokens and metadata filters).
     #[command(after_help = "\
 Examples:
   cfimg list --limit 20
-  cfimg list --creator user-42 --sort asc --format jsonl
+  cfimg list --creator user-42 --sort asc --jsonl
   cfimg list --meta status=active --meta-filter 'priority[gte:number]=2'
   cfimg list --meta-filter 'tag[in]=cat|dog' --format csv > images.csv
 
@@ -124,13 +145,15 @@ Examples:
     #[command(after_help = "\
 Examples:
   cfimg direct-upload --creator user-42 --expires-in 30m
+  cfimg direct-upload --expires-in '1h 30m'
   cfimg direct-upload --file cat.png          # also upload to it and wait until ready")]
     DirectUpload(DirectUploadArgs),
     /// Print a signed delivery URL for an image.
     #[command(after_help = "\
 Examples:
   cfimg sign products/cat
-  cfimg sign 2cdc28f0-017a-49c4-9ed7-87056c83901 --variant thumb --expires-in 15m
+  cfimg sign 2cdc28f0-017a-49c4-9ed7-87056c83901 --variant thumb --expires-in 15min
+  cfimg sign products/cat --expires-in '1h 30m'  # no fractions: not 1.5h
   cfimg sign products/cat --variant w=400,h=300 --key rotation2")]
     Sign(SignArgs),
     /// Run the local emulator in the foreground (until Ctrl-C).
@@ -141,39 +164,109 @@ Example:
          CLOUDFLARE_ACCOUNT_ID=023e105f4ecef8ad9ca31a8372d0c353
   cfimg list")]
     Serve(ServeArgs),
-    /// A tour of the API on a fresh, throw-away local emulator (a few seconds).
+    /// A tour of the API on a fresh, throw-away local emulator.
+    ///
+    /// Generates PNG, JPEG and WebP images, uploads them, lists them with both
+    /// paginations, creates a variant, signs a delivery URL and fetches it, shows
+    /// an unsigned fetch refused, runs a direct creator upload, shows stats and
+    /// cleans up. Your data directory is not touched.
     Demo,
+    /// Print a completion script for a shell.
+    #[command(after_help = "\
+Examples:
+  cfimg completions bash > ~/.local/share/bash-completion/completions/cfimg
+  cfimg completions zsh > ~/.zfunc/_cfimg        # with fpath+=~/.zfunc before compinit
+  cfimg completions fish > ~/.config/fish/completions/cfimg.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn parse_metadata(text: &str) -> Result<Map<String, Value>, String> {
+    let limit = cloudflare_images::upload::MAX_METADATA_BYTES;
     match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) if Value::Object(m.clone()).to_string().len() > limit => Err(format!(
+            "metadata is {} bytes as JSON; Cloudflare accepts at most {limit}",
+            Value::Object(m).to_string().len()
+        )),
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err("metadata must be a JSON object, like '{\"sku\":\"A-1\"}'".into()),
         Err(e) => Err(format!("not valid JSON: {e}")),
     }
 }
 
+/// `--id` of `upload` and `direct-upload`: the SDK's custom-id rules, checked
+/// while parsing so a bad id is a usage error naming the flag.
+fn parse_custom_id(id: &str) -> Result<String, String> {
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.chars().count() > cloudflare_images::MAX_ID_LEN {
+        return Err(format!(
+            "longer than {} characters",
+            cloudflare_images::MAX_ID_LEN
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("contains a control character".into());
+    }
+    if id.starts_with('/') || id.ends_with('/') {
+        return Err("must not start or end with '/'".into());
+    }
+    if id.split('/').any(|s| s == "." || s == "..") {
+        return Err("must not contain `.` or `..` segments".into());
+    }
+    let groups: Vec<&str> = id.split('-').collect();
+    let uuid_like = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if uuid_like {
+        return Err("must not be a UUID (Cloudflare reserves those for the ids it assigns)".into());
+    }
+    Ok(id.to_string())
+}
+
+/// `--expires-in` of `sign`: any positive duration.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     sign::parse_duration(text)
 }
 
+/// `--expires-in` of `direct-upload`: 2m..=6h.
+fn parse_direct_expiry(text: &str) -> Result<Duration, String> {
+    sign::parse_direct_expiry(text)
+}
+
+/// The fields of a new image, shared by `upload` and `direct-upload`.
 #[derive(Debug, Args)]
-struct UploadArgs {
-    /// Files, directories, glob patterns (`*`, `?`, `**`) or http(s) URLs.
-    #[arg(required = true, value_name = "PATH|GLOB|URL")]
-    inputs: Vec<String>,
-    /// Custom id (a single input only; may contain `/`).
-    #[arg(long)]
+struct ImageFields {
+    /// Custom id (one image only; may contain `/`; not a UUID).
+    #[arg(long, value_parser = parse_custom_id)]
     id: Option<String>,
-    /// Your user id for the creator of the images.
+    /// Your user id for the image's creator.
     #[arg(long)]
     creator: Option<String>,
-    /// Metadata for every image, a JSON object (at most 1,024 bytes).
+    /// Metadata, a JSON object (at most 1,024 bytes).
     #[arg(long, value_parser = parse_metadata, value_name = "JSON")]
     metadata: Option<Map<String, Value>>,
-    /// Serve the images only through signed URLs.
-    #[arg(long)]
+    /// Serve the image only through signed URLs (not with a custom id:
+    /// Cloudflare refuses the combination).
+    #[arg(long, conflicts_with = "id")]
     require_signed_urls: bool,
+}
+
+#[derive(Debug, Args)]
+struct UploadArgs {
+    /// Files, directories, glob patterns, http(s) URLs, or `-` for stdin.
+    #[arg(required = true, value_name = "PATH|GLOB|URL|-")]
+    inputs: Vec<String>,
+    #[command(flatten)]
+    fields: ImageFields,
+    /// The file name recorded for the image read from stdin (`-`); default `stdin`.
+    #[arg(long, value_name = "FILENAME")]
+    name: Option<String>,
     /// How many uploads run at once.
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
@@ -188,10 +281,10 @@ struct ListArgs {
     #[arg(long, value_enum)]
     sort: Option<list::Sort>,
     /// At most this many images.
-    #[arg(long)]
-    limit: Option<usize>,
-    /// Images per request (v2: 10..=10000, v1: 10..=10000).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    limit: Option<u64>,
+    /// Images per request (10..=10000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10000))]
     per_page: Option<u32>,
     /// Metadata equals a string, KEY=VALUE (KEY may be a dotted path); repeatable.
     #[arg(long = "meta", value_parser = list::parse_meta_eq, value_name = "KEY=VALUE")]
@@ -199,8 +292,8 @@ struct ListArgs {
     /// Metadata filter with an operator, PATH[OP(:TYPE)]=VALUE; repeatable.
     #[arg(long = "meta-filter", value_parser = list::parse_meta_filter, value_name = "FILTER")]
     meta_filter: Vec<MetadataFilter>,
-    /// Output format (--json means jsonl).
-    #[arg(long, value_enum)]
+    /// Output format (instead of --json or --jsonl).
+    #[arg(long, value_enum, conflicts_with_all = ["json", "jsonl"])]
     format: Option<list::Format>,
     /// Use the deprecated v1 listing (page numbers; no sort or filters).
     #[arg(long)]
@@ -247,10 +340,10 @@ struct DownloadArgs {
 #[derive(Debug, Args)]
 struct VariantArgs {
     /// Maximum width in pixels.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     width: Option<u32>,
     /// Maximum height in pixels.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     height: Option<u32>,
     /// How to fit: scale-down, contain, cover, crop, pad.
     #[arg(long, value_parser = ["scale-down", "contain", "cover", "crop", "pad"])]
@@ -301,10 +394,13 @@ enum VariantsCommand {
         #[command(flatten)]
         options: VariantArgs,
     },
-    /// Delete a variant.
+    /// Delete a variant (asks first on a terminal; --yes to skip).
     Delete {
         /// Variant name.
         name: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -328,29 +424,16 @@ enum KeysCommand {
     Delete {
         /// Key name.
         name: String,
-        /// Show the key values.
-        #[arg(long)]
-        reveal: bool,
     },
 }
 
 #[derive(Debug, Args)]
 struct DirectUploadArgs {
-    /// Custom id for the future image.
-    #[arg(long)]
-    id: Option<String>,
-    /// Your user id for the creator.
-    #[arg(long)]
-    creator: Option<String>,
-    /// Metadata, a JSON object.
-    #[arg(long, value_parser = parse_metadata, value_name = "JSON")]
-    metadata: Option<Map<String, Value>>,
-    /// How long the URL works (2m..6h; Cloudflare's default is 30m).
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[command(flatten)]
+    fields: ImageFields,
+    /// How long the URL works, 2m..=6h: 30m, 1h 30m, 90min (Cloudflare's default: 30m).
+    #[arg(long, value_parser = parse_direct_expiry, value_name = "DURATION")]
     expires_in: Option<Duration>,
-    /// The image will be served only through signed URLs.
-    #[arg(long)]
-    require_signed_urls: bool,
     /// Upload this file to the URL right away (without credentials) and wait until ready.
     #[arg(long)]
     file: Option<PathBuf>,
@@ -363,7 +446,7 @@ struct SignArgs {
     /// Variant name, or flexible options like `w=400,h=300`.
     #[arg(long, default_value = "public")]
     variant: String,
-    /// How long the URL works: 90s, 30m, 1h, 2d, 1h30m.
+    /// How long the URL works: 90s, 30m, 30min, 1h, 1h 30m, 2d (whole units, not 1.5h).
     #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
     expires_in: Duration,
     /// Signing key name (default: `default`, else the first).
@@ -386,7 +469,7 @@ struct ServeArgs {
     ephemeral: bool,
 }
 
-async fn serve(args: ServeArgs, json: bool) -> CliResult<()> {
+async fn serve(args: ServeArgs) -> CliResult<()> {
     use cloudflare_images_emulator::{Config, Emulator};
     let data_dir = if args.ephemeral {
         None
@@ -411,7 +494,7 @@ async fn serve(args: ServeArgs, json: bool) -> CliResult<()> {
             args.port
         ))
     })?;
-    if json {
+    if output::machine() {
         output::print_out(&format!(
             "{}\n",
             json!({
@@ -424,6 +507,8 @@ async fn serve(args: ServeArgs, json: bool) -> CliResult<()> {
         ));
     } else {
         output::print_out(&format!("{}\n", emulator.base_url()));
+    }
+    if !output::machine() && !output::settings().quiet {
         eprintln!(
             "cfimg: Cloudflare Images emulator listening (Ctrl-C to stop); data {}\n\
              Use it from another shell:\n  \
@@ -443,15 +528,20 @@ async fn serve(args: ServeArgs, json: bool) -> CliResult<()> {
 }
 
 async fn run(cli: Cli) -> CliResult<()> {
-    let json = cli.json;
     match cli.command {
-        Command::Serve(args) => return serve(args, json).await,
-        Command::Demo => return demo::run(json).await,
+        Command::Serve(args) => return serve(args).await,
+        Command::Demo => return demo::run(output::machine()).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "cfimg", &mut out);
+            output::print_out(&String::from_utf8_lossy(&out));
+            return Ok(());
+        }
         _ => {}
     }
-    let backend = Backend::connect().await?;
+    let backend = Backend::connect(!output::settings().quiet).await?;
     let local = backend.emulator.is_some();
-    let result = dispatch(&backend.client, cli.command, local, json).await;
+    let result = dispatch(&backend.client, cli.command, local).await;
     backend.close().await;
     result
 }
@@ -460,18 +550,18 @@ async fn dispatch(
     client: &cloudflare_images::Client,
     command: Command,
     local: bool,
-    json: bool,
 ) -> CliResult<()> {
     match command {
         Command::Upload(a) => {
             let opts = upload::UploadOptions {
-                id: a.id,
-                creator: a.creator,
-                metadata: a.metadata,
-                require_signed_urls: a.require_signed_urls,
+                id: a.fields.id,
+                creator: a.fields.creator,
+                metadata: a.fields.metadata,
+                require_signed_urls: a.fields.require_signed_urls,
                 concurrency: usize::from(a.concurrency),
+                name: a.name,
             };
-            upload::run(client, &a.inputs, opts, json).await
+            upload::run(client, &a.inputs, opts).await
         }
         Command::List(a) => {
             let mut filters = a.meta;
@@ -479,66 +569,51 @@ async fn dispatch(
             let q = list::Query {
                 creator: a.creator,
                 sort: a.sort,
-                limit: a.limit,
+                limit: a.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
                 per_page: a.per_page,
                 filters,
             };
-            let format = match (a.format, json) {
-                (Some(f), _) => f,
-                (None, true) => list::Format::Jsonl,
-                (None, false) => list::Format::Table,
-            };
-            list::run(client, q, format, a.v1).await
+            list::run(client, q, a.format, a.v1, local).await
         }
-        Command::Get { id } => commands::get(client, &id, json).await,
+        Command::Get { id } => commands::get(client, &id, local).await,
         Command::Edit(a) => {
-            commands::edit(
-                client,
-                &a.id,
-                a.metadata,
-                a.creator,
-                a.require_signed_urls,
-                json,
-            )
-            .await
+            commands::edit(client, &a.id, a.metadata, a.creator, a.require_signed_urls).await
         }
-        Command::Delete(a) => commands::delete(client, &a.ids, a.yes, json).await,
+        Command::Delete(a) => commands::delete(client, &a.ids, a.yes).await,
         Command::Download(a) => {
-            commands::download(client, &a.id, a.output.as_deref(), a.force, json).await
+            commands::download(client, &a.id, a.output.as_deref(), a.force).await
         }
         Command::Variants(v) => match v {
-            VariantsCommand::List => commands::variants_list(client, json).await,
-            VariantsCommand::Get { name } => commands::variants_get(client, &name, json).await,
+            VariantsCommand::List => commands::variants_list(client).await,
+            VariantsCommand::Get { name } => commands::variants_get(client, &name).await,
             VariantsCommand::Create { name, options } => {
-                commands::variants_create(client, &name, options.options(), json).await
+                commands::variants_create(client, &name, options.options()).await
             }
             VariantsCommand::Edit { name, options } => {
-                commands::variants_edit(client, &name, options.options(), json).await
+                commands::variants_edit(client, &name, options.options()).await
             }
-            VariantsCommand::Delete { name } => {
-                commands::variants_delete(client, &name, json).await
+            VariantsCommand::Delete { name, yes } => {
+                commands::variants_delete(client, &name, yes).await
             }
         },
         Command::Keys(k) => match k {
-            KeysCommand::List { reveal } => commands::keys_list(client, reveal, json).await,
+            KeysCommand::List { reveal } => commands::keys_list(client, reveal).await,
             KeysCommand::Create { name, reveal } => {
-                commands::keys_create(client, &name, reveal, json).await
+                commands::keys_create(client, &name, reveal).await
             }
-            KeysCommand::Delete { name, reveal } => {
-                commands::keys_delete(client, &name, reveal, json).await
-            }
+            KeysCommand::Delete { name } => commands::keys_delete(client, &name).await,
         },
-        Command::Stats => commands::stats(client, json).await,
+        Command::Stats => commands::stats(client).await,
         Command::DirectUpload(a) => {
             let o = commands::DirectOptions {
-                id: a.id,
-                creator: a.creator,
-                metadata: a.metadata,
+                id: a.fields.id,
+                creator: a.fields.creator,
+                metadata: a.fields.metadata,
                 expires_in: a.expires_in,
-                require_signed_urls: a.require_signed_urls,
+                require_signed_urls: a.fields.require_signed_urls,
                 file: a.file,
             };
-            commands::direct_upload(client, o, local, json).await
+            commands::direct_upload(client, o, local).await
         }
         Command::Sign(a) => {
             commands::sign(
@@ -548,12 +623,50 @@ async fn dispatch(
                 a.expires_in,
                 a.key.as_deref(),
                 local,
-                json,
             )
             .await
         }
-        Command::Serve(_) | Command::Demo => Ok(()),
+        Command::Serve(_) | Command::Demo | Command::Completions { .. } => Ok(()),
     }
+}
+
+/// The output mode asked for on a command line that clap refused: `--json` or
+/// `--jsonl` anywhere before a `--`.
+fn mode_in_raw_args() -> output::Mode {
+    let mut mode = output::Mode::Human;
+    for arg in std::env::args_os().skip(1) {
+        match arg.to_str() {
+            Some("--") => break,
+            Some("--json") => return output::Mode::Json,
+            Some("--jsonl") => mode = output::Mode::Jsonl,
+            _ => {}
+        }
+    }
+    mode
+}
+
+/// Reports a command line clap refused (or `--help`, `--version`): as clap does,
+/// or under `--json`/`--jsonl` as `{"error": ...}` on stdout and one line on
+/// stderr. Usage errors exit with status 2.
+fn report_clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let mode = mode_in_raw_args();
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if informational || mode == output::Mode::Human {
+        let _ = e.print();
+        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE));
+    }
+    output::configure(output::Settings {
+        mode,
+        ..Default::default()
+    });
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid usage");
+    let message = first.strip_prefix("error: ").unwrap_or(first).trim();
+    let err = CliError::usage(message);
+    output::print_json(&json!({"error": err.to_json()}));
+    eprintln!("cfimg: error: {message} (see cfimg --help)");
+    ExitCode::from(error::EXIT_USAGE)
 }
 
 fn main() -> ExitCode {
@@ -567,8 +680,21 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown panic".into());
         eprintln!("cfimg: internal error: {what}");
     }));
-    let cli = Cli::parse();
-    let json = cli.json;
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report_clap_error(e),
+    };
+    output::configure(output::Settings {
+        mode: if cli.json {
+            output::Mode::Json
+        } else if cli.jsonl {
+            output::Mode::Jsonl
+        } else {
+            output::Mode::Human
+        },
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -585,8 +711,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if json && !e.json_printed {
-                output::print_out(&format!("{}\n", json!({"error": e.to_json()})));
+            if output::machine() && !e.json_printed {
+                output::print_json(&json!({"error": e.to_json()}));
             }
             eprintln!("cfimg: error: {e}");
             ExitCode::from(e.exit)

@@ -78,10 +78,94 @@ pub fn csv_line<S: AsRef<str>>(fields: &[S]) -> String {
     line
 }
 
-/// Prints a JSON value on stdout (pretty), ignoring a closed pipe.
+/// How results are printed: for people, as one JSON document (`--json`), or as
+/// JSON lines (`--jsonl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Tables and sentences.
+    #[default]
+    Human,
+    /// One JSON document per command (an array for lists).
+    Json,
+    /// One compact JSON object per line (a list streams one line per item).
+    Jsonl,
+}
+
+/// The output settings of this process, set once by `main`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settings {
+    /// How results are printed.
+    pub mode: Mode,
+    /// `-q`: no notes on stderr (errors still are).
+    pub quiet: bool,
+    /// `-v`: full tables and more detail.
+    pub verbose: bool,
+}
+
+static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
+
+/// Sets the process's output settings (the first call wins).
+pub fn configure(settings: Settings) {
+    let _ = SETTINGS.set(settings);
+}
+
+/// The process's output settings.
+pub fn settings() -> Settings {
+    SETTINGS.get().copied().unwrap_or_default()
+}
+
+/// Whether results are machine-readable (`--json` or `--jsonl`).
+pub fn machine() -> bool {
+    settings().mode != Mode::Human
+}
+
+/// Whether `-v` was given.
+pub fn verbose() -> bool {
+    settings().verbose
+}
+
+/// A note for people on stderr (`cfimg: note: …`), unless `-q`.
+pub fn note(text: &str) {
+    if !settings().quiet {
+        eprintln!("cfimg: note: {text}");
+    }
+}
+
+/// An informational line on stderr (`cfimg: …`), unless `-q`.
+pub fn info(text: &str) {
+    if !settings().quiet {
+        eprintln!("cfimg: {text}");
+    }
+}
+
+/// The note printed when delivery or upload URLs point at the embedded emulator.
+pub const LOCAL_URL_NOTE: &str =
+    "the local emulator stops when cfimg exits; use `cfimg serve` to keep delivery URLs reachable";
+
+/// Prints one JSON document on stdout: pretty under `--json`, one line under
+/// `--jsonl`; ignores a closed pipe.
 pub fn print_json(value: &Value) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    let text = if settings().mode == Mode::Jsonl {
+        value.to_string()
+    } else {
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    };
     print_out(&format!("{text}\n"));
+}
+
+/// Prints a list: one JSON array under `--json` (`[]` when empty), one line per
+/// item under `--jsonl` (nothing when empty).
+pub fn print_json_items(items: Vec<Value>) {
+    if settings().mode == Mode::Jsonl {
+        let mut text = String::new();
+        for item in &items {
+            text.push_str(&item.to_string());
+            text.push('\n');
+        }
+        print_out(&text);
+    } else {
+        print_json(&Value::Array(items));
+    }
 }
 
 /// Writes to stdout, ignoring a closed pipe (`cfimg list | head`).

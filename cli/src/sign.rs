@@ -9,48 +9,48 @@ use cloudflare_images::Client;
 
 use crate::error::{CliError, CliResult};
 
-/// Parses `90`, `90s`, `30m`, `1h`, `2d`, `1h30m` into a duration.
+/// Parses a duration the way `humantime` does (`90s`, `30m`, `30min`, `1h 30m`,
+/// `1h30m`, `2d`), or a bare number of seconds (`90`). Fractions (`1.5h`) are
+/// refused with a suggestion, and so is anything under one second.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("empty duration".into());
+        return Err("empty duration (examples: 90s, 30m, 1h 30m, 2d)".into());
     }
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+    let duration = if text.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = text.parse().map_err(|_| "too long".to_string())?;
+        Duration::from_secs(secs)
+    } else {
+        let bytes = text.as_bytes();
+        let fraction = bytes.windows(3).any(|w| {
+            w[0].is_ascii_digit() && (w[1] == b'.' || w[1] == b',') && w[2].is_ascii_digit()
+        });
+        if fraction {
+            return Err(
+                "fractions are not accepted; write whole units, like `1h 30m` for 1.5h".into(),
+            );
         }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => {
-                return Err(format!(
-                    "invalid duration {text:?}: unknown unit {c:?} (use s, m, h or d)"
-                ))
-            }
-        };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: a unit needs a number before it"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("duration {text:?} is too long"))?;
-        number.clear();
+        humantime::parse_duration(text)
+            .map_err(|e| format!("{e} (examples: 90s, 30m, 1h 30m, 2d)"))?
+    };
+    if duration < Duration::from_secs(1) {
+        return Err("must be at least 1s (a URL that expires at once is of no use)".into());
     }
-    if !number.is_empty() {
-        return Err(format!(
-            "invalid duration {text:?}: the last number has no unit"
-        ));
+    Ok(duration)
+}
+
+/// The shortest lifetime Cloudflare accepts for a one-time upload URL.
+pub const DIRECT_MIN: Duration = Duration::from_secs(2 * 60);
+/// The longest lifetime Cloudflare accepts for a one-time upload URL.
+pub const DIRECT_MAX: Duration = Duration::from_secs(6 * 3600);
+
+/// `--expires-in` of `direct-upload`: a [`parse_duration`] within 2m..=6h.
+pub fn parse_direct_expiry(text: &str) -> Result<Duration, String> {
+    let d = parse_duration(text)?;
+    if d < DIRECT_MIN || d > DIRECT_MAX {
+        return Err("a one-time upload URL lives between 2m and 6h".into());
     }
-    Ok(Duration::from_secs(total))
+    Ok(d)
 }
 
 /// The delivery URL of `image` for `variant`: the one the API lists for that
@@ -124,14 +124,22 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
-        assert!(parse_duration("h").is_err());
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("1h5").is_err());
-        assert!(parse_duration("").is_err());
+        let secs = |t: &str| parse_duration(t).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(secs("1h"), Ok(3600));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs("1h 30m"), Ok(5400));
+        assert_eq!(secs("30min"), Ok(1800));
+        assert_eq!(secs("2d"), Ok(172_800));
+        for bad in ["h", "5x", "1h5", "", "0", "0s", "500ms", "soon"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        let e = parse_duration("1.5h").unwrap_err();
+        assert!(e.contains("1h 30m"), "{e}");
+        assert!(parse_direct_expiry("1m").is_err());
+        assert!(parse_direct_expiry("7h").is_err());
+        assert_eq!(parse_direct_expiry("2m"), Ok(DIRECT_MIN));
+        assert_eq!(parse_direct_expiry("6h"), Ok(DIRECT_MAX));
     }
 
     fn image(urls: &[&str]) -> Image {

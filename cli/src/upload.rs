@@ -1,5 +1,6 @@
-//! `cfimg upload`: files, directories, glob patterns and URLs, several at a time,
-//! with a progress bar, a summary table and a list of failures.
+//! `cfimg upload`: files, directories, glob patterns, URLs and stdin, several at a
+//! time, with a progress bar; one line for one input, the failures and a summary
+//! for many (the full table under `-v`).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +30,8 @@ pub struct UploadOptions {
     pub require_signed_urls: bool,
     /// How many uploads run at once.
     pub concurrency: usize,
+    /// The file name recorded for an image read from stdin (`-`).
+    pub name: Option<String>,
 }
 
 /// The outcome of one input.
@@ -60,6 +63,7 @@ async fn upload_one(
             .await
             .map(|m| m.len())
             .unwrap_or(0),
+        Input::Bytes { data, .. } => data.len() as u64,
         _ => 0,
     };
     let mut attempt = 1;
@@ -74,7 +78,15 @@ async fn upload_one(
                     result: Err(CliError::new(reason.clone())),
                 }
             }
+            Input::Stdin => {
+                return Outcome {
+                    source,
+                    bytes,
+                    result: Err(CliError::new("stdin was not read")),
+                }
+            }
             Input::Url(url) => request.url(url.clone()),
+            Input::Bytes { name, data } => request.file(data.clone(), name.clone()),
             Input::File(path) => {
                 let bar = bar.clone();
                 let counter = Arc::clone(&sent);
@@ -106,12 +118,23 @@ async fn upload_one(
                 attempt += 1;
             }
             result => {
-                // Files rejected before sending still count as done for the bar.
+                // Files rejected before sending (and bytes from stdin, which report
+                // no progress) count as done for the bar.
                 bar.inc(bytes.saturating_sub(progressed));
+                let result = result.map_err(|e| {
+                    let mut e = CliError::from(e);
+                    // A file refused by the SDK's checks is a failed upload (exit 1).
+                    e.exit = crate::error::EXIT_FAILURE;
+                    if let Input::Url(url) = input {
+                        // Whatever the server or the SDK said, never the URL's secrets.
+                        e.message = files::scrub(&e.message, url);
+                    }
+                    e
+                });
                 return Outcome {
                     source,
                     bytes,
-                    result: result.map_err(CliError::from),
+                    result,
                 };
             }
         }
@@ -154,8 +177,12 @@ pub async fn upload_all(
 ) -> Vec<Outcome> {
     let mut total_bytes = 0u64;
     for input in inputs {
-        if let Input::File(p) = input {
-            total_bytes += tokio::fs::metadata(p).await.map(|m| m.len()).unwrap_or(0);
+        match input {
+            Input::File(p) => {
+                total_bytes += tokio::fs::metadata(p).await.map(|m| m.len()).unwrap_or(0)
+            }
+            Input::Bytes { data, .. } => total_bytes += data.len() as u64,
+            _ => {}
         }
     }
     let (bar, items) = if progress {
@@ -187,14 +214,68 @@ pub async fn upload_all(
     outcomes.into_iter().map(|(_, o)| o).collect()
 }
 
+/// Reads stdin whole, up to Cloudflare's limit (the SDK needs the length up
+/// front, and stdin has none).
+async fn read_stdin(name: &str) -> Input {
+    use tokio::io::AsyncReadExt;
+    let limit = cloudflare_images::upload::MAX_IMAGE_BYTES;
+    let mut data = Vec::new();
+    let read = tokio::io::stdin()
+        .take(limit + 1)
+        .read_to_end(&mut data)
+        .await;
+    match read {
+        Err(e) => Input::Missing {
+            arg: "-".into(),
+            reason: format!("cannot read stdin: {}", files::io_reason(&e)),
+        },
+        Ok(n) if n as u64 > limit => Input::Missing {
+            arg: "-".into(),
+            reason: format!(
+                "stdin holds more than {} ({limit} bytes), Cloudflare's limit for one image",
+                human_bytes(limit)
+            ),
+        },
+        Ok(_) => Input::Bytes {
+            name: name.to_string(),
+            data: data.into(),
+        },
+    }
+}
+
+/// One line for an outcome: `uploaded SOURCE as ID (SIZE)`.
+fn success_line(o: &Outcome, image: &Image) -> String {
+    let size = if o.bytes > 0 {
+        format!(" ({})", human_bytes(o.bytes))
+    } else {
+        String::new()
+    };
+    format!(
+        "uploaded {} as {}{size}\n",
+        o.source,
+        image.id.as_deref().unwrap_or("?")
+    )
+}
+
+fn outcome_json(o: &Outcome) -> Value {
+    match &o.result {
+        Ok(image) => {
+            json!({"source": o.source, "bytes": o.bytes, "image": output::image_json(image)})
+        }
+        Err(e) => json!({"source": o.source, "error": e.to_json()}),
+    }
+}
+
 /// Runs `cfimg upload`.
-pub async fn run(
-    client: &Client,
-    args: &[String],
-    opts: UploadOptions,
-    json: bool,
-) -> CliResult<()> {
-    let expanded = files::expand(args);
+pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliResult<()> {
+    let mode = output::settings().mode;
+    let mut expanded = files::expand(args);
+    let has_stdin = expanded.inputs.contains(&Input::Stdin);
+    if opts.name.is_some() && !has_stdin {
+        return Err(CliError::usage(
+            "--name names an image read from stdin: give `-` as the input",
+        ));
+    }
     if expanded.inputs.is_empty() {
         let skipped = expanded.skipped.len();
         return Err(CliError::usage(if skipped > 0 {
@@ -209,8 +290,17 @@ pub async fn run(
             expanded.inputs.len()
         )));
     }
+    if has_stdin {
+        let name = opts.name.as_deref().unwrap_or("stdin");
+        let read = read_stdin(name).await;
+        for input in &mut expanded.inputs {
+            if *input == Input::Stdin {
+                *input = read.clone();
+            }
+        }
+    }
     let started = Instant::now();
-    let outcomes = upload_all(client, &expanded.inputs, &opts, !json).await;
+    let outcomes = upload_all(client, &expanded.inputs, &opts, mode == output::Mode::Human).await;
     let elapsed = started.elapsed();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let ok_bytes: u64 = outcomes
@@ -219,78 +309,86 @@ pub async fn run(
         .map(|o| o.bytes)
         .sum();
     let succeeded = outcomes.len() - failed.len();
-
-    if json {
-        let uploaded: Vec<Value> = outcomes
-            .iter()
-            .filter_map(|o| {
-                o.result.as_ref().ok().map(|image| {
-                    json!({"source": o.source, "bytes": o.bytes, "image": output::image_json(image)})
-                })
-            })
-            .collect();
-        let failures: Vec<Value> = outcomes
-            .iter()
-            .filter_map(|o| {
-                o.result
-                    .as_ref()
-                    .err()
-                    .map(|e| json!({"source": o.source, "error": e.to_json()}))
-            })
-            .collect();
-        output::print_json(&json!({
-            "uploaded": uploaded,
-            "failed": failures,
-            "skipped": expanded.skipped.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-            "elapsed_ms": elapsed.as_millis() as u64,
-        }));
-    } else {
-        let mut table = Table::new(["STATUS", "SOURCE", "ID", "SIZE"]);
-        for o in &outcomes {
-            let (status, id) = match &o.result {
-                Ok(image) => ("ok", image.id.clone().unwrap_or_default()),
-                Err(_) => ("FAILED", String::new()),
-            };
-            let size = if o.bytes > 0 {
-                human_bytes(o.bytes)
-            } else {
-                "-".into()
-            };
-            table.row([status.to_string(), o.source.clone(), id, size]);
-        }
-        let secs = elapsed.as_secs_f64().max(1e-3);
-        output::print_out(&format!(
-            "{}\nuploaded {succeeded} of {} ({}) in {} — {:.1} items/s, {}/s\n",
-            table.render(),
-            outcomes.len(),
-            human_bytes(ok_bytes),
-            human_duration(elapsed),
-            succeeded as f64 / secs,
-            human_bytes((ok_bytes as f64 / secs) as u64),
+    let skipped: Vec<String> = expanded
+        .skipped
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    if !skipped.is_empty() {
+        output::info(&format!(
+            "skipped {} file(s) without an image extension in directories (name them explicitly to upload them)",
+            skipped.len()
         ));
-        if !expanded.skipped.is_empty() {
-            eprintln!(
-                "cfimg: skipped {} file(s) without an image extension in directories (name them explicitly to upload them)",
-                expanded.skipped.len()
-            );
+    }
+
+    match mode {
+        output::Mode::Json => {
+            let (uploaded, failures): (Vec<&Outcome>, Vec<&Outcome>) =
+                outcomes.iter().partition(|o| o.result.is_ok());
+            output::print_json(&json!({
+                "uploaded": uploaded.into_iter().map(outcome_json).collect::<Vec<_>>(),
+                "failed": failures.into_iter().map(outcome_json).collect::<Vec<_>>(),
+                "skipped": skipped,
+                "elapsed_ms": elapsed.as_millis() as u64,
+            }));
+        }
+        output::Mode::Jsonl => {
+            output::print_json_items(outcomes.iter().map(outcome_json).collect());
+        }
+        output::Mode::Human if outcomes.len() == 1 && !output::verbose() => {
+            let o = &outcomes[0];
+            return match &o.result {
+                Ok(image) => {
+                    output::print_out(&success_line(o, image));
+                    Ok(())
+                }
+                Err(e) => Err(e.clone().context(format!("could not upload {}", o.source))),
+            };
+        }
+        output::Mode::Human => {
+            if output::verbose() {
+                let mut table = Table::new(["STATUS", "SOURCE", "ID", "SIZE"]);
+                for o in &outcomes {
+                    let (status, id) = match &o.result {
+                        Ok(image) => ("ok", image.id.clone().unwrap_or_default()),
+                        Err(_) => ("FAILED", String::new()),
+                    };
+                    let size = if o.bytes > 0 {
+                        human_bytes(o.bytes)
+                    } else {
+                        "-".into()
+                    };
+                    table.row([status.to_string(), o.source.clone(), id, size]);
+                }
+                output::print_out(&format!("{}\n", table.render()));
+            }
+            for o in &failed {
+                if let Err(e) = &o.result {
+                    eprintln!("cfimg: could not upload {}: {e}", o.source);
+                }
+            }
+            if failed.is_empty() || output::verbose() {
+                let secs = elapsed.as_secs_f64().max(1e-3);
+                output::print_out(&format!(
+                    "uploaded {succeeded} of {} ({}) in {}, {:.1} items/s, {}/s\n",
+                    outcomes.len(),
+                    human_bytes(ok_bytes),
+                    human_duration(elapsed),
+                    succeeded as f64 / secs,
+                    human_bytes((ok_bytes as f64 / secs) as u64),
+                ));
+            }
         }
     }
     if failed.is_empty() {
         return Ok(());
     }
-    if !json {
-        eprintln!("cfimg: {} upload(s) failed:", failed.len());
-        for o in &failed {
-            if let Err(e) = &o.result {
-                eprintln!("  {}: {e}", o.source);
-            }
-        }
-    }
     let mut e = CliError::new(format!(
-        "{} of {} uploads failed",
+        "{} of {} uploads failed ({succeeded} uploaded, {})",
         failed.len(),
-        outcomes.len()
+        outcomes.len(),
+        human_bytes(ok_bytes),
     ));
-    e.json_printed = json;
+    e.json_printed = output::machine();
     Err(e)
 }

@@ -197,8 +197,8 @@ fn upload_then_list_in_separate_invocations() {
     assert!(r.stdout.contains("uploaded 2 of 2"), "{}", r.stdout);
 
     let r = ok(&mut local(data.path()), &["list", "--json"]);
-    let images = jsonl(&r.stdout);
-    assert_eq!(images.len(), 4, "{}", r.stdout);
+    let images = json(&r.stdout);
+    assert_eq!(images.as_array().unwrap().len(), 4, "{}", r.stdout);
 
     let r = ok(
         &mut local(data.path()),
@@ -224,7 +224,7 @@ fn upload_then_list_in_separate_invocations() {
 
     let r = ok(
         &mut local(data.path()),
-        &["list", "--sort", "asc", "--limit", "3", "--json"],
+        &["list", "--sort", "asc", "--limit", "3", "--jsonl"],
     );
     let limited = jsonl(&r.stdout);
     assert_eq!(limited.len(), 3);
@@ -238,7 +238,7 @@ fn upload_then_list_in_separate_invocations() {
         &mut local(data.path()),
         &["list", "--v1", "--per-page", "10", "--json"],
     );
-    assert_eq!(jsonl(&r.stdout).len(), 4);
+    assert_eq!(json(&r.stdout).as_array().unwrap().len(), 4);
 
     let r = run(
         &mut local(data.path()),
@@ -269,16 +269,23 @@ fn failed_uploads_exit_non_zero_and_are_named() {
     let r = run(&mut local(data.path()), &args);
     assert_no_panic(&r);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("uploaded 1 of 4"), "{}", r.stdout);
+    // Many inputs: a line per failure and the summary, nothing else.
+    assert_eq!(r.stdout, "");
+    let lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.contains("using the local emulator"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", r.stderr);
     for name in ["notes.txt", "empty.png", "missing.png"] {
         assert!(
-            r.stderr.lines().any(|l| l.contains(name)),
+            lines.iter().any(|l| l.contains(name)),
             "{name} not named in:\n{}",
             r.stderr
         );
     }
     assert!(r.stderr.contains("empty"));
-    assert!(r.stderr.contains("3 of 4 uploads failed"));
+    assert!(lines[3].starts_with("cfimg: error: 3 of 4 uploads failed"));
     assert!(!r.stderr.lines().any(|l| l.contains("good.png")));
 
     let mut json_args = args.to_vec();
@@ -420,7 +427,12 @@ fn variants_keys_and_stats() {
         &["variants", "create", "big", "--width", "10"],
     );
     assert_eq!(r.code, 2);
-    ok(&mut local(d), &["variants", "delete", "thumb"]);
+    // Like `delete`: no terminal and no --yes, nothing deleted.
+    let r = run(&mut local(d), &["variants", "delete", "thumb"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    ok(&mut local(d), &["variants", "get", "thumb"]);
+    ok(&mut local(d), &["variants", "delete", "thumb", "-y"]);
     let r = run(&mut local(d), &["variants", "get", "thumb"]);
     assert_eq!(r.code, 1);
     assert!(
@@ -439,7 +451,8 @@ fn variants_keys_and_stats() {
     ok(&mut local(d), &["keys", "delete", "rotation2"]);
 
     let r = ok(&mut local(d), &["stats", "--json"]);
-    assert_eq!(json(&r.stdout)["current"], 0.0);
+    assert_eq!(json(&r.stdout)["current"].as_u64(), Some(0), "{}", r.stdout);
+    assert!(!r.stdout.contains(".0"), "{}", r.stdout);
     let r = ok(&mut local(d), &["stats"]);
     assert!(r.stdout.contains("images: 0 of"), "{}", r.stdout);
 }
@@ -514,7 +527,7 @@ fn against_an_emulator_through_environment_credentials() {
 
     let r = ok(&mut api(), &["list", "--json"]);
     // Two uploads and the draft whose one-time URL was never used.
-    assert_eq!(jsonl(&r.stdout).len(), 3, "{}", r.stdout);
+    assert_eq!(json(&r.stdout).as_array().unwrap().len(), 3, "{}", r.stdout);
 
     // A wrong token: one line naming Cloudflare's code, exit status 1.
     let r = run(&mut remote(&base, "wrong", &account), &["stats"]);
@@ -526,6 +539,19 @@ fn against_an_emulator_through_environment_credentials() {
         "{}",
         r.stderr
     );
+    assert!(
+        r.stderr.contains(
+            "check that the API token has the Images permission and that CLOUDFLARE_ACCOUNT_ID is the account's id"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(&mut remote(&base, "wrong", &account), &["stats", "--json"]);
+    assert_eq!(r.code, 1);
+    assert!(json(&r.stdout)["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("Images permission"));
 
     // Credentials but no account id: a configuration error, not the emulator.
     let mut cmd = remote(&base, "test-token", &account);
@@ -583,7 +609,7 @@ fn serve_runs_an_emulator_for_other_invocations() {
     let stats = run(&mut remote(&base, "local", account), &["stats", "--json"]);
     drop(child);
     assert_eq!(up.code, 0, "{}", up.stderr);
-    assert_eq!(json(&stats.stdout)["current"], 1.0);
+    assert_eq!(json(&stats.stdout)["current"].as_u64(), Some(1));
     // serve kept its state in the data directory, where the embedded emulator finds it.
     let r = ok(&mut local(data.path()), &["get", "served/x"]);
     assert!(r.stdout.contains("served/x"));
@@ -597,4 +623,538 @@ fn base_url_without_credentials_is_an_error() {
     let r = run(&mut cmd, &["stats"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no credentials"), "{}", r.stderr);
+}
+
+// ------------------------------------------------------------------------------------------
+// Output contracts: JSON documents, JSON lines, one line per error, goldens.
+
+/// Compares `actual` with `tests/golden/{name}`; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing {}; run with UPDATE_GOLDEN=1 to write it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {} (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
+}
+
+/// `text` with the temporary directory `dir` shown as `<DIR>`.
+fn masked(text: &str, dir: &Path) -> String {
+    text.replace(dir.to_str().unwrap(), "<DIR>")
+}
+
+/// `cfimg -q` with no credentials: no notice on stderr, so stderr holds only errors.
+fn quiet(data: &Path) -> Command {
+    let mut cmd = local(data);
+    cmd.arg("-q");
+    cmd
+}
+
+#[test]
+fn json_is_one_document_and_jsonl_streams_lines() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    // An empty store: `[]` for --json, nothing for --jsonl.
+    let r = ok(&mut quiet(d), &["list", "--json"]);
+    assert_eq!(json(&r.stdout), serde_json::json!([]));
+    let r = ok(&mut quiet(d), &["list", "--jsonl"]);
+    assert_eq!(r.stdout, "");
+
+    let files = tempfile::tempdir().unwrap();
+    for name in ["a.png", "b.png", "c.png"] {
+        std::fs::write(files.path().join(name), PIXEL_PNG).unwrap();
+    }
+    ok(&mut quiet(d), &["upload", files.path().to_str().unwrap()]);
+    let r = ok(&mut quiet(d), &["list", "--json"]);
+    assert_eq!(json(&r.stdout).as_array().unwrap().len(), 3);
+    let r = ok(&mut quiet(d), &["list", "--jsonl", "--per-page", "10"]);
+    assert_eq!(jsonl(&r.stdout).len(), 3);
+    let r = ok(&mut quiet(d), &["list", "--format", "jsonl"]);
+    assert_eq!(jsonl(&r.stdout).len(), 3);
+
+    // Lists of variants and keys too; single objects on one line under --jsonl.
+    let r = ok(&mut quiet(d), &["variants", "list", "--jsonl"]);
+    assert_eq!(jsonl(&r.stdout).len(), 1);
+    let r = ok(&mut quiet(d), &["keys", "list", "--json"]);
+    assert!(json(&r.stdout).is_array());
+    let r = ok(&mut quiet(d), &["stats", "--jsonl"]);
+    assert_eq!(r.stdout.lines().count(), 1);
+    json(&r.stdout);
+    let r = ok(
+        &mut quiet(d),
+        &["upload", files.path().to_str().unwrap(), "--jsonl"],
+    );
+    let lines = jsonl(&r.stdout);
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|l| l["image"]["id"].is_string()));
+
+    // An error under --json is one document too.
+    let r = run(&mut quiet(d), &["get", "nope", "--json"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(json(&r.stdout)["error"]["codes"][0], 5404);
+    let r = run(&mut quiet(d), &["get", "nope", "--jsonl"]);
+    assert_eq!(r.stdout.lines().count(), 1);
+    assert_eq!(json(&r.stdout)["error"]["codes"][0], 5404);
+}
+
+#[test]
+fn usage_errors_exit_2_and_are_json_under_json() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let r = run(&mut quiet(d), &["list", "--json", "--format", "csv"]);
+    assert_eq!(r.code, 2);
+    let message = json(&r.stdout)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("--json") && message.contains("--format"),
+        "{message}"
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    golden("list_json_format_csv.json", &r.stdout);
+
+    let r = run(&mut quiet(d), &["list", "--per-page", "5", "--json"]);
+    assert_eq!(r.code, 2);
+    assert!(json(&r.stdout)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--per-page"));
+    let r = run(&mut quiet(d), &["list", "--per-page", "5"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--per-page"), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    let r = run(&mut quiet(d), &["frobnicate", "--jsonl"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout.lines().count(), 1);
+    assert!(json(&r.stdout)["error"]["message"].is_string());
+    let r = run(&mut quiet(d), &["list", "--json", "--jsonl"]);
+    assert_eq!(r.code, 2);
+    // Arguments the SDK would refuse are refused while parsing, naming the flag.
+    let big = format!(r#"{{"k":"{}"}}"#, "x".repeat(1100));
+    for args in [
+        &["upload", "x.png", "--id", "a/../b"][..],
+        &["upload", "x.png", "--id", "/a"],
+        &[
+            "upload",
+            "x.png",
+            "--id",
+            "2cdc28f0-017a-49c4-9ed7-87056c839010",
+        ],
+        &["upload", "x.png", "--id", "a", "--require-signed-urls"],
+        &["direct-upload", "--id", "a/"],
+        &["upload", "x.png", "--metadata", &big],
+    ] {
+        let r = run(&mut quiet(d), args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--"), "{args:?}: {}", r.stderr);
+    }
+    // Input the SDK refuses before sending: a usage error too.
+    let r = run(&mut quiet(d), &["get", ".."]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = run(&mut quiet(d), &["--json"]);
+    assert_eq!(r.code, 2);
+    assert!(json(&r.stdout)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("subcommand"));
+    let r = run(&mut quiet(d), &["stats", "-q", "-v"]);
+    assert_eq!(r.code, 2);
+    // --help is not an error.
+    let r = ok(&mut quiet(d), &["list", "--help", "--json"]);
+    assert!(r.stdout.contains("--jsonl"), "{}", r.stdout);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let data = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let r = ok(&mut local(data.path()), &["completions", shell]);
+        assert!(r.stdout.contains("cfimg"), "{shell}");
+        assert!(r.stdout.contains("direct-upload"), "{shell}");
+        assert_eq!(r.stderr, "", "{shell}: no emulator is started");
+    }
+    let r = run(&mut local(data.path()), &["completions", "tcsh"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn quiet_silences_notes_and_verbose_shows_the_table() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let r = ok(&mut local(d), &["stats"]);
+    assert!(
+        r.stderr.contains("using the local emulator"),
+        "{}",
+        r.stderr
+    );
+    let r = ok(&mut local(d), &["stats", "-q"]);
+    assert_eq!(r.stderr, "");
+    let r = ok(&mut local(d), &["--quiet", "stats"]);
+    assert_eq!(r.stderr, "");
+
+    let files = tempfile::tempdir().unwrap();
+    let n = 20;
+    for i in 0..n {
+        std::fs::write(files.path().join(format!("{i:02}.png")), PIXEL_PNG).unwrap();
+    }
+    // Many inputs, all fine: one summary line.
+    let r = ok(&mut quiet(d), &["upload", files.path().to_str().unwrap()]);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(r.stdout.starts_with("uploaded 20 of 20 (1.4 KiB) in "));
+    assert_eq!(r.stderr, "");
+    // -v: a header, a row per input, a blank line and the summary.
+    let r = ok(
+        &mut quiet(d),
+        &["upload", "-v", files.path().to_str().unwrap()],
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), n + 3, "{}", r.stdout);
+    assert!(lines[0].starts_with("STATUS"));
+    assert!(lines[1..=n].iter().all(|l| l.starts_with("ok ")));
+}
+
+#[test]
+fn one_input_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+    let cat = f.join("cat.png");
+    let notes = f.join("notes.txt");
+    std::fs::write(&cat, PIXEL_PNG).unwrap();
+    std::fs::write(&notes, b"hello, not an image").unwrap();
+
+    let r = ok(
+        &mut quiet(d),
+        &["upload", cat.to_str().unwrap(), "--id", "pets/cat"],
+    );
+    assert_eq!(r.stderr, "");
+    golden("upload_one_ok.txt", &masked(&r.stdout, f));
+
+    let r = run(&mut quiet(d), &["upload", notes.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "");
+    golden("upload_one_failed.txt", &masked(&r.stderr, f));
+
+    // Several inputs with failures: the failures, then the summary.
+    let missing = f.join("missing.png");
+    let r = run(
+        &mut quiet(d),
+        &[
+            "upload",
+            cat.to_str().unwrap(),
+            notes.to_str().unwrap(),
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "");
+    golden("upload_many_failed.txt", &masked(&r.stderr, f));
+
+    // delete: its error once.
+    let r = run(&mut quiet(d), &["delete", "nope", "--yes"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "");
+    golden("delete_one_failed.txt", &r.stderr);
+    let r = run(&mut quiet(d), &["delete", "pets/cat", "nope", "--yes"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "deleted pets/cat\n");
+    golden("delete_many_failed.txt", &r.stderr);
+}
+
+/// A stand-in for the API that answers every request with a stored image; enough
+/// for a URL upload to succeed whatever the URL holds.
+fn fake_api() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then the body (by Content-Length, or to the last chunk).
+            loop {
+                let n = stream.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                let Some(head_end) = text.find("\r\n\r\n") else {
+                    continue;
+                };
+                let length = text[..head_end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                let done = match length {
+                    Some(len) => buf.len() >= head_end + 4 + len,
+                    None => !text.contains("transfer-encoding") || text.ends_with("0\r\n\r\n"),
+                };
+                if done {
+                    break;
+                }
+            }
+            let body = r#"{"success":true,"errors":[],"messages":[],"result":{"id":"fetched-1","filename":"x.png","uploaded":"2026-01-01T00:00:00Z","requireSignedURLs":false,"variants":["https://imagedelivery.net/h/fetched-1/public"]}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}/client/v4")
+}
+
+#[test]
+fn no_secret_of_a_url_in_any_output() {
+    const MARKER: &str = "S3CRETMARK";
+    let url = format!("http://user{MARKER}:pw{MARKER}@127.0.0.1:9/cats/x.png?sig={MARKER}&a=1");
+    let check = |r: &Run, what: &str| {
+        assert_no_panic(r);
+        assert!(
+            !r.stdout.contains(MARKER) && !r.stderr.contains(MARKER),
+            "{what}: secret printed\nstdout:\n{}\nstderr:\n{}",
+            r.stdout,
+            r.stderr
+        );
+    };
+    // Success: an API that accepts the upload.
+    let base = fake_api();
+    let account = "023e105f4ecef8ad9ca31a8372d0c353";
+    for extra in [&[][..], &["--json"], &["--jsonl"], &["-v"]] {
+        let mut args = vec!["upload", url.as_str()];
+        args.extend_from_slice(extra);
+        let r = run(&mut remote(&base, "t", account), &args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        check(&r, &format!("success {extra:?}"));
+        if extra.is_empty() {
+            assert_eq!(
+                r.stdout,
+                "uploaded http://127.0.0.1:9/cats/x.png?… as fetched-1\n"
+            );
+        }
+    }
+    // Failure: the embedded emulator refuses URLs with user info.
+    let data = tempfile::tempdir().unwrap();
+    let other = "http://127.0.0.1:9/ok.png".to_string();
+    for extra in [&[][..], &["--json"], &["--jsonl"], &["-v"]] {
+        for inputs in [vec![url.as_str()], vec![url.as_str(), other.as_str()]] {
+            let mut args = vec!["upload"];
+            args.extend(inputs.iter().copied());
+            args.extend_from_slice(extra);
+            let r = run(&mut local(data.path()), &args);
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            check(&r, &format!("failure {args:?}"));
+        }
+    }
+    let r = run(&mut quiet(data.path()), &["upload", &url]);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("cfimg: error: could not upload http://127.0.0.1:9/cats/x.png?…: "),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn durations_are_checked_by_the_flag() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let files = tempfile::tempdir().unwrap();
+    let cat = files.path().join("cat.png");
+    std::fs::write(&cat, PIXEL_PNG).unwrap();
+    ok(
+        &mut quiet(d),
+        &["upload", cat.to_str().unwrap(), "--id", "cat"],
+    );
+    for good in ["1h 30m", "30min", "90s", "1h30m", "2d", "600"] {
+        let r = ok(&mut quiet(d), &["sign", "cat", "--expires-in", good]);
+        assert!(r.stdout.contains("exp="), "{good}");
+    }
+    for bad in ["0s", "0", "soon", "1.5h", "500ms"] {
+        let r = run(&mut quiet(d), &["sign", "cat", "--expires-in", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--expires-in"), "{bad}: {}", r.stderr);
+    }
+    let r = run(&mut quiet(d), &["sign", "cat", "--expires-in", "1.5h"]);
+    assert!(r.stderr.contains("1h 30m"), "{}", r.stderr);
+    let r = run(
+        &mut quiet(d),
+        &["sign", "cat", "--expires-in", "0s", "--json"],
+    );
+    golden("sign_expires_0s.json", &r.stdout);
+
+    for good in ["2m", "1h 30m", "90min", "6h"] {
+        ok(&mut quiet(d), &["direct-upload", "--expires-in", good]);
+    }
+    for bad in ["1m", "7h", "0s", "1.5h"] {
+        let r = run(&mut quiet(d), &["direct-upload", "--expires-in", bad]);
+        assert_eq!(r.code, 2, "{bad}: {}", r.stderr);
+        assert!(r.stderr.contains("--expires-in"), "{bad}: {}", r.stderr);
+        assert!(!r.stderr.contains("expiry"), "{bad}: {}", r.stderr);
+    }
+}
+
+/// Runs `cfimg` with `input` on stdin.
+fn run_with_stdin(mut cmd: Command, args: &[&str], input: Vec<u8>) -> Run {
+    use std::io::Write;
+    let mut child = cmd
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn upload_from_stdin() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let r = run_with_stdin(
+        quiet(d),
+        &["upload", "-", "--name", "cat.png", "--id", "in/cat"],
+        PIXEL_PNG.to_vec(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "uploaded stdin as in/cat (70 B)\n");
+    let r = ok(&mut quiet(d), &["get", "in/cat", "--json"]);
+    assert_eq!(json(&r.stdout)["filename"], "cat.png");
+
+    let r = run_with_stdin(quiet(d), &["upload", "-", "--json"], PIXEL_PNG.to_vec());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(json(&r.stdout)["uploaded"][0]["image"]["filename"], "stdin");
+
+    let r = run_with_stdin(quiet(d), &["upload", "-"], Vec::new());
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+
+    let r = run_with_stdin(quiet(d), &["upload", "-"], vec![0u8; 10 * 1024 * 1024 + 1]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("10.0 MiB"), "{}", r.stderr);
+
+    let r = run(&mut quiet(d), &["upload", "x.png", "--name", "y.png"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn patterns_with_classes_and_alternatives() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+    for name in ["g.png", "p.png", "x.png", "y.png"] {
+        std::fs::write(f.join(name), PIXEL_PNG).unwrap();
+    }
+    let r = ok(
+        &mut quiet(d),
+        &["upload", &format!("{}/[gp]*.png", f.display()), "--jsonl"],
+    );
+    let sources: Vec<String> = jsonl(&r.stdout)
+        .iter()
+        .map(|l| masked(l["source"].as_str().unwrap(), f))
+        .collect();
+    assert_eq!(sources, ["<DIR>/g.png", "<DIR>/p.png"]);
+    let r = ok(
+        &mut quiet(d),
+        &[
+            "upload",
+            &format!("{}/{{x,y}}.{{png,svg}}", f.display()),
+            "--jsonl",
+        ],
+    );
+    assert_eq!(jsonl(&r.stdout).len(), 2, "{}", r.stdout);
+    let r = run(
+        &mut quiet(d),
+        &["upload", &format!("{}/[q-z]*.gif", f.display())],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no file matches"), "{}", r.stderr);
+}
+
+#[test]
+fn small_fixes() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+    let cat = f.join("cat.png");
+    std::fs::write(&cat, PIXEL_PNG).unwrap();
+
+    // stats: integers.
+    let r = ok(&mut quiet(d), &["stats", "--json"]);
+    golden("stats_empty.json", &r.stdout);
+
+    // Delivery URLs on the embedded emulator's port come with the note.
+    ok(
+        &mut quiet(d),
+        &["upload", cat.to_str().unwrap(), "--id", "cat"],
+    );
+    for args in [
+        &["get", "cat"][..],
+        &["list", "--json"],
+        &["list", "--jsonl"],
+    ] {
+        let r = ok(&mut local(d), args);
+        assert!(
+            r.stderr
+                .contains("note: the local emulator stops when cfimg exits"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        let r = ok(&mut quiet(d), args);
+        assert_eq!(r.stderr, "", "{args:?}");
+    }
+    let r = ok(&mut local(d), &["list"]);
+    assert!(!r.stderr.contains("note:"), "no URLs in the table");
+
+    // download into a folder that does not exist: said so, before anything is fetched.
+    let target = f.join("missing/dir/x.png");
+    let r = run(
+        &mut quiet(d),
+        &["download", "cat", "-o", target.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 2);
+    golden("download_missing_folder.txt", &masked(&r.stderr, f));
+
+    // Help texts.
+    let r = ok(&mut quiet(d), &["keys", "delete", "--help"]);
+    assert!(!r.stdout.contains("--reveal"), "{}", r.stdout);
+    let r = ok(&mut quiet(d), &["demo", "--help"]);
+    assert!(!r.stdout.contains("second"), "{}", r.stdout);
+    for command in ["upload", "direct-upload"] {
+        let r = ok(&mut quiet(d), &[command, "--help"]);
+        for flag in ["--id", "--creator", "--metadata", "--require-signed-urls"] {
+            assert!(r.stdout.contains(flag), "{command} {flag}");
+        }
+    }
 }
