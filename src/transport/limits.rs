@@ -149,7 +149,10 @@ mod tests {
             assert!(limits.admit(far).await.is_ok());
         }
         let near = Instant::now() + Duration::from_secs(1);
-        assert!(limits.admit(near).await.is_err());
+        assert!(matches!(
+            limits.admit(near).await,
+            Err(WouldPassDeadline::Waiting)
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -159,13 +162,16 @@ mod tests {
         limits.pause(Duration::from_secs(5));
         limits.pause(Duration::from_secs(2));
         assert!(limits.admit(start + Duration::from_secs(3)).await.is_err());
-        drop(
-            limits
-                .admit(start + Duration::from_secs(60))
-                .await
-                .ok()
-                .unwrap(),
-        );
+        assert!(limits.admit(start + Duration::from_secs(60)).await.is_ok());
         assert_eq!((Instant::now() - start).as_secs(), 5);
+        // A `Retry-After` of a day pauses the client for Cloudflare's 5 minutes.
+        let start = Instant::now();
+        limits.pause(Duration::from_secs(86_400));
+        match limits.admit(start + Duration::from_secs(10)).await {
+            Err(WouldPassDeadline::Paused(left)) => assert_eq!(left, MAX_PAUSE),
+            _ => panic!("expected the pause to outlast the deadline"),
+        }
+        assert!(limits.admit(start + Duration::from_secs(400)).await.is_ok());
+        assert_eq!(Instant::now() - start, MAX_PAUSE);
     }
 }

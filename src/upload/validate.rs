@@ -9,7 +9,9 @@ pub(crate) fn redact_url(url: &str) -> String {
             let had_query = parsed.query().is_some();
             parsed.set_query(None);
             parsed.set_fragment(None);
+            // The user name can be a secret too (`https://TOKEN@host/...`).
             let _ = parsed.set_password(None);
+            let _ = parsed.set_username("");
             let mut text = parsed.to_string();
             if had_query {
                 text.push_str("?…");
@@ -115,6 +117,10 @@ mod tests {
         assert_eq!(
             redact_url("https://bucket.s3.amazonaws.com/a.png?X-Amz-Signature=secret"),
             "https://bucket.s3.amazonaws.com/a.png?…"
+        );
+        assert_eq!(
+            redact_url("http://user:SECRET@host/x.png?sig=SECRET"),
+            "http://host/x.png?…"
         );
         assert_eq!(redact_url("not a url?sig=1"), "not a url");
     }
