@@ -8,10 +8,10 @@ use serde_json::{json, Map, Value};
 
 use super::form::{check_format, common_fields, is_multipart, read_form, CommonFields, Form};
 use super::{
-    already_exists, check_creator, custom_id_signed_error, ensure_free, fail_after_upload,
-    image_json, method_not_allowed, persist, read_json_body, too_large, write_blob, MAX_JSON_BODY,
+    check_creator, custom_id_signed_error, ensure_free, fail_after_upload, image_json,
+    method_not_allowed, read_json_body, too_large, MAX_JSON_BODY,
 };
-use crate::store::{encode_id, Image};
+use crate::store::{encode_id, DraftState, Image};
 use crate::util::{decode_path, metadata_from_value, ok, validate_custom_id, ApiError, ApiResult};
 use crate::App;
 
@@ -27,17 +27,16 @@ pub(super) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -
     let form = read_form(req).await?;
     let now = Utc::now();
     // Check the upload URL's state before judging the file.
-    {
-        let store = app.lock();
-        let image = store.get(&id).ok_or_else(ApiError::image_not_found)?;
-        if !image.draft {
+    let lookup = id.clone();
+    match app.db(move |s| s.draft_state(&lookup, now)).await? {
+        DraftState::Open => {}
+        DraftState::Missing => return Err(ApiError::image_not_found()),
+        DraftState::Used => {
             return Err(ApiError::bad_request(
                 "This upload URL has already been used",
-            ));
+            ))
         }
-        if image.upload_expiry.is_some_and(|exp| exp < now) {
-            return Err(ApiError::new(410, 5400, "This upload URL has expired"));
-        }
+        DraftState::Expired => return Err(ApiError::new(410, 5400, "This upload URL has expired")),
     }
     if form.file_too_large {
         return Err(too_large());
@@ -46,27 +45,11 @@ pub(super) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -
         .file
         .ok_or_else(|| ApiError::bad_request("A file field is required"))?;
     let mime = check_format(&data)?;
-    let (seq, result) = {
-        let mut store = app.lock();
-        let image = store.get_mut(&id).ok_or_else(ApiError::image_not_found)?;
-        if !image.draft {
-            return Err(ApiError::bad_request(
-                "This upload URL has already been used",
-            ));
-        }
-        image.draft = false;
-        image.upload_expiry = None;
-        image.filename = filename;
-        image.content_type = Some(mime.to_owned());
-        image.blob = Some(data.clone());
-        let seq = image.seq;
-        let image = image.clone();
-        (seq, image_json(app, &store, &image))
-    };
-    write_blob(app, seq, &data).await?;
-    persist(app).await?;
+    let (image, variants) = app
+        .db(move |s| s.complete_draft(&id, filename, mime, data))
+        .await?;
     fail_after_upload(app)?;
-    ok(result)
+    ok(image_json(app, &image, &variants))
 }
 
 pub(super) async fn create_draft(
@@ -96,28 +79,21 @@ pub(super) async fn create_draft(
         Some(id) => (true, id),
         None => (false, uuid::Uuid::new_v4().to_string()),
     };
-    {
-        let mut store = app.lock();
-        let seq = store.alloc_seq();
-        let image = Image {
-            seq,
-            id: id.clone(),
-            custom_id,
-            filename: None,
-            uploaded: now,
-            require_signed_urls: fields.require_signed_urls,
-            meta: fields.meta,
-            creator: fields.creator,
-            draft: true,
-            upload_expiry: Some(expiry),
-            content_type: None,
-            blob: None,
-        };
-        if !store.insert(image) {
-            return Err(already_exists());
-        }
-    }
-    persist(app).await?;
+    let image = Image {
+        seq: 0,
+        id: id.clone(),
+        custom_id,
+        filename: None,
+        uploaded: now,
+        require_signed_urls: fields.require_signed_urls,
+        meta: fields.meta,
+        creator: fields.creator,
+        draft: true,
+        upload_expiry: Some(expiry),
+        content_type: None,
+        blob_hash: None,
+    };
+    app.db(move |s| s.insert(image, None)).await?;
     ok(json!({
         "id": id,
         "uploadURL": format!("{}/upload/{}/{}", app.origin, app.config.account_hash, encode_id(&id)),
@@ -141,7 +117,7 @@ pub(super) async fn direct_upload_v2(app: &App, req: Request<Body>) -> ApiResult
         Form::default()
     };
     let fields = common_fields(&form)?;
-    ensure_free(app, fields.id.as_deref())?;
+    ensure_free(app, fields.id.as_deref()).await?;
     let expiry = form.get("expiry").map(str::to_owned);
     create_draft(app, fields, expiry.as_deref()).await
 }
@@ -175,7 +151,7 @@ pub(super) async fn direct_upload_v1(app: &App, req: Request<Body>) -> ApiResult
     if id.is_some() && require_signed_urls {
         return Err(custom_id_signed_error());
     }
-    ensure_free(app, id.as_deref())?;
+    ensure_free(app, id.as_deref()).await?;
     let expiry = text("expiry")?;
     let fields = CommonFields {
         id,

@@ -1,17 +1,17 @@
 //! `POST v1` (file or url upload), `GET/PATCH/DELETE v1/{id}` and `GET v1/{id}/blob`.
 
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Request, Response};
+use axum::http::Request;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use super::fetch::fetch_url;
 use super::form::{check_format, common_fields, read_form};
 use super::{
-    already_exists, check_creator, custom_id_signed_error, ensure_free, fail_after_upload,
-    image_json, persist, read_json_body, too_large, write_blob,
+    blob_response, check_creator, custom_id_signed_error, ensure_free, fail_after_upload,
+    image_json, read_json_body, too_large,
 };
-use crate::store::{blob_path, Image};
+use crate::store::Image;
 use crate::util::{metadata_from_value, ok, ApiError, ApiResult};
 use crate::App;
 
@@ -25,7 +25,7 @@ pub(super) async fn upload_v1(app: &App, req: Request<Body>) -> ApiResult {
         (Some(file), None) => file,
         (None, Some(url)) => {
             let fields = common_fields(&form)?;
-            ensure_free(app, fields.id.as_deref())?;
+            ensure_free(app, fields.id.as_deref()).await?;
             fetch_url(&url).await?
         }
         (Some(_), Some(_)) => {
@@ -36,47 +36,39 @@ pub(super) async fn upload_v1(app: &App, req: Request<Body>) -> ApiResult {
         (None, None) => return Err(ApiError::bad_request("A file or a url field is required")),
     };
     let fields = common_fields(&form)?;
-    ensure_free(app, fields.id.as_deref())?;
+    ensure_free(app, fields.id.as_deref()).await?;
     let mime = check_format(&data)?;
     let (custom_id, id) = match fields.id {
         Some(id) => (true, id),
         None => (false, uuid::Uuid::new_v4().to_string()),
     };
-    let (seq, result) = {
-        let mut store = app.lock();
-        let seq = store.alloc_seq();
-        let image = Image {
-            seq,
-            id,
-            custom_id,
-            filename,
-            uploaded: Utc::now(),
-            require_signed_urls: fields.require_signed_urls,
-            meta: fields.meta,
-            creator: fields.creator,
-            draft: false,
-            upload_expiry: None,
-            content_type: Some(mime.to_owned()),
-            blob: Some(data.clone()),
-        };
-        let json = image.to_json(&app.origin, &app.config.account_hash, &store.variants);
-        if !store.insert(image) {
-            return Err(already_exists());
-        }
-        (seq, json)
+    let image = Image {
+        seq: 0,
+        id,
+        custom_id,
+        filename,
+        uploaded: Utc::now(),
+        require_signed_urls: fields.require_signed_urls,
+        meta: fields.meta,
+        creator: fields.creator,
+        draft: false,
+        upload_expiry: None,
+        content_type: Some(mime.to_owned()),
+        blob_hash: None,
     };
-    write_blob(app, seq, &data).await?;
-    persist(app).await?;
+    let (image, variants) = app.db(move |s| s.insert(image, Some(data))).await?;
     fail_after_upload(app)?;
-    ok(result)
+    ok(image_json(app, &image, &variants))
 }
 
-pub(super) fn image_get(app: &App, id: &str) -> ApiResult {
-    let store = app.lock();
-    let image = store.get(id).ok_or_else(ApiError::image_not_found)?;
-    ok(image_json(app, &store, image))
+pub(super) async fn image_get(app: &App, id: &str) -> ApiResult {
+    let id = id.to_owned();
+    let (image, variants) = app
+        .db(move |s| s.image(&id))
+        .await?
+        .ok_or_else(ApiError::image_not_found)?;
+    ok(image_json(app, &image, &variants))
 }
-
 pub(super) async fn image_patch(app: &App, id: &str, req: Request<Body>) -> ApiResult {
     let body = read_json_body(req).await?.unwrap_or_default();
     let meta = match body.get("metadata") {
@@ -98,52 +90,43 @@ pub(super) async fn image_patch(app: &App, id: &str, req: Request<Body>) -> ApiR
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(ApiError::bad_request("requireSignedURLs must be a boolean")),
     };
-    let result = {
-        let mut store = app.lock();
-        let image = store.get_mut(id).ok_or_else(ApiError::image_not_found)?;
-        if signed == Some(true) && image.custom_id {
-            return Err(custom_id_signed_error());
-        }
-        if let Some(meta) = meta {
-            image.meta = meta;
-        }
-        if let Some(creator) = creator {
-            image.creator = creator;
-        }
-        if let Some(signed) = signed {
-            image.require_signed_urls = signed;
-        }
-        let image = image.clone();
-        image_json(app, &store, &image)
-    };
-    persist(app).await?;
-    ok(result)
+    let id = id.to_owned();
+    let (image, variants) = app
+        .db(move |s| {
+            s.update(&id, |image| {
+                if signed == Some(true) && image.custom_id {
+                    return Err(custom_id_signed_error());
+                }
+                if let Some(meta) = meta {
+                    image.meta = meta;
+                }
+                if let Some(creator) = creator {
+                    image.creator = creator;
+                }
+                if let Some(signed) = signed {
+                    image.require_signed_urls = signed;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    ok(image_json(app, &image, &variants))
 }
 
 pub(super) async fn image_delete(app: &App, id: &str) -> ApiResult {
-    let removed = app
-        .lock()
-        .remove(id)
-        .ok_or_else(ApiError::image_not_found)?;
-    persist(app).await?;
-    if let Some(dir) = &app.config.data_dir {
-        let _ = tokio::fs::remove_file(blob_path(dir, removed.seq)).await;
+    let id = id.to_owned();
+    if !app.db(move |s| s.delete(&id)).await? {
+        return Err(ApiError::image_not_found());
     }
     ok(json!({}))
 }
 
-pub(super) fn blob(app: &App, id: &str) -> ApiResult {
-    let (data, mime) = {
-        let store = app.lock();
-        let image = store.get(id).ok_or_else(ApiError::image_not_found)?;
-        match (&image.blob, &image.content_type) {
-            (Some(b), Some(m)) => (b.clone(), m.clone()),
-            _ => return Err(ApiError::image_not_found()),
-        }
-    };
-    let mut resp = Response::new(Body::from(data));
-    if let Ok(v) = HeaderValue::from_str(&mime) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    Ok(resp)
+/// `GET v1/{id}/blob`: the original bytes, streamed.
+pub(super) async fn blob(app: &App, id: &str) -> ApiResult {
+    let id = id.to_owned();
+    let (source, mime) = app
+        .db(move |s| s.blob_of(&id))
+        .await?
+        .ok_or_else(ApiError::image_not_found)?;
+    blob_response(source, &mime).await
 }

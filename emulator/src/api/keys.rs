@@ -2,22 +2,19 @@
 
 use serde_json::{json, Value};
 
-use super::persist;
-use crate::store::Store;
-use crate::util::{decode_path, ok, random_key, valid_name, ApiError, ApiResult};
+use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
 use crate::App;
 
-pub(super) fn keys_json(store: &Store) -> Value {
-    let keys: Vec<Value> = store
-        .keys
+pub(super) fn keys_json(keys: &[(String, String)]) -> Value {
+    let keys: Vec<Value> = keys
         .iter()
         .map(|(name, value)| json!({"name": name, "value": value}))
         .collect();
     json!({ "keys": keys })
 }
 
-pub(super) fn keys_list(app: &App) -> ApiResult {
-    ok(keys_json(&app.lock()))
+pub(super) async fn keys_list(app: &App) -> ApiResult {
+    ok(keys_json(&app.db(|s| s.keys()).await?))
 }
 
 pub(super) fn check_key_name(raw: &str) -> Result<String, ApiError> {
@@ -32,27 +29,14 @@ pub(super) fn check_key_name(raw: &str) -> Result<String, ApiError> {
 
 pub(super) async fn key_put(app: &App, raw: &str) -> ApiResult {
     let name = check_key_name(raw)?;
-    let result = {
-        let mut store = app.lock();
-        store.keys.insert(name, random_key());
-        keys_json(&store)
-    };
-    persist(app).await?;
-    ok(result)
+    ok(keys_json(&app.db(move |s| s.put_key(&name)).await?))
 }
 
 pub(super) async fn key_delete(app: &App, raw: &str) -> ApiResult {
     let name = check_key_name(raw)?;
-    let result = {
-        let mut store = app.lock();
-        if store.keys.remove(&name).is_none() {
-            return Err(ApiError::new(404, 5404, "Key not found"));
-        }
-        if store.keys.is_empty() {
-            store.keys.insert("default".into(), random_key());
-        }
-        keys_json(&store)
-    };
-    persist(app).await?;
-    ok(result)
+    let keys = app
+        .db(move |s| s.delete_key(&name))
+        .await?
+        .ok_or_else(|| ApiError::new(404, 5404, "Key not found"))?;
+    ok(keys_json(&keys))
 }

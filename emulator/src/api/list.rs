@@ -2,25 +2,28 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{creator_matches, image_json, parse_range, query_get};
-use crate::store::Image;
+use super::{image_json, parse_range, query_get};
+use crate::store::CreatorFilter;
 use crate::util::{hex, ok, unhex, ApiError, ApiResult};
 use crate::App;
 
-pub(super) fn list_v1(app: &App, pairs: &[(String, String)]) -> ApiResult {
+pub(super) async fn list_v1(app: &App, pairs: &[(String, String)]) -> ApiResult {
     let page = parse_range(pairs, "page", 1, 1, u64::from(u32::MAX))?;
     let per_page = parse_range(pairs, "per_page", 100, 1, 10_000)?;
-    let creator = query_get(pairs, "creator");
-    let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
-    let take = usize::try_from(per_page).unwrap_or(usize::MAX);
-    let store = app.lock();
-    let images: Vec<Value> = store
-        .images
-        .values()
-        .filter(|i| creator_matches(creator, i))
-        .skip(skip)
-        .take(take)
-        .map(|i| image_json(app, &store, i))
+    let creator = query_get(pairs, "creator").map(str::to_owned);
+    let skip = (page - 1).saturating_mul(per_page);
+    let (images, variants) = app
+        .db(move |s| {
+            s.page(
+                CreatorFilter::from_query(creator.as_deref()),
+                skip,
+                per_page,
+            )
+        })
+        .await?;
+    let images: Vec<Value> = images
+        .iter()
+        .map(|i| image_json(app, i, &variants))
         .collect();
     ok(json!({ "images": images }))
 }
@@ -224,7 +227,7 @@ pub(super) fn decode_token(token: &str, desc: bool) -> Result<u64, ApiError> {
     seq.parse().map_err(|_| invalid())
 }
 
-pub(super) fn list_v2(app: &App, pairs: &[(String, String)]) -> ApiResult {
+pub(super) async fn list_v2(app: &App, pairs: &[(String, String)]) -> ApiResult {
     let per_page = parse_range(pairs, "per_page", 1000, 10, 10_000)?;
     let per_page = usize::try_from(per_page).unwrap_or(10_000);
     let desc = match query_get(pairs, "sort_order") {
@@ -236,49 +239,26 @@ pub(super) fn list_v2(app: &App, pairs: &[(String, String)]) -> ApiResult {
         None | Some("") => None,
         Some(token) => Some(decode_token(token, desc)?),
     };
-    let creator = query_get(pairs, "creator");
+    let creator = query_get(pairs, "creator").map(str::to_owned);
     let filters = parse_filters(pairs)?;
-    let store = app.lock();
-    let keep = |i: &&Image| {
-        creator_matches(creator, i) && filters.iter().all(|f| filter_matches(&i.meta, f))
-    };
-    let page: Vec<&Image> = match (desc, after) {
-        (true, Some(seq)) => store
-            .images
-            .range(..seq)
-            .rev()
-            .map(|(_, i)| i)
-            .filter(keep)
-            .take(per_page + 1)
-            .collect(),
-        (true, None) => store
-            .images
-            .values()
-            .rev()
-            .filter(keep)
-            .take(per_page + 1)
-            .collect(),
-        (false, Some(seq)) => store
-            .images
-            .range(seq.saturating_add(1)..)
-            .map(|(_, i)| i)
-            .filter(keep)
-            .take(per_page + 1)
-            .collect(),
-        (false, None) => store
-            .images
-            .values()
-            .filter(keep)
-            .take(per_page + 1)
-            .collect(),
-    };
+    let (page, variants) = app
+        .db(move |s| {
+            s.scan(
+                desc,
+                after,
+                CreatorFilter::from_query(creator.as_deref()),
+                per_page + 1,
+                |i| filters.iter().all(|f| filter_matches(&i.meta, f)),
+            )
+        })
+        .await?;
     let more = page.len() > per_page;
     let page = &page[..page.len().min(per_page)];
     let token = match (more, page.last()) {
         (true, Some(last)) => Value::String(encode_token(desc, last.seq)),
         _ => Value::Null,
     };
-    let images: Vec<Value> = page.iter().map(|i| image_json(app, &store, i)).collect();
+    let images: Vec<Value> = page.iter().map(|i| image_json(app, i, &variants)).collect();
     ok(json!({ "images": images, "continuation_token": token }))
 }
 

@@ -22,13 +22,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Request, Response};
-use bytes::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::{Map, Value};
 
-use crate::store::{blob_path, Image, Store};
+use crate::store::{BlobSource, Image};
 use crate::util::{decode_path, ApiError, ApiResult};
 use crate::App;
+use tokio_util::io::ReaderStream;
 
 /// Largest accepted image: 10 MiB.
 pub(crate) const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
@@ -126,23 +126,23 @@ macro_rules! route {
 fn routes() -> &'static [Route] {
     static ROUTES: std::sync::LazyLock<Vec<Route>> = std::sync::LazyLock::new(|| {
         vec![
-            route!(GET "v1" => |c| list::list_v1(&c.app, &c.query())),
+            route!(GET "v1" => |c| list::list_v1(&c.app, &c.query()).await),
             route!(POST "v1" => |c| images::upload_v1(&c.app, c.req).await),
-            route!(GET "v1/keys" => |c| keys::keys_list(&c.app)),
+            route!(GET "v1/keys" => |c| keys::keys_list(&c.app).await),
             route!(PUT "v1/keys/{name}" => |c| keys::key_put(&c.app, c.raw(0)).await),
             route!(DELETE "v1/keys/{name}" => |c| keys::key_delete(&c.app, c.raw(0)).await),
-            route!(GET "v1/stats" => |c| stats::stats(&c.app)),
-            route!(GET "v1/variants" => |c| variants::variants_list(&c.app)),
+            route!(GET "v1/stats" => |c| stats::stats(&c.app).await),
+            route!(GET "v1/variants" => |c| variants::variants_list(&c.app).await),
             route!(POST "v1/variants" => |c| variants::variant_create(&c.app, c.req).await),
-            route!(GET "v1/variants/{id}" => |c| variants::variant_get(&c.app, c.raw(0), false)),
-            route!(GET "v1/variants/{id}/flat" => |c| variants::variant_get(&c.app, c.raw(0), true)),
+            route!(GET "v1/variants/{id}" => |c| variants::variant_get(&c.app, c.raw(0), false).await),
+            route!(GET "v1/variants/{id}/flat" => |c| variants::variant_get(&c.app, c.raw(0), true).await),
             route!(PATCH "v1/variants/{id}" => |c| {
                 let raw = c.raw(0).to_owned();
                 variants::variant_patch(&c.app, &raw, c.req).await
             }),
             route!(DELETE "v1/variants/{id}" => |c| variants::variant_delete(&c.app, c.raw(0)).await),
             route!(POST "v1/direct_upload" => |c| direct_upload::direct_upload_v1(&c.app, c.req).await),
-            route!(GET "v2" => |c| list::list_v2(&c.app, &c.query())),
+            route!(GET "v2" => |c| list::list_v2(&c.app, &c.query()).await),
             route!(POST "v2/direct_upload" => |c| direct_upload::direct_upload_v2(&c.app, c.req).await),
             route!(ANY "v1" => |_c| Err(method_not_allowed())),
             route!(ANY "v2" => |_c| Err(method_not_allowed())),
@@ -150,8 +150,8 @@ fn routes() -> &'static [Route] {
             route!(ANY "v1/stats" => |_c| Err(method_not_allowed())),
             route!(ANY "v1/variants" => |_c| Err(method_not_allowed())),
             // Image ids may hold `/`, so these come last and capture the rest of the path.
-            route!(GET "v1/{id*}/blob" => |c| images::blob(&c.app, &c.image_id(0)?)),
-            route!(GET "v1/{id*}" => |c| images::image_get(&c.app, &c.image_id(0)?)),
+            route!(GET "v1/{id*}/blob" => |c| images::blob(&c.app, &c.image_id(0)?).await),
+            route!(GET "v1/{id*}" => |c| images::image_get(&c.app, &c.image_id(0)?).await),
             route!(PATCH "v1/{id*}" => |c| {
                 let id = c.image_id(0)?;
                 images::image_patch(&c.app, &id, c.req).await
@@ -313,24 +313,9 @@ async fn api(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
 // ---------------------------------------------------------------------------------------------
 // Errors and helpers shared by the handlers.
 
-pub(super) fn image_json(app: &App, store: &Store, image: &Image) -> Value {
-    image.to_json(&app.origin, &app.config.account_hash, &store.variants)
-}
-
-/// Writes the index (when persistence is on), mapping I/O failures to 500.
-pub(super) async fn persist(app: &App) -> Result<(), ApiError> {
-    app.persist()
-        .await
-        .map_err(|e| ApiError::internal(format!("Could not persist state: {e}")))
-}
-
-pub(super) async fn write_blob(app: &App, seq: u64, data: &Bytes) -> Result<(), ApiError> {
-    if let Some(dir) = &app.config.data_dir {
-        tokio::fs::write(blob_path(dir, seq), data)
-            .await
-            .map_err(|e| ApiError::internal(format!("Could not store image: {e}")))?;
-    }
-    Ok(())
+/// The API representation of `image`; `variants` are the variant names.
+pub(super) fn image_json(app: &App, image: &Image, variants: &[String]) -> Value {
+    image.to_json(&app.origin, &app.config.account_hash, variants)
 }
 
 pub(super) async fn read_json_body(
@@ -346,14 +331,6 @@ pub(super) async fn read_json_body(
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(Value::Null) => Ok(None),
         _ => Err(ApiError::bad_request("Request body must be a JSON object")),
-    }
-}
-
-pub(super) fn creator_matches(filter: Option<&str>, image: &Image) -> bool {
-    match filter {
-        None => true,
-        Some("") => image.creator.is_none(),
-        Some(c) => image.creator.as_deref() == Some(c),
     }
 }
 
@@ -386,9 +363,41 @@ pub(super) fn already_exists() -> ApiError {
     ApiError::new(409, 5409, "Resource already exists")
 }
 
-pub(super) fn ensure_free(app: &App, id: Option<&str>) -> Result<(), ApiError> {
+/// A response streaming the bytes of `source` (files are not read into memory). 404 (code
+/// 5404) if the blob has gone (a concurrent delete), 500 (5500) on other I/O errors.
+pub(crate) async fn blob_response(source: BlobSource, mime: &str) -> ApiResult {
+    let mut resp = match source {
+        BlobSource::Memory(bytes) => Response::new(Body::from(bytes)),
+        BlobSource::File(path) => {
+            let opened = async {
+                let file = tokio::fs::File::open(&path).await?;
+                let len = file.metadata().await?.len();
+                Ok::<_, std::io::Error>((file, len))
+            };
+            let (file, len) = match opened.await {
+                Ok(found) => found,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ApiError::image_not_found())
+                }
+                Err(e) => return Err(ApiError::internal(format!("Could not read image: {e}"))),
+            };
+            let mut resp = Response::new(Body::from_stream(ReaderStream::new(file)));
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            resp
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    Ok(resp)
+}
+
+/// 409 if `id` is taken (an early answer; the insert checks again atomically).
+pub(super) async fn ensure_free(app: &App, id: Option<&str>) -> Result<(), ApiError> {
     if let Some(id) = id {
-        if app.lock().get(id).is_some() {
+        let id = id.to_owned();
+        if app.db(move |s| s.exists(&id)).await? {
             return Err(already_exists());
         }
     }

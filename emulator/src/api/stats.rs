@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::util::{ok, ApiResult};
 use crate::App;
 
-pub(super) fn stats(app: &App) -> ApiResult {
-    let current = app.lock().count();
+pub(super) async fn stats(app: &App) -> ApiResult {
+    let current = app.db(|s| s.count()).await?;
     ok(json!({ "count": { "current": current, "allowed": 100_000 } }))
 }

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{json, Map, Value};
 
-use super::{already_exists, persist, read_json_body};
+use super::read_json_body;
 use crate::store::Variant;
 use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
 use crate::App;
@@ -17,10 +17,9 @@ pub(super) fn variant_not_found() -> ApiError {
     ApiError::new(404, 5401, "Variant not found")
 }
 
-pub(super) fn variants_list(app: &App) -> ApiResult {
-    let store = app.lock();
-    let map: Map<String, Value> = store
-        .variants
+pub(super) async fn variants_list(app: &App) -> ApiResult {
+    let variants = app.db(|s| s.variants()).await?;
+    let map: Map<String, Value> = variants
         .iter()
         .map(|(k, v)| (k.clone(), v.to_json()))
         .collect();
@@ -121,27 +120,18 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
         never_require_signed_urls: false,
     };
     let variant = apply_variant_body(&body, blank, true)?;
-    let result = {
-        let mut store = app.lock();
-        if store.variants.contains_key(&id) {
-            return Err(already_exists());
-        }
-        if store.variants.len() >= MAX_VARIANTS {
-            return Err(ApiError::bad_request(
-                "An account can have at most 100 variants",
-            ));
-        }
-        store.variants.insert(id, variant.clone());
-        variant.to_json()
-    };
-    persist(app).await?;
-    ok(json!({ "variant": result }))
+    let created = variant.clone();
+    app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
+        .await?;
+    ok(json!({ "variant": variant.to_json() }))
 }
 
-pub(super) fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
+pub(super) async fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
     let name = decode_path(raw).unwrap_or_default();
-    let store = app.lock();
-    let variant = store.variants.get(&name).ok_or_else(variant_not_found)?;
+    let variant = app
+        .db(move |s| s.variant(&name))
+        .await?
+        .ok_or_else(variant_not_found)?;
     if flat {
         ok(variant.to_json())
     } else {
@@ -152,31 +142,17 @@ pub(super) fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
 pub(super) async fn variant_patch(app: &App, raw: &str, req: Request<Body>) -> ApiResult {
     let name = check_variant_name(raw)?;
     let body = read_json_body(req).await?.unwrap_or_default();
-    let current = app
-        .lock()
-        .variants
-        .get(&name)
-        .cloned()
+    let updated = app
+        .db(move |s| s.update_variant(&name, |current| apply_variant_body(&body, current, false)))
+        .await?
         .ok_or_else(variant_not_found)?;
-    let updated = apply_variant_body(&body, current, false)?;
-    {
-        let mut store = app.lock();
-        let slot = store
-            .variants
-            .get_mut(&name)
-            .ok_or_else(variant_not_found)?;
-        *slot = updated.clone();
-    }
-    persist(app).await?;
     ok(json!({ "variant": updated.to_json() }))
 }
 
 pub(super) async fn variant_delete(app: &App, raw: &str) -> ApiResult {
     let name = decode_path(raw).unwrap_or_default();
-    app.lock()
-        .variants
-        .remove(&name)
-        .ok_or_else(variant_not_found)?;
-    persist(app).await?;
+    if !app.db(move |s| s.delete_variant(&name)).await? {
+        return Err(variant_not_found());
+    }
     ok(json!({}))
 }
