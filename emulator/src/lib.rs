@@ -62,7 +62,9 @@ pub struct Config {
     /// If set, the only bearer token accepted; if `None`, any non-empty credential is.
     /// `X-Auth-Email` + `X-Auth-Key` pairs are always accepted when both are non-empty.
     pub api_token: Option<String>,
-    /// If set, images and state are kept in this folder and loaded again on start.
+    /// If set, images and state are kept in this folder (`images.db`, SQLite in WAL mode, and
+    /// content-addressed `blobs/`) and loaded again on start; several processes may share it.
+    /// An old-format folder (`index.json`) is migrated on start. If `None`, all is in memory.
     pub data_dir: Option<PathBuf>,
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     pub port: u16,

@@ -445,3 +445,43 @@ async fn upload_cost_stays_flat_as_the_store_grows() {
     let ratio = per_upload[&100_000].as_secs_f64() / per_upload[&1_000].as_secs_f64();
     println!("upload cost ratio 100,000 / 1,000 stored images: {ratio:.2}");
 }
+
+/// Resident memory of a process, in KiB (Linux only).
+#[cfg(target_os = "linux")]
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Server memory after storing 50 MiB vs 250 MiB of images (1 MiB each). Not a pass/fail
+/// check; run by hand:
+/// `cargo test --release -p cloudflare-images-emulator --test store -- --ignored --nocapture server_memory`
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run by hand (see BENCHMARKS.md)"]
+async fn server_memory_does_not_grow_with_bytes_stored() {
+    let dir = TempDir(temp_dir("rss"));
+    std::fs::create_dir_all(&dir.0).expect("dir");
+    let proc_ = Proc::start(&dir.0);
+    let pid = proc_.child.id();
+    let http = reqwest::Client::new();
+    let mib = |i: usize| {
+        let mut data = image_bytes(&format!("big{i}"));
+        data.resize(1 << 20, u8::try_from(i % 251).expect("small"));
+        data
+    };
+    let mut stored = 0;
+    for target in [50usize, 250] {
+        while stored < target {
+            upload(&http, &proc_.api, &mib(stored), None)
+                .await
+                .expect("upload");
+            stored += 1;
+        }
+        println!("{stored:>4} MiB stored: server RSS {} KiB", rss_kib(pid));
+    }
+}
