@@ -189,6 +189,9 @@ pub(crate) enum DraftState {
 const COLS: &str = "seq, id, custom_id, filename, uploaded, require_signed_urls, meta, creator, \
                     draft, upload_expiry, content_type, blob_hash";
 
+/// Recorded in `settings` so a later layout can tell what it opens.
+const SCHEMA_VERSION: &str = "1";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS images (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -520,8 +523,9 @@ impl Store {
                 }
             }
             tx.execute(
-                "INSERT INTO settings (name, value) VALUES ('initialized', ?1)",
-                [time_text(&Utc::now())],
+                "INSERT INTO settings (name, value) VALUES ('initialized', ?1), \
+                 ('schema_version', ?2)",
+                params![time_text(&Utc::now()), SCHEMA_VERSION],
             )
             .map_err(to_io)?;
         }

@@ -166,8 +166,12 @@ fn awkward_id(p: usize, i: usize) -> String {
 async fn two_processes_on_one_data_dir_lose_and_mix_nothing() {
     let dir = TempDir(temp_dir("two-procs"));
     std::fs::create_dir_all(&dir.0).expect("dir");
-    // Start both before any upload; the first run creates the database.
-    let procs = [Proc::start(&dir.0), Proc::start(&dir.0)];
+    // Both start at once on the empty folder: they race to create the database.
+    let procs = std::thread::scope(|s| {
+        let a = s.spawn(|| Proc::start(&dir.0));
+        let b = s.spawn(|| Proc::start(&dir.0));
+        [a.join().expect("start a"), b.join().expect("start b")]
+    });
     let http = reqwest::Client::new();
     let mut tasks = tokio::task::JoinSet::new();
     for (p, proc_) in procs.iter().enumerate() {
