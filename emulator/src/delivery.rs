@@ -13,6 +13,8 @@ use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::api::blob_response;
+use crate::store::Delivery;
 use crate::util::{decode_path, text_response, unhex};
 use crate::App;
 
@@ -53,26 +55,19 @@ pub(crate) async fn serve(app: &App, req: Request<Body>) -> Response<Body> {
         return not_found();
     }
     let flexible = variant.contains('=');
-    let (data, mime, require_signed, keys) = {
-        let store = app.lock();
-        let never_signed = match store.variants.get(&variant) {
-            Some(v) => v.never_require_signed_urls,
-            None if flexible => false,
-            None => return text_response(StatusCode::NOT_FOUND, "ERROR 9401: Variant not found"),
-        };
-        let Some(image) = store.get(&id) else {
-            return not_found();
-        };
-        let (Some(data), Some(mime)) = (&image.blob, &image.content_type) else {
-            return not_found();
-        };
-        let keys: Vec<String> = store.keys.values().cloned().collect();
-        (
-            data.clone(),
-            mime.clone(),
-            image.require_signed_urls && !never_signed,
+    let found = app.db(move |s| s.delivery(&id, &variant, flexible)).await;
+    let (blob, mime, require_signed, keys) = match found {
+        Ok(Delivery::Found {
+            mime,
+            blob,
+            require_signed,
             keys,
-        )
+        }) => (blob, mime, require_signed, keys),
+        Ok(Delivery::VariantNotFound) => {
+            return text_response(StatusCode::NOT_FOUND, "ERROR 9401: Variant not found")
+        }
+        Ok(Delivery::ImageNotFound) => return not_found(),
+        Err(e) => return e.into_response(),
     };
     if require_signed {
         if let Err(why) = verify(
@@ -85,10 +80,11 @@ pub(crate) async fn serve(app: &App, req: Request<Body>) -> Response<Body> {
             return forbidden(why);
         }
     }
-    let mut resp = Response::new(Body::from(data));
-    if let Ok(v) = HeaderValue::from_str(&mime) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
+    let mut resp = match blob_response(blob, &mime).await {
+        Ok(resp) => resp,
+        Err(e) if e.status == StatusCode::NOT_FOUND => return not_found(),
+        Err(e) => return e.into_response(),
+    };
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(if require_signed {

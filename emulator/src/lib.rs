@@ -32,7 +32,7 @@ mod util;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -62,7 +62,9 @@ pub struct Config {
     /// If set, the only bearer token accepted; if `None`, any non-empty credential is.
     /// `X-Auth-Email` + `X-Auth-Key` pairs are always accepted when both are non-empty.
     pub api_token: Option<String>,
-    /// If set, images and state are kept in this folder and loaded again on start.
+    /// If set, images and state are kept in this folder (`images.db`, SQLite in WAL mode, and
+    /// content-addressed `blobs/`) and loaded again on start; several processes may share it.
+    /// An old-format folder (`index.json`) is migrated on start. If `None`, all is in memory.
     pub data_dir: Option<PathBuf>,
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     pub port: u16,
@@ -107,27 +109,21 @@ impl Emulator {
     }
 
     /// Starts an emulator with the given configuration. Fails if the port cannot be bound or
-    /// the data folder cannot be read.
+    /// the data folder cannot be opened (or holds an unreadable old `index.json`).
     pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
-        let store = match &config.data_dir {
-            Some(dir) => {
-                let dir = dir.clone();
-                tokio::task::spawn_blocking(move || store::load(&dir))
-                    .await
-                    .map_err(std::io::Error::other)??
-            }
-            None => Store::new(),
-        };
+        let dir = config.data_dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(dir.as_deref()))
+            .await
+            .map_err(std::io::Error::other)??;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let port = listener.local_addr()?.port();
         let origin = format!("http://127.0.0.1:{port}");
         let faults = Faults::new(&config.faults);
         let app = Arc::new(App {
             origin,
-            store: Mutex::new(store),
+            store: Arc::new(store),
             faults,
             request_count: AtomicU64::new(0),
-            persist_lock: tokio::sync::Mutex::new(()),
             config,
         });
         let task = tokio::spawn(serve(listener, app.clone()));
@@ -180,17 +176,12 @@ impl EmulatorHandle {
 
     /// Number of stored images (drafts not counted).
     pub fn image_count(&self) -> usize {
-        self.app.lock().count()
+        self.app.store.count().unwrap_or(0)
     }
 
     /// The current signing keys as `(name, value)` pairs, sorted by name.
     pub fn signing_keys(&self) -> Vec<(String, String)> {
-        self.app
-            .lock()
-            .keys
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.app.store.keys().unwrap_or_default()
     }
 
     /// Test helper: inserts `n` small PNG images directly (no HTTP), with upload times one
@@ -198,21 +189,15 @@ impl EmulatorHandle {
     /// Returns their ids in upload order.
     #[doc(hidden)]
     pub async fn seed_images(&self, n: usize) -> Vec<String> {
-        let blob = Bytes::from_static(api::TINY_PNG);
         let base = Utc::now() - chrono::Duration::milliseconds(i64::try_from(n).unwrap_or(0));
-        let mut ids = Vec::with_capacity(n);
-        let mut seqs = Vec::with_capacity(n);
-        {
-            let mut store = self.app.lock();
-            for i in 0..n {
-                let seq = store.alloc_seq();
-                let id = uuid::Uuid::new_v4().to_string();
+        let images: Vec<Image> = (0..n)
+            .map(|i| {
                 let mut meta = serde_json::Map::new();
                 meta.insert("index".into(), serde_json::json!(i));
                 meta.insert("even".into(), serde_json::json!(i % 2 == 0));
-                let image = Image {
-                    seq,
-                    id: id.clone(),
+                Image {
+                    seq: 0,
+                    id: uuid::Uuid::new_v4().to_string(),
                     custom_id: false,
                     filename: Some(format!("seed-{i}.png")),
                     uploaded: base + chrono::Duration::milliseconds(i64::try_from(i).unwrap_or(0)),
@@ -222,35 +207,21 @@ impl EmulatorHandle {
                     draft: false,
                     upload_expiry: None,
                     content_type: Some("image/png".into()),
-                    blob: Some(blob.clone()),
-                };
-                if store.insert(image) {
-                    ids.push(id);
-                    seqs.push(seq);
+                    blob_hash: None,
                 }
-            }
-        }
-        if let Some(dir) = &self.app.config.data_dir {
-            for seq in seqs {
-                let _ = tokio::fs::write(store::blob_path(dir, seq), api::TINY_PNG).await;
-            }
-        }
-        let _ = self.app.persist().await;
-        ids
+            })
+            .collect();
+        self.app
+            .db(move |s| s.seed(images, &Bytes::from_static(api::TINY_PNG)))
+            .await
+            .unwrap_or_default()
     }
 
     /// Test helper: makes the one-time upload URL of draft `id` expired. Returns false if no
     /// such draft exists.
     #[doc(hidden)]
     pub fn expire_upload_url(&self, id: &str) -> bool {
-        let mut store = self.app.lock();
-        match store.get_mut(id) {
-            Some(image) if image.draft => {
-                image.upload_expiry = Some(Utc::now() - chrono::Duration::seconds(1));
-                true
-            }
-            _ => false,
-        }
+        self.app.store.expire_draft(id).unwrap_or(false)
     }
 
     /// Stops the server and waits until it has stopped. Open connections are closed.
@@ -275,28 +246,23 @@ impl Drop for EmulatorHandle {
 pub(crate) struct App {
     pub config: Config,
     pub origin: String,
-    pub store: Mutex<Store>,
+    pub store: Arc<Store>,
     pub faults: Faults,
     pub request_count: AtomicU64,
-    persist_lock: tokio::sync::Mutex<()>,
 }
 
 impl App {
-    /// Locks the state (recovering from a poisoned lock: the data stays usable).
-    pub fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Writes the index if persistence is on.
-    pub async fn persist(&self) -> std::io::Result<()> {
-        let Some(dir) = self.config.data_dir.clone() else {
-            return Ok(());
-        };
-        let _guard = self.persist_lock.lock().await;
-        let json = store::snapshot_json(&self.lock());
-        tokio::task::spawn_blocking(move || store::write_index(&dir, &json))
+    /// Runs `f` on the store on the blocking thread pool (SQLite and file I/O are
+    /// synchronous). A panic in `f` becomes a 500.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, util::ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, util::ApiError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(std::io::Error::other)?
+            .map_err(|e| util::ApiError::internal(format!("Storage task failed: {e}")))?
     }
 }
 

@@ -13,7 +13,8 @@ A stateful local stand-in for the Cloudflare Images API.
 
 Options:
   --port N                 port on 127.0.0.1 (default 0: pick a free one)
-  --data-dir DIR           keep images and state in DIR (loaded again on start)
+  --data-dir DIR           keep images and state in DIR (SQLite + blobs, loaded again on
+                           start; several processes may share it)
   --account-id ID          account id expected in API paths
   --account-hash HASH      account hash used in delivery URLs
   --token TOKEN            the only bearer token accepted (default: any credential)

@@ -244,8 +244,8 @@ async fn persistence_survives_restart() {
         ctx.emu.shutdown().await;
         (id, keys, image)
     };
-    assert!(dir.join("index.json").is_file());
-    assert!(!dir.join("index.json.tmp").exists());
+    assert!(dir.join("images.db").is_file());
+    assert!(!dir.join("index.json").exists());
     let ctx = Ctx::with(config).await;
     assert_eq!(ctx.emu.image_count(), 1);
     assert_eq!(ctx.emu.signing_keys(), keys);

@@ -1,0 +1,163 @@
+//! Direct uploads: `POST v2/direct_upload` (multipart), `POST v1/direct_upload` (JSON), which
+//! create drafts, and the one-time upload URLs `/upload/{account_hash}/{id}` that fill them.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::form::{check_format, common_fields, is_multipart, read_form, CommonFields, Form};
+use super::{
+    check_creator, custom_id_signed_error, ensure_free, fail_after_upload, image_json,
+    method_not_allowed, read_json_body, too_large, MAX_JSON_BODY,
+};
+use crate::store::{encode_id, DraftState, Image};
+use crate::util::{decode_path, metadata_from_value, ok, validate_custom_id, ApiError, ApiResult};
+use crate::App;
+
+pub(super) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -> ApiResult {
+    if req.method() != Method::POST {
+        return Err(method_not_allowed());
+    }
+    let (hash, id_raw) = rest.split_once('/').ok_or_else(ApiError::image_not_found)?;
+    if decode_path(hash).as_deref() != Some(app.config.account_hash.as_str()) {
+        return Err(ApiError::image_not_found());
+    }
+    let id = decode_path(id_raw.trim_end_matches('/')).ok_or_else(ApiError::image_not_found)?;
+    let form = read_form(req).await?;
+    let now = Utc::now();
+    // Check the upload URL's state before judging the file.
+    let lookup = id.clone();
+    match app.db(move |s| s.draft_state(&lookup, now)).await? {
+        DraftState::Open => {}
+        DraftState::Missing => return Err(ApiError::image_not_found()),
+        DraftState::Used => {
+            return Err(ApiError::bad_request(
+                "This upload URL has already been used",
+            ))
+        }
+        DraftState::Expired => return Err(ApiError::new(410, 5400, "This upload URL has expired")),
+    }
+    if form.file_too_large {
+        return Err(too_large());
+    }
+    let (filename, data) = form
+        .file
+        .ok_or_else(|| ApiError::bad_request("A file field is required"))?;
+    let mime = check_format(&data)?;
+    let (image, variants) = app
+        .db(move |s| s.complete_draft(&id, filename, mime, data))
+        .await?;
+    fail_after_upload(app)?;
+    ok(image_json(app, &image, &variants))
+}
+
+pub(super) async fn create_draft(
+    app: &App,
+    fields: CommonFields,
+    expiry: Option<&str>,
+) -> ApiResult {
+    let now = Utc::now();
+    let expiry = match expiry {
+        None => now + chrono::Duration::minutes(30),
+        Some(text) => {
+            let parsed = DateTime::parse_from_rfc3339(text.trim())
+                .map_err(|_| ApiError::bad_request("expiry must be an RFC 3339 date-time"))?
+                .with_timezone(&Utc);
+            let slack = chrono::Duration::seconds(1);
+            if parsed < now + chrono::Duration::minutes(2) - slack
+                || parsed > now + chrono::Duration::hours(6) + slack
+            {
+                return Err(ApiError::bad_request(
+                    "expiry must be between now + 2 minutes and now + 6 hours",
+                ));
+            }
+            parsed
+        }
+    };
+    let (custom_id, id) = match fields.id {
+        Some(id) => (true, id),
+        None => (false, uuid::Uuid::new_v4().to_string()),
+    };
+    let image = Image {
+        seq: 0,
+        id: id.clone(),
+        custom_id,
+        filename: None,
+        uploaded: now,
+        require_signed_urls: fields.require_signed_urls,
+        meta: fields.meta,
+        creator: fields.creator,
+        draft: true,
+        upload_expiry: Some(expiry),
+        content_type: None,
+        blob_hash: None,
+    };
+    app.db(move |s| s.insert(image, None)).await?;
+    ok(json!({
+        "id": id,
+        "uploadURL": format!("{}/upload/{}/{}", app.origin, app.config.account_hash, encode_id(&id)),
+    }))
+}
+
+pub(super) async fn direct_upload_v2(app: &App, req: Request<Body>) -> ApiResult {
+    let form = if is_multipart(&req) {
+        read_form(req).await?
+    } else {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| ApiError::bad_request("Request body unreadable"))?;
+        if !bytes.is_empty() {
+            return Err(ApiError::new(
+                415,
+                5415,
+                "Content-Type must be multipart/form-data",
+            ));
+        }
+        Form::default()
+    };
+    let fields = common_fields(&form)?;
+    ensure_free(app, fields.id.as_deref()).await?;
+    let expiry = form.get("expiry").map(str::to_owned);
+    create_draft(app, fields, expiry.as_deref()).await
+}
+
+pub(super) async fn direct_upload_v1(app: &App, req: Request<Body>) -> ApiResult {
+    let body = read_json_body(req).await?.unwrap_or_default();
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+        }
+    };
+    let id = text("id")?;
+    if let Some(id) = &id {
+        validate_custom_id(id)?;
+    }
+    let creator = text("creator")?;
+    if let Some(c) = &creator {
+        check_creator(c)?;
+    }
+    let meta = match body.get("metadata") {
+        None | Some(Value::Null) => Map::new(),
+        Some(v) => metadata_from_value(v)?,
+    };
+    let require_signed_urls = match body.get("requireSignedURLs") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("requireSignedURLs must be a boolean")),
+    };
+    if id.is_some() && require_signed_urls {
+        return Err(custom_id_signed_error());
+    }
+    ensure_free(app, id.as_deref()).await?;
+    let expiry = text("expiry")?;
+    let fields = CommonFields {
+        id,
+        creator,
+        meta,
+        require_signed_urls,
+    };
+    create_draft(app, fields, expiry.as_deref()).await
+}
