@@ -644,6 +644,19 @@ fn golden(name: &str, actual: &str) {
             path.display()
         )
     });
+    if name.ends_with(".json") {
+        // Compared as JSON: key order depends on serde_json's `preserve_order`
+        // feature, which a workspace-wide build may turn on.
+        let parse = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+        assert_eq!(
+            parse(actual),
+            parse(&expected),
+            "output differs from {} (UPDATE_GOLDEN=1 rewrites it):\n{actual}",
+            path.display()
+        );
+        assert!(parse(actual).is_some(), "not JSON: {actual}");
+        return;
+    }
     assert_eq!(
         actual,
         expected,
