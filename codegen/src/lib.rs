@@ -71,6 +71,21 @@ impl From<String> for Error {
     }
 }
 
+/// Formats several problems as one message: `N problems:` and one line each, or
+/// the problem itself when there is one.
+pub(crate) fn problem_list(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        _ => {
+            let mut out = format!("{} problems:", problems.len());
+            for p in problems {
+                let _ = write!(out, "\n  - {p}");
+            }
+            out
+        }
+    }
+}
+
 /// Reads a YAML (or JSON) spec into a JSON value.
 pub fn load_spec(path: &Path) -> Result<Value, Error> {
     let text = std::fs::read_to_string(path)
@@ -89,8 +104,14 @@ pub fn generate(spec_path: &Path, spec_display: &str) -> Result<Generation, Erro
 
 /// Like [`generate`], from an already loaded spec.
 pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Generation, Error> {
-    let fixup_report = fixups::apply_all(&mut spec)?;
-    let placements = tree::place_all(&spec)?;
+    // Every problem of the two steps that check the spec against the code
+    // (stale fixups, operations with no place in the tree) is reported in one run.
+    let (fixup_report, mut problems) = fixups::apply_all_collecting(&mut spec);
+    let (placements, placement_problems) = tree::place_all_collecting(&spec);
+    problems.extend(placement_problems);
+    if !problems.is_empty() {
+        return Err(Error(problem_list(&problems)));
+    }
     tree::rename_operations(&mut spec, &placements)?;
     // The tree keeps the multipart operations (they are handwritten); progenitor
     // must never see them.
