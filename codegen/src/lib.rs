@@ -234,9 +234,33 @@ fn run_progenitor(
     }
 }
 
-fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+thread_local! {
+    /// Set while this thread runs progenitor under [`quiet_catch`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once per process, a panic hook that stays silent on a thread inside
+/// [`quiet_catch`] and hands every other panic to the hook that was there before.
+/// The hook is never swapped again: swapping it around each call raced with other
+/// threads (tests run in parallel), whose panic messages went to the silent hook.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, turning a panic into its message, without printing it. Only the
+/// calling thread is silenced; a panic on any other thread is reported as usual.
+#[doc(hidden)]
+pub fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_quiet_hook();
+    let was_quiet = QUIET.with(|q| q.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         payload
             .downcast_ref::<String>()
@@ -244,7 +268,7 @@ fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into())
     });
-    std::panic::set_hook(previous);
+    QUIET.with(|q| q.set(was_quiet));
     result
 }
 
