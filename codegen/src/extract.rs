@@ -70,6 +70,11 @@ pub fn extract(full: &Value) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
+/// Pushes the name of every component schema `v` refers to (`#/components/schemas/<name>`).
+pub fn schema_refs(v: &Value, out: &mut Vec<String>) {
+    refs(v, out)
+}
+
 fn refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {

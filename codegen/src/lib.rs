@@ -272,9 +272,97 @@ pub fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     result
 }
 
+/// Names what made progenitor fail. First the component schemas: progenitor turns
+/// every one of them into a type, whatever the operations, so a schema it cannot
+/// handle fails every operation, and naming the operations would mislead. When the
+/// components alone generate, each operation is generated alone (with all
+/// components, same settings) to find the ones that fail.
+fn culprit(settings: &progenitor::GenerationSettings, spec: &openapiv3::OpenAPI) -> String {
+    let schemas = failing_schemas(settings, spec);
+    if !schemas.is_empty() {
+        return format!(
+            " (component schemas progenitor cannot handle: {}; every operation fails while \
+             they are in the spec: repair them with a fixup in codegen/src/fixups.rs)",
+            schemas.join(", ")
+        );
+    }
+    failing_operations(settings, spec)
+}
+
+/// The component schemas that fail generation, each tried alone with the schemas
+/// it refers to; of those, the ones whose own references all generate (so that a
+/// schema is not blamed for the one it refers to). Empty when the components
+/// together generate.
+fn failing_schemas(
+    settings: &progenitor::GenerationSettings,
+    spec: &openapiv3::OpenAPI,
+) -> Vec<String> {
+    let mut types_only = spec.clone();
+    types_only.paths.paths.clear();
+    let generates = |spec: &openapiv3::OpenAPI| {
+        let mut g = progenitor::Generator::new(settings);
+        matches!(quiet_catch(|| g.generate_tokens(spec)), Ok(Ok(_)))
+    };
+    let Some(components) = types_only.components.clone() else {
+        return Vec::new();
+    };
+    if generates(&types_only) {
+        return Vec::new();
+    }
+    let all: Vec<String> = components.schemas.keys().cloned().collect();
+    let closure = |name: &str| -> std::collections::BTreeSet<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue = vec![name.to_string()];
+        while let Some(n) = queue.pop() {
+            let Some(schema) = components.schemas.get(&n) else {
+                continue;
+            };
+            if seen.insert(n) {
+                let value = serde_json::to_value(schema).unwrap_or_default();
+                extract::schema_refs(&value, &mut queue);
+            }
+        }
+        seen
+    };
+    let closures: Vec<_> = all.iter().map(|n| closure(n)).collect();
+    let failing: Vec<bool> = closures
+        .iter()
+        .map(|set| {
+            let mut one = types_only.clone();
+            if let Some(c) = one.components.as_mut() {
+                c.schemas.retain(|k, _| set.contains(k));
+            }
+            !generates(&one)
+        })
+        .collect();
+    let is_failing = |n: &str| all.iter().position(|a| a == n).is_some_and(|i| failing[i]);
+    let culprits: Vec<String> = all
+        .iter()
+        .zip(&closures)
+        .zip(&failing)
+        .filter(|((name, deps), failed)| {
+            **failed && deps.iter().all(|d| d == *name || !is_failing(d))
+        })
+        .map(|((name, _), _)| name.clone())
+        .collect();
+    if culprits.is_empty() {
+        // Schemas that only fail together (a cycle): name every one that fails.
+        all.iter()
+            .zip(&failing)
+            .filter(|(_, f)| **f)
+            .map(|(n, _)| n.clone())
+            .collect()
+    } else {
+        culprits
+    }
+}
+
 /// Generates each operation alone (with all components, same settings) to find
 /// the ones that fail.
-fn culprit(settings: &progenitor::GenerationSettings, spec: &openapiv3::OpenAPI) -> String {
+fn failing_operations(
+    settings: &progenitor::GenerationSettings,
+    spec: &openapiv3::OpenAPI,
+) -> String {
     let mut bad = Vec::new();
     for (path, item) in spec.paths.paths.iter() {
         let Some(item) = item.as_item() else { continue };
@@ -426,6 +514,39 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("fine"), "{err}");
+    }
+
+    /// A `format: binary` field without `type` in a component panics inside
+    /// progenitor whatever the operations; the message names the schema, not every
+    /// operation "failing alone".
+    #[test]
+    fn a_component_schema_progenitor_cannot_handle_is_named() {
+        let ok = |id: &str, schema: &str| {
+            serde_json::json!({"get": {"operationId": id, "responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}}}}})
+        };
+        let spec: openapiv3::OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/a": ok("first", "fine"), "/b": ok("second", "wrapper")},
+            "components": {"schemas": {
+                "fine": {"type": "object", "properties": {"name": {"type": "string"}}},
+                "upload_file": {"type": "object", "properties": {"file": {"format": "binary"}}},
+                "wrapper": {"type": "object", "properties": {"inner": {"$ref": "#/components/schemas/upload_file"}}}
+            }}
+        }))
+        .unwrap();
+        let settings = progenitor::GenerationSettings::default();
+        let mut generator = progenitor::Generator::new(&settings);
+        let err = run_progenitor(&mut generator, &settings, &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("component schemas progenitor cannot handle: upload_file;"),
+            "{err}"
+        );
+        assert!(!err.contains("operations that fail alone"), "{err}");
+        assert!(!err.contains("wrapper"), "{err}");
     }
 
     #[test]
