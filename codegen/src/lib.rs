@@ -86,6 +86,43 @@ pub(crate) fn problem_list(problems: &[String]) -> String {
     }
 }
 
+/// The checkout to work on: the nearest directory at or above `start` whose
+/// `Cargo.toml` has a `[workspace]` listing `codegen` among its members. Found at
+/// run time, never from where the binary was compiled: with one target directory
+/// shared by two clones, the binary built for one is run from the other.
+pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|text| workspace_lists_codegen(&text))
+        })
+        .map(Path::to_path_buf)
+}
+
+/// Whether a `Cargo.toml` has a `[workspace]` whose `members` include `"codegen"`.
+fn workspace_lists_codegen(cargo_toml: &str) -> bool {
+    let Some(section) = cargo_toml
+        .split("\n[")
+        .find(|s| s.trim_start_matches('[').starts_with("workspace]"))
+    else {
+        return false;
+    };
+    let Some(members) = section.split_once("members") else {
+        return false;
+    };
+    let Some(list) = members
+        .1
+        .split_once('[')
+        .and_then(|(_, l)| l.split(']').next())
+    else {
+        return false;
+    };
+    list.split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .any(|m| m == "codegen" || m == "./codegen")
+}
+
 /// Reads a YAML (or JSON) spec into a JSON value.
 pub fn load_spec(path: &Path) -> Result<Value, Error> {
     let text = std::fs::read_to_string(path)
@@ -553,6 +590,29 @@ mod tests {
     fn a_panic_inside_generation_becomes_an_error() {
         let result = quiet_catch(|| -> u32 { panic!("boom in typify") });
         assert_eq!(result.unwrap_err(), "boom in typify");
+    }
+
+    #[test]
+    fn the_workspace_is_the_nearest_cargo_toml_listing_codegen() {
+        assert!(workspace_lists_codegen(
+            "[workspace]\nmembers = [\".\", \"codegen\", \"emulator\"]\n\n[package]\nname = \"x\"\n"
+        ));
+        assert!(workspace_lists_codegen(
+            "[package]\nname = \"x\"\n[workspace]\nmembers = [\n  \"codegen\",\n]\n"
+        ));
+        assert!(!workspace_lists_codegen("[package]\nname = \"codegen\"\n"));
+        assert!(!workspace_lists_codegen(
+            "[workspace]\nmembers = [\"codegenx\"]\n"
+        ));
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = here.parent().unwrap();
+        // From the codegen crate (whose Cargo.toml has no [workspace]) and deeper.
+        assert_eq!(
+            find_workspace_root(&here.join("src")).as_deref(),
+            Some(root)
+        );
+        assert_eq!(find_workspace_root(root).as_deref(), Some(root));
+        assert_eq!(find_workspace_root(Path::new("/")), None);
     }
 
     #[test]
