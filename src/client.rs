@@ -489,7 +489,8 @@ impl ClientBuilder {
         let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
+            None => crate::tls::client_builder()
+                .map_err(|e| Error::config("TLS could not be set up").with_source(e))?
                 // Cloudflare's API does not redirect: a redirect is an error, and
                 // credentials never follow one.
                 .redirect(reqwest::redirect::Policy::none())

@@ -191,7 +191,8 @@ impl CreatorUpload {
 
 /// An HTTP client with no default headers beyond a `User-Agent`.
 fn plain_http_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
+        .map_err(|e| Error::config("TLS could not be set up").with_source(e))?
         .user_agent(concat!("cloudflare-images-rs/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)

@@ -129,6 +129,7 @@ pub mod error_code;
 mod finite;
 pub mod pagination;
 pub mod retry;
+mod tls;
 mod transport;
 pub mod upload;
 

@@ -119,21 +119,34 @@ pub const FIXUPS: &[Fixup] = &[
     },
 ];
 
-/// Applies every fixup in order; returns `(name, places changed)` for each.
+/// Applies every fixup in order; returns `(name, places changed)` for each, or
+/// every problem at once: a stale fixup does not stop the others from running, so
+/// a spec refresh that made three fixups stale reports all three in one run.
 pub fn apply_all(spec: &mut Value) -> Result<Vec<(&'static str, usize)>, String> {
+    let (report, problems) = apply_all_collecting(spec);
+    if problems.is_empty() {
+        Ok(report)
+    } else {
+        Err(crate::problem_list(&problems))
+    }
+}
+
+/// Runs every fixup, even after one failed; returns what ran and every problem.
+pub fn apply_all_collecting(spec: &mut Value) -> (Vec<(&'static str, usize)>, Vec<String>) {
     let mut report = Vec::new();
+    let mut problems = Vec::new();
     for fixup in FIXUPS {
-        let n = (fixup.apply)(spec).map_err(|e| format!("fixup {}: {e}", fixup.name))?;
-        if n == 0 {
-            return Err(format!(
+        match (fixup.apply)(spec) {
+            Err(e) => problems.push(format!("fixup {}: {e}", fixup.name)),
+            Ok(0) => problems.push(format!(
                 "fixup {} changed nothing: the quirk it repairs ({}) is no longer in the spec. \
                  Check the refreshed spec and update or remove the fixup in codegen/src/fixups.rs.",
                 fixup.name, fixup.repairs
-            ));
+            )),
+            Ok(n) => report.push((fixup.name, n)),
         }
-        report.push((fixup.name, n));
     }
-    Ok(report)
+    (report, problems)
 }
 
 // ---------------------------------------------------------------------------
@@ -1143,5 +1156,39 @@ mod tests {
         let mut spec = json!({"paths": {}, "components": {"schemas": {}}});
         let err = apply_all(&mut spec).unwrap_err();
         assert!(err.contains("label_doc_fences changed nothing"), "{err}");
+    }
+
+    /// A refreshed spec where upstream fixed three quirks: all three stale fixups
+    /// are named in one run, and nothing else is.
+    #[test]
+    fn every_stale_fixup_is_reported_in_one_run() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../spec/cloudflare-images.openapi.yaml");
+        let mut spec = crate::load_spec(&path).unwrap();
+        // Upstream "fixes" three quirks the way the fixups do.
+        label_doc_fences(&mut spec).unwrap();
+        drop_template_query_params(&mut spec).unwrap();
+        integer_dimensions(&mut spec).unwrap();
+        let err = apply_all(&mut spec).unwrap_err();
+        assert!(err.starts_with("3 problems"), "{err}");
+        for name in [
+            "label_doc_fences",
+            "drop_template_query_params",
+            "integer_dimensions",
+        ] {
+            assert!(
+                err.contains(&format!("fixup {name} changed nothing")),
+                "{err}"
+            );
+        }
+        let (ran, problems) = apply_all_collecting(&mut load_spec_again());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(ran.len(), FIXUPS.len());
+    }
+
+    fn load_spec_again() -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../spec/cloudflare-images.openapi.yaml");
+        crate::load_spec(&path).unwrap()
     }
 }

@@ -71,6 +71,58 @@ impl From<String> for Error {
     }
 }
 
+/// Formats several problems as one message: `N problems:` and one line each, or
+/// the problem itself when there is one.
+pub(crate) fn problem_list(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        _ => {
+            let mut out = format!("{} problems:", problems.len());
+            for p in problems {
+                let _ = write!(out, "\n  - {p}");
+            }
+            out
+        }
+    }
+}
+
+/// The checkout to work on: the nearest directory at or above `start` whose
+/// `Cargo.toml` has a `[workspace]` listing `codegen` among its members. Found at
+/// run time, never from where the binary was compiled: with one target directory
+/// shared by two clones, the binary built for one is run from the other.
+pub fn find_workspace_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|text| workspace_lists_codegen(&text))
+        })
+        .map(Path::to_path_buf)
+}
+
+/// Whether a `Cargo.toml` has a `[workspace]` whose `members` include `"codegen"`.
+fn workspace_lists_codegen(cargo_toml: &str) -> bool {
+    let Some(section) = cargo_toml
+        .split("\n[")
+        .find(|s| s.trim_start_matches('[').starts_with("workspace]"))
+    else {
+        return false;
+    };
+    let Some(members) = section.split_once("members") else {
+        return false;
+    };
+    let Some(list) = members
+        .1
+        .split_once('[')
+        .and_then(|(_, l)| l.split(']').next())
+    else {
+        return false;
+    };
+    list.split(',')
+        .map(|m| m.trim().trim_matches('"'))
+        .any(|m| m == "codegen" || m == "./codegen")
+}
+
 /// Reads a YAML (or JSON) spec into a JSON value.
 pub fn load_spec(path: &Path) -> Result<Value, Error> {
     let text = std::fs::read_to_string(path)
@@ -89,8 +141,14 @@ pub fn generate(spec_path: &Path, spec_display: &str) -> Result<Generation, Erro
 
 /// Like [`generate`], from an already loaded spec.
 pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Generation, Error> {
-    let fixup_report = fixups::apply_all(&mut spec)?;
-    let placements = tree::place_all(&spec)?;
+    // Every problem of the two steps that check the spec against the code
+    // (stale fixups, operations with no place in the tree) is reported in one run.
+    let (fixup_report, mut problems) = fixups::apply_all_collecting(&mut spec);
+    let (placements, placement_problems) = tree::place_all_collecting(&spec);
+    problems.extend(placement_problems);
+    if !problems.is_empty() {
+        return Err(Error(problem_list(&problems)));
+    }
     tree::rename_operations(&mut spec, &placements)?;
     // The tree keeps the multipart operations (they are handwritten); progenitor
     // must never see them.
@@ -213,9 +271,33 @@ fn run_progenitor(
     }
 }
 
-fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+thread_local! {
+    /// Set while this thread runs progenitor under [`quiet_catch`].
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Installs, once per process, a panic hook that stays silent on a thread inside
+/// [`quiet_catch`] and hands every other panic to the hook that was there before.
+/// The hook is never swapped again: swapping it around each call raced with other
+/// threads (tests run in parallel), whose panic messages went to the silent hook.
+fn install_quiet_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, turning a panic into its message, without printing it. Only the
+/// calling thread is silenced; a panic on any other thread is reported as usual.
+#[doc(hidden)]
+pub fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_quiet_hook();
+    let was_quiet = QUIET.with(|q| q.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         payload
             .downcast_ref::<String>()
@@ -223,13 +305,101 @@ fn quiet_catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into())
     });
-    std::panic::set_hook(previous);
+    QUIET.with(|q| q.set(was_quiet));
     result
+}
+
+/// Names what made progenitor fail. First the component schemas: progenitor turns
+/// every one of them into a type, whatever the operations, so a schema it cannot
+/// handle fails every operation, and naming the operations would mislead. When the
+/// components alone generate, each operation is generated alone (with all
+/// components, same settings) to find the ones that fail.
+fn culprit(settings: &progenitor::GenerationSettings, spec: &openapiv3::OpenAPI) -> String {
+    let schemas = failing_schemas(settings, spec);
+    if !schemas.is_empty() {
+        return format!(
+            " (component schemas progenitor cannot handle: {}; every operation fails while \
+             they are in the spec: repair them with a fixup in codegen/src/fixups.rs)",
+            schemas.join(", ")
+        );
+    }
+    failing_operations(settings, spec)
+}
+
+/// The component schemas that fail generation, each tried alone with the schemas
+/// it refers to; of those, the ones whose own references all generate (so that a
+/// schema is not blamed for the one it refers to). Empty when the components
+/// together generate.
+fn failing_schemas(
+    settings: &progenitor::GenerationSettings,
+    spec: &openapiv3::OpenAPI,
+) -> Vec<String> {
+    let mut types_only = spec.clone();
+    types_only.paths.paths.clear();
+    let generates = |spec: &openapiv3::OpenAPI| {
+        let mut g = progenitor::Generator::new(settings);
+        matches!(quiet_catch(|| g.generate_tokens(spec)), Ok(Ok(_)))
+    };
+    let Some(components) = types_only.components.clone() else {
+        return Vec::new();
+    };
+    if generates(&types_only) {
+        return Vec::new();
+    }
+    let all: Vec<String> = components.schemas.keys().cloned().collect();
+    let closure = |name: &str| -> std::collections::BTreeSet<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut queue = vec![name.to_string()];
+        while let Some(n) = queue.pop() {
+            let Some(schema) = components.schemas.get(&n) else {
+                continue;
+            };
+            if seen.insert(n) {
+                let value = serde_json::to_value(schema).unwrap_or_default();
+                extract::schema_refs(&value, &mut queue);
+            }
+        }
+        seen
+    };
+    let closures: Vec<_> = all.iter().map(|n| closure(n)).collect();
+    let failing: Vec<bool> = closures
+        .iter()
+        .map(|set| {
+            let mut one = types_only.clone();
+            if let Some(c) = one.components.as_mut() {
+                c.schemas.retain(|k, _| set.contains(k));
+            }
+            !generates(&one)
+        })
+        .collect();
+    let is_failing = |n: &str| all.iter().position(|a| a == n).is_some_and(|i| failing[i]);
+    let culprits: Vec<String> = all
+        .iter()
+        .zip(&closures)
+        .zip(&failing)
+        .filter(|((name, deps), failed)| {
+            **failed && deps.iter().all(|d| d == *name || !is_failing(d))
+        })
+        .map(|((name, _), _)| name.clone())
+        .collect();
+    if culprits.is_empty() {
+        // Schemas that only fail together (a cycle): name every one that fails.
+        all.iter()
+            .zip(&failing)
+            .filter(|(_, f)| **f)
+            .map(|(n, _)| n.clone())
+            .collect()
+    } else {
+        culprits
+    }
 }
 
 /// Generates each operation alone (with all components, same settings) to find
 /// the ones that fail.
-fn culprit(settings: &progenitor::GenerationSettings, spec: &openapiv3::OpenAPI) -> String {
+fn failing_operations(
+    settings: &progenitor::GenerationSettings,
+    spec: &openapiv3::OpenAPI,
+) -> String {
     let mut bad = Vec::new();
     for (path, item) in spec.paths.paths.iter() {
         let Some(item) = item.as_item() else { continue };
@@ -383,10 +553,66 @@ mod tests {
         assert!(!err.contains("fine"), "{err}");
     }
 
+    /// A `format: binary` field without `type` in a component panics inside
+    /// progenitor whatever the operations; the message names the schema, not every
+    /// operation "failing alone".
+    #[test]
+    fn a_component_schema_progenitor_cannot_handle_is_named() {
+        let ok = |id: &str, schema: &str| {
+            serde_json::json!({"get": {"operationId": id, "responses": {"200": {"description": "ok",
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}}}}})
+        };
+        let spec: openapiv3::OpenAPI = serde_json::from_value(serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/a": ok("first", "fine"), "/b": ok("second", "wrapper")},
+            "components": {"schemas": {
+                "fine": {"type": "object", "properties": {"name": {"type": "string"}}},
+                "upload_file": {"type": "object", "properties": {"file": {"format": "binary"}}},
+                "wrapper": {"type": "object", "properties": {"inner": {"$ref": "#/components/schemas/upload_file"}}}
+            }}
+        }))
+        .unwrap();
+        let settings = progenitor::GenerationSettings::default();
+        let mut generator = progenitor::Generator::new(&settings);
+        let err = run_progenitor(&mut generator, &settings, &spec)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("component schemas progenitor cannot handle: upload_file;"),
+            "{err}"
+        );
+        assert!(!err.contains("operations that fail alone"), "{err}");
+        assert!(!err.contains("wrapper"), "{err}");
+    }
+
     #[test]
     fn a_panic_inside_generation_becomes_an_error() {
         let result = quiet_catch(|| -> u32 { panic!("boom in typify") });
         assert_eq!(result.unwrap_err(), "boom in typify");
+    }
+
+    #[test]
+    fn the_workspace_is_the_nearest_cargo_toml_listing_codegen() {
+        assert!(workspace_lists_codegen(
+            "[workspace]\nmembers = [\".\", \"codegen\", \"emulator\"]\n\n[package]\nname = \"x\"\n"
+        ));
+        assert!(workspace_lists_codegen(
+            "[package]\nname = \"x\"\n[workspace]\nmembers = [\n  \"codegen\",\n]\n"
+        ));
+        assert!(!workspace_lists_codegen("[package]\nname = \"codegen\"\n"));
+        assert!(!workspace_lists_codegen(
+            "[workspace]\nmembers = [\"codegenx\"]\n"
+        ));
+        let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = here.parent().unwrap();
+        // From the codegen crate (whose Cargo.toml has no [workspace]) and deeper.
+        assert_eq!(
+            find_workspace_root(&here.join("src")).as_deref(),
+            Some(root)
+        );
+        assert_eq!(find_workspace_root(root).as_deref(), Some(root));
+        assert_eq!(find_workspace_root(Path::new("/")), None);
     }
 
     #[test]

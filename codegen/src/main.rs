@@ -1,60 +1,95 @@
 //! `cargo codegen [--check]` and `cargo codegen extract --from <file> [--out <file>]`.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use cloudflare_images_codegen as codegen;
+use codegen::extract::Provenance;
 
 const SPEC: &str = "spec/cloudflare-images.openapi.yaml";
 const USAGE: &str = "usage:
   cargo codegen            regenerate generated/ from spec/
   cargo codegen --check    exit 1 and print a diff if generated/ differs from what spec/ and codegen/ produce
   cargo codegen extract --from <openapi.yaml|json> [--out <path>]
-                           refresh spec/ from Cloudflare's full API schema
-  --root <dir>             work on another checkout (default: this repository)";
+                           refresh spec/ from Cloudflare's full API schema, keeping its provenance:
+      --upstream-commit <sha>      the api-schemas commit the file comes from (else read from the
+                                   input's provenance header, or from its git checkout)
+      --upstream-blob <sha>        its git blob id (else from the header, or computed from the file)
+      --upstream-file <path>       its path upstream (default: openapi.yaml)
+      --upstream-repository <url>  (default: https://github.com/cloudflare/api-schemas)
+  --root <dir>             work on another checkout (default: the checkout containing the
+                           current directory)";
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+/// Removes `--name <value>` from `args`; `Err` if the value is missing.
+fn take_flag(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
+    let Some(i) = args.iter().position(|a| a == name) else {
+        return Ok(None);
+    };
+    if i + 1 >= args.len() {
+        return Err(format!("{name} needs a value\n{USAGE}"));
+    }
+    let value = args.remove(i + 1);
+    args.remove(i);
+    Ok(Some(value))
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut root = repo_root();
-    if let Some(i) = args.iter().position(|a| a == "--root") {
-        match args.get(i + 1) {
-            Some(dir) => root = PathBuf::from(dir),
-            None => {
-                eprintln!("cargo codegen: --root needs a directory\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        }
-        args.drain(i..i + 2);
-    }
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] => generate(&root, false),
-        ["--check"] => generate(&root, true),
-        ["extract", "--from", from] => extract(Path::new(from), &root.join(SPEC)),
-        ["extract", "--from", from, "--out", out] => extract(Path::new(from), Path::new(out)),
-        ["-h" | "--help"] => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => Err(format!("unrecognised arguments\n{USAGE}")),
-    };
-    match result {
+    match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cargo codegen: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run(mut args: Vec<String>) -> Result<(), String> {
+    let root = take_flag(&mut args, "--root")?.map(PathBuf::from);
+    let flags = UpstreamFlags {
+        commit: take_flag(&mut args, "--upstream-commit")?,
+        blob: take_flag(&mut args, "--upstream-blob")?,
+        file: take_flag(&mut args, "--upstream-file")?,
+        repository: take_flag(&mut args, "--upstream-repository")?,
+    };
+    let from = take_flag(&mut args, "--from")?;
+    let out = take_flag(&mut args, "--out")?;
+    // The checkout worked on is the one the command runs in, found at run time:
+    // a binary built for another clone (a shared CARGO_TARGET_DIR) must not read
+    // or rewrite that clone's files.
+    let root = || -> Result<PathBuf, String> {
+        if let Some(root) = &root {
+            return Ok(root.clone());
+        }
+        let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+        codegen::find_workspace_root(&cwd).ok_or_else(|| {
+            format!(
+                "{} is not inside a cloudflare-images-rs checkout (no Cargo.toml whose [workspace] \
+                 lists codegen above it); run inside one or pass --root <dir>",
+                cwd.display()
+            )
+        })
+    };
+    match (
+        args.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        from,
+    ) {
+        ([], None) => generate(&root()?, false),
+        (["--check"], None) => generate(&root()?, true),
+        (["extract"], Some(from)) => {
+            let out = match out {
+                Some(out) => PathBuf::from(out),
+                None => root()?.join(SPEC),
+            };
+            extract(Path::new(&from), &out, flags)
+        }
+        (["-h" | "--help"], None) => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unrecognised arguments\n{USAGE}")),
     }
 }
 
@@ -64,11 +99,12 @@ fn generate(root: &Path, check: bool) -> Result<(), String> {
     if check {
         return match codegen::check(&out_dir, &generation.files) {
             None => {
-                println!("generated/ is up to date with {SPEC}");
+                println!("generated/ is up to date with {SPEC} (in {})", root.display());
                 Ok(())
             }
             Some(diff) => Err(format!(
-                "generated/ has drifted from {SPEC}; run `cargo codegen` and commit the result\n{diff}"
+                "generated/ has drifted from {SPEC} (in {}); run `cargo codegen` and commit the result\n{diff}",
+                root.display()
             )),
         };
     }
@@ -92,15 +128,148 @@ fn generate(root: &Path, check: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn extract(from: &Path, out: &Path) -> Result<(), String> {
+struct UpstreamFlags {
+    commit: Option<String>,
+    blob: Option<String>,
+    file: Option<String>,
+    repository: Option<String>,
+}
+
+fn extract(from: &Path, out: &Path, flags: UpstreamFlags) -> Result<(), String> {
+    let bytes = std::fs::read(from).map_err(|e| format!("reading {}: {e}", from.display()))?;
+    let provenance = provenance(from, &bytes, flags)?;
     let full = codegen::load_spec(from).map_err(|e| e.to_string())?;
     let subset = codegen::extract::extract(&full)?;
-    let text = codegen::extract::to_yaml(&subset, &from.display().to_string())?;
+    let text = codegen::extract::to_yaml(&subset, &provenance)?;
     std::fs::write(out, text).map_err(|e| format!("writing {}: {e}", out.display()))?;
     println!(
-        "wrote {} ({} paths)",
+        "wrote {} ({} paths) from {} at {}, blob {}",
         out.display(),
-        subset["paths"].as_object().map_or(0, |p| p.len())
+        subset["paths"].as_object().map_or(0, |p| p.len()),
+        provenance.file,
+        provenance.commit,
+        provenance.blob
     );
     Ok(())
+}
+
+/// Where the input comes from: the flags, else the input's own provenance header
+/// (re-extracting from a spec this command wrote), else the input itself (its git
+/// blob id and, in an unmodified git checkout, its commit).
+fn provenance(from: &Path, bytes: &[u8], flags: UpstreamFlags) -> Result<Provenance, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut p = match codegen::extract::parse_provenance(&text) {
+        Some(p) => p,
+        None => {
+            let checkout = git_checkout(from);
+            let commit = flags
+                .commit
+                .clone()
+                .or_else(|| checkout.as_ref().map(|c| c.commit.clone()))
+                .ok_or_else(|| {
+                    format!(
+                        "cannot tell which upstream commit {} comes from (it has no provenance \
+                         header and is not an unmodified file of a git checkout): pass \
+                         --upstream-commit <sha>",
+                        from.display()
+                    )
+                })?;
+            let from_checkout = flags.commit.is_none()
+                || flags.commit == checkout.as_ref().map(|c| c.commit.clone());
+            Provenance {
+                repository: codegen::extract::UPSTREAM_REPOSITORY.into(),
+                file: checkout
+                    .as_ref()
+                    .filter(|_| from_checkout)
+                    .map(|c| c.file.clone())
+                    .unwrap_or_else(|| "openapi.yaml".into()),
+                commit,
+                commit_note: checkout.filter(|_| from_checkout).map(|c| c.note),
+                blob: codegen::extract::git_blob_id(bytes),
+                blob_note: Some(format!("({} characters)", thousands(text.chars().count()))),
+            }
+        }
+    };
+    if let Some(commit) = flags.commit {
+        if commit != p.commit {
+            p.commit_note = None;
+        }
+        p.commit = commit;
+    }
+    if let Some(blob) = flags.blob {
+        if blob != p.blob {
+            p.blob_note = None;
+        }
+        p.blob = blob;
+    }
+    if let Some(file) = flags.file {
+        p.file = file;
+    }
+    if let Some(repository) = flags.repository {
+        p.repository = repository;
+    }
+    Ok(p)
+}
+
+struct Checkout {
+    commit: String,
+    note: String,
+    file: String,
+}
+
+/// The commit of `file` when it is tracked and unmodified in a git checkout.
+fn git_checkout(file: &Path) -> Option<Checkout> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file.file_name()?;
+    let git = |args: &[&std::ffi::OsStr]| -> Option<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let tracked = git(&[
+        "ls-files".as_ref(),
+        "--full-name".as_ref(),
+        "--error-unmatch".as_ref(),
+        name,
+    ])?;
+    let status = git(&[
+        "status".as_ref(),
+        "--porcelain".as_ref(),
+        "--".as_ref(),
+        name,
+    ])?;
+    if !status.is_empty() {
+        return None;
+    }
+    Some(Checkout {
+        commit: git(&["rev-parse".as_ref(), "HEAD".as_ref()])?,
+        note: git(&[
+            "show".as_ref(),
+            "-s".as_ref(),
+            "--format=(%cI, \"%s\")".as_ref(),
+            "HEAD".as_ref(),
+        ])?,
+        file: tracked,
+    })
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

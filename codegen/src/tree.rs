@@ -68,13 +68,26 @@ fn snake(s: &str) -> String {
     s.replace('-', "_")
 }
 
-/// Places every operation of the spec; fails on missing hints or collisions.
+/// Places every operation of the spec; fails on missing hints or collisions,
+/// naming every operation that cannot be placed.
 pub fn place_all(spec: &Value) -> Result<Vec<Placement>, String> {
+    let (placements, problems) = place_all_collecting(spec);
+    if problems.is_empty() {
+        Ok(placements)
+    } else {
+        Err(crate::problem_list(&problems))
+    }
+}
+
+/// Places every operation it can; returns the placements and one problem per
+/// operation that has no place (missing hints, two operations on one name, a
+/// method named like a sub-resource of the same resource).
+pub fn place_all_collecting(spec: &Value) -> (Vec<Placement>, Vec<String>) {
     let mut out: Vec<Placement> = Vec::new();
-    let paths = spec
-        .get("paths")
-        .and_then(Value::as_object)
-        .ok_or("the spec has no paths")?;
+    let mut problems = Vec::new();
+    let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
+        return (out, vec!["the spec has no paths".into()]);
+    };
     for (path, item) in paths {
         let Some(item) = item.as_object() else {
             continue;
@@ -83,19 +96,76 @@ pub fn place_all(spec: &Value) -> Result<Vec<Placement>, String> {
             if op.get("operationId").is_none() {
                 continue;
             }
-            let p = place(path, method, op)?;
+            let p = match place(path, method, op) {
+                Ok(p) => p,
+                Err(e) => {
+                    problems.push(e);
+                    continue;
+                }
+            };
             if let Some(clash) = out.iter().find(|o| o.flat_name() == p.flat_name()) {
-                return Err(format!(
+                problems.push(format!(
                     "operations {} and {} both land on {}; add one to tree::OVERRIDES",
                     clash.operation_id,
                     p.operation_id,
                     p.flat_name()
                 ));
+                continue;
             }
             out.push(p);
         }
     }
-    Ok(out)
+    problems.extend(accessor_clashes(&out));
+    (out, problems)
+}
+
+/// A method named like a sub-resource of its own resource (`v1().stats()` the
+/// operation and `v1().stats()` the accessor of `v1.stats`) would be two
+/// definitions of one name: the generated code would not compile.
+fn accessor_clashes(placements: &[Placement]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for p in placements {
+        let mut sub = p.resources.clone();
+        sub.push(p.method.clone());
+        let Some(user) = placements.iter().find(|o| o.resources.starts_with(&sub)) else {
+            continue;
+        };
+        let (verb, path) = &p.http;
+        let segment = path
+            .rsplit('/')
+            .find(|s| !s.is_empty() && !s.starts_with('{'))
+            .map(snake)
+            .unwrap_or_else(|| "get".into());
+        let rename = format!("{}_{segment}", p.method);
+        let rename = if rename == format!("{}_{}", p.method, p.method) {
+            format!("{}_get", p.method)
+        } else {
+            rename
+        };
+        problems.push(format!(
+            "operation {id} ({verb} {path}) would be the method `{method}` of `{res}`, but \
+             `{res}().{method}()` is already the accessor of the resource `{sub}` (operation {other} \
+             sits there): the generated code would define `{method}` twice. Place it in \
+             tree::OVERRIDES, e.g. (\"{id}\", &[{res_list}], \"{rename}\") or under the resource: \
+             (\"{id}\", &[{sub_list}], \"{segment}\")",
+            id = p.operation_id,
+            method = p.method,
+            res = p.resources.join("()."),
+            sub = sub.join("."),
+            other = user.operation_id,
+            res_list = quoted(&p.resources),
+            sub_list = quoted(&sub),
+        ));
+    }
+    problems
+}
+
+fn quoted(parts: &[String]) -> String {
+    parts
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn place(path: &str, method: &str, op: &Value) -> Result<Placement, String> {
@@ -225,5 +295,66 @@ mod tests {
         assert!(place_all(&spec)
             .unwrap_err()
             .contains("both land on v1_list"));
+    }
+
+    #[test]
+    fn every_operation_without_a_place_is_reported_at_once() {
+        let spec = json!({"paths": {"/accounts/{a}/images/v1": {
+            "get": {"operationId": "no-group", "x-fern-sdk-method-name": "list"},
+            "put": {"operationId": "no-method", "x-fern-sdk-group-name": "images"},
+            "post": {"operationId": "fine", "x-fern-sdk-group-name": "images", "x-fern-sdk-method-name": "create"}}}});
+        let (placed, problems) = place_all_collecting(&spec);
+        assert_eq!(placed.len(), 1);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        let err = place_all(&spec).unwrap_err();
+        assert!(err.starts_with("2 problems"), "{err}");
+        assert!(
+            err.contains("no-group has no x-fern-sdk-group-name"),
+            "{err}"
+        );
+        assert!(
+            err.contains("no-method has no x-fern-sdk-method-name"),
+            "{err}"
+        );
+    }
+
+    /// A new `v1/usage` operation hinted as the method `stats` of `images`, while
+    /// `v1.stats` is a resource: `v1().stats()` would be defined twice.
+    #[test]
+    fn a_method_named_like_a_sub_resource_is_refused_with_the_override_to_add() {
+        let spec = json!({"paths": {
+            "/accounts/{account_id}/images/v1/stats": {"get": {
+                "operationId": "cloudflare-images-images-usage-statistics",
+                "x-fern-sdk-group-name": "images", "x-fern-sdk-method-name": "stats"}},
+            "/accounts/{account_id}/images/v1/usage": {"get": {
+                "operationId": "cloudflare-images-usage",
+                "x-fern-sdk-group-name": "images", "x-fern-sdk-method-name": "stats"}}
+        }});
+        let err = place_all(&spec).unwrap_err();
+        assert!(
+            err.contains(
+                "operation cloudflare-images-usage (GET /accounts/{account_id}/images/v1/usage)"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("would define `stats` twice"), "{err}");
+        assert!(
+            err.contains(r#"("cloudflare-images-usage", &["v1"], "stats_usage")"#),
+            "{err}"
+        );
+        assert!(
+            err.contains(r#"("cloudflare-images-usage", &["v1", "stats"], "usage")"#),
+            "{err}"
+        );
+        // Deeper trees too: a method of v2 named like v2.sourcing_kit.
+        let spec = json!({"paths": {
+            "/accounts/{a}/images/v2/sourcingkit/sources": {"get": {"operationId": "s",
+                "x-fern-sdk-group-name": "images.sourcing-kit.sources", "x-fern-sdk-method-name": "list"}},
+            "/accounts/{a}/images/v2/kit": {"get": {"operationId": "k",
+                "x-fern-sdk-group-name": "images", "x-fern-sdk-method-name": "sourcing-kit"}}
+        }});
+        assert!(place_all(&spec).unwrap_err().contains(
+            "`v2().sourcing_kit()` is already the accessor of the resource `v2.sourcing_kit`"
+        ));
     }
 }

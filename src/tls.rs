@@ -1,0 +1,81 @@
+//! The TLS every HTTP client the SDK builds uses for `https://`.
+//!
+//! With the default `rustls` feature: rustls with its `ring` crypto provider and
+//! the platform's certificate verifier (as reqwest's own `rustls` feature, whose
+//! default provider, aws-lc-rs, is a C library that doubled a user's clean build).
+//! A crypto provider the application installed as the process default
+//! (`CryptoProvider::install_default`) is used instead of ring; the SDK installs
+//! none itself. With `native-tls` only, reqwest's native TLS is used as is.
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `reqwest::Client::builder()` with the SDK's TLS configured; an error only if
+/// TLS cannot be set up (the callers make it a configuration error).
+pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
+    let builder = reqwest::Client::builder();
+    #[cfg(feature = "rustls")]
+    let builder = builder.tls_backend_preconfigured(rustls_config()?);
+    Ok(builder)
+}
+
+#[cfg(feature = "rustls")]
+fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    use std::sync::Arc;
+
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_platform_verifier()?
+        .with_no_client_auth();
+    // The SDK's reqwest speaks HTTP/1.1 (no `http2` feature).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+#[cfg(all(test, feature = "rustls"))]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use crate::Client;
+
+    /// An `https://` client builds without aws-lc-rs (no provider installed) and a
+    /// request really goes through rustls: against a server that is not TLS, it is
+    /// a TLS failure, not a panic nor a plaintext exchange.
+    #[tokio::test]
+    async fn https_works_with_the_ring_provider() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 5];
+            socket.read_exact(&mut hello).unwrap();
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            hello
+        });
+        let client = Client::builder()
+            .api_token("t")
+            .account_id("a")
+            .base_url(format!("https://127.0.0.1:{port}/client/v4"))
+            .retry_policy(crate::retry::RetryPolicy::none())
+            .build()
+            .expect("an https client builds");
+        assert!(client.base_url().starts_with("https://"));
+        let err = client.v1().stats().get().send().await.unwrap_err();
+        // The first bytes the server saw are a TLS handshake record (0x16, version 3.x).
+        let hello = server.join().unwrap();
+        assert_eq!(&hello[..2], &[0x16, 0x03], "{hello:?}");
+        assert!(
+            format!("{err:?}").to_lowercase().contains("tls")
+                || format!("{err:?}").to_lowercase().contains("ssl")
+                || format!("{err:?}").contains("InvalidContentType")
+                || format!("{err:?}").contains("corrupt"),
+            "{err:?}"
+        );
+        let plain = super::client_builder().unwrap().build();
+        assert!(plain.is_ok());
+    }
+}
