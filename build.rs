@@ -16,6 +16,7 @@ fn regenerate() {
     const SPEC: &str = "spec/cloudflare-images.openapi.yaml";
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed={SPEC}");
+    println!("cargo:rerun-if-changed=spec/supplement.yaml");
     // Hand edits to generated/ are undone on the next build: it is never edited by hand.
     println!("cargo:rerun-if-changed=generated");
     let generation = match cloudflare_images_codegen::generate(&root.join(SPEC), SPEC) {

@@ -62,6 +62,47 @@ pub mod types {
             Self(value)
         }
     }
+    ///`BatchToken`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct BatchToken {
+        ///When the token stops working.
+        #[serde(rename = "expiresAt")]
+        pub expires_at: ::chrono::DateTime<::chrono::offset::Utc>,
+        ///The batch token, sent as `Authorization: Bearer <token>` to the batch host.
+        pub token: ::std::string::String,
+    }
+    ///`BatchTokenResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct BatchTokenResponse {
+        pub errors: Messages,
+        pub messages: Messages,
+        pub result: BatchToken,
+        ///Whether the API call was successful
+        pub success: bool,
+    }
+    ///`Config`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct Config {
+        ///Whether flexible variants are allowed in delivery URLs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub flexible_variants: ::std::option::Option<bool>,
+    }
+    ///`ConfigPatchRequest`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct ConfigPatchRequest {
+        ///Allow (true) or refuse (false) flexible variants in delivery URLs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub flexible_variants: ::std::option::Option<bool>,
+    }
+    ///`ConfigResponse`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ConfigResponse {
+        pub errors: Messages,
+        pub messages: Messages,
+        pub result: Config,
+        ///Whether the API call was successful
+        pub success: bool,
+    }
     ///`DeletedResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct DeletedResponse {
@@ -77,6 +118,9 @@ pub mod types {
         ///Can set the creator field with an internal user ID.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub creator: ::std::option::Option<::std::string::String>,
+        ///True for an image created for a direct creator upload until its file has been uploaded to the one-time URL.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub draft: ::std::option::Option<bool>,
         ///Image file name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub filename: ::std::option::Option<::std::string::String>,
@@ -1166,82 +1210,6 @@ pub mod open_enums {
                 .map(Self::from)
         }
     }
-    ///Current status of the migration.
-    ///
-    /// Open: a value this version of the SDK does not know decodes as `Unknown`.
-    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[non_exhaustive]
-    pub enum SourcingkitMigrationStatus {
-        ///`pending`
-        Pending,
-        ///`processing`
-        Processing,
-        ///`success`
-        Success,
-        ///`error`
-        Error,
-        ///`aborted`
-        Aborted,
-        /// A value added to the API after this SDK was generated.
-        Unknown(::std::string::String),
-    }
-    impl SourcingkitMigrationStatus {
-        /// The value as it goes on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Pending => "pending",
-                Self::Processing => "processing",
-                Self::Success => "success",
-                Self::Error => "error",
-                Self::Aborted => "aborted",
-                Self::Unknown(other) => other.as_str(),
-            }
-        }
-    }
-    impl ::std::convert::From<&str> for SourcingkitMigrationStatus {
-        fn from(value: &str) -> Self {
-            match value {
-                "pending" => Self::Pending,
-                "processing" => Self::Processing,
-                "success" => Self::Success,
-                "error" => Self::Error,
-                "aborted" => Self::Aborted,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for SourcingkitMigrationStatus {
-        fn from(value: ::std::string::String) -> Self {
-            Self::from(value.as_str())
-        }
-    }
-    impl ::std::str::FromStr for SourcingkitMigrationStatus {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl ::std::fmt::Display for SourcingkitMigrationStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::serde::Serialize for SourcingkitMigrationStatus {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            s: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            s.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SourcingkitMigrationStatus {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            d: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            <::std::string::String as ::serde::Deserialize>::deserialize(d)
-                .map(Self::from)
-        }
-    }
     ///The fit property describes how the width and height dimensions should be interpreted.
     ///
     /// Open: a value this version of the SDK does not know decodes as `Unknown`.
@@ -1311,6 +1279,150 @@ pub mod open_enums {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for ImageVariantFit {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize>::deserialize(d)
+                .map(Self::from)
+        }
+    }
+    ///What EXIF data should be preserved in the output image.
+    ///
+    /// Open: a value this version of the SDK does not know decodes as `Unknown`.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum ImageVariantSchemasMetadata {
+        ///`keep`
+        Keep,
+        ///`copyright`
+        Copyright,
+        ///`none`
+        None,
+        /// A value added to the API after this SDK was generated.
+        Unknown(::std::string::String),
+    }
+    impl ImageVariantSchemasMetadata {
+        /// The value as it goes on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Keep => "keep",
+                Self::Copyright => "copyright",
+                Self::None => "none",
+                Self::Unknown(other) => other.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for ImageVariantSchemasMetadata {
+        fn from(value: &str) -> Self {
+            match value {
+                "keep" => Self::Keep,
+                "copyright" => Self::Copyright,
+                "none" => Self::None,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for ImageVariantSchemasMetadata {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for ImageVariantSchemasMetadata {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl ::std::fmt::Display for ImageVariantSchemasMetadata {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for ImageVariantSchemasMetadata {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ImageVariantSchemasMetadata {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            d: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize>::deserialize(d)
+                .map(Self::from)
+        }
+    }
+    ///Current status of the migration.
+    ///
+    /// Open: a value this version of the SDK does not know decodes as `Unknown`.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    #[non_exhaustive]
+    pub enum SourcingkitMigrationStatus {
+        ///`pending`
+        Pending,
+        ///`processing`
+        Processing,
+        ///`success`
+        Success,
+        ///`error`
+        Error,
+        ///`aborted`
+        Aborted,
+        /// A value added to the API after this SDK was generated.
+        Unknown(::std::string::String),
+    }
+    impl SourcingkitMigrationStatus {
+        /// The value as it goes on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Pending => "pending",
+                Self::Processing => "processing",
+                Self::Success => "success",
+                Self::Error => "error",
+                Self::Aborted => "aborted",
+                Self::Unknown(other) => other.as_str(),
+            }
+        }
+    }
+    impl ::std::convert::From<&str> for SourcingkitMigrationStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "pending" => Self::Pending,
+                "processing" => Self::Processing,
+                "success" => Self::Success,
+                "error" => Self::Error,
+                "aborted" => Self::Aborted,
+                other => Self::Unknown(other.to_string()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SourcingkitMigrationStatus {
+        fn from(value: ::std::string::String) -> Self {
+            Self::from(value.as_str())
+        }
+    }
+    impl ::std::str::FromStr for SourcingkitMigrationStatus {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
+        }
+    }
+    impl ::std::fmt::Display for SourcingkitMigrationStatus {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::serde::Serialize for SourcingkitMigrationStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            s: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            s.serialize_str(self.as_str())
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SourcingkitMigrationStatus {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             d: D,
         ) -> ::std::result::Result<Self, D::Error> {
@@ -1427,74 +1539,6 @@ pub mod open_enums {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for SourcingkitMigrationLogType {
-        fn deserialize<D: ::serde::Deserializer<'de>>(
-            d: D,
-        ) -> ::std::result::Result<Self, D::Error> {
-            <::std::string::String as ::serde::Deserialize>::deserialize(d)
-                .map(Self::from)
-        }
-    }
-    ///What EXIF data should be preserved in the output image.
-    ///
-    /// Open: a value this version of the SDK does not know decodes as `Unknown`.
-    #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-    #[non_exhaustive]
-    pub enum ImageVariantSchemasMetadata {
-        ///`keep`
-        Keep,
-        ///`copyright`
-        Copyright,
-        ///`none`
-        None,
-        /// A value added to the API after this SDK was generated.
-        Unknown(::std::string::String),
-    }
-    impl ImageVariantSchemasMetadata {
-        /// The value as it goes on the wire.
-        pub fn as_str(&self) -> &str {
-            match self {
-                Self::Keep => "keep",
-                Self::Copyright => "copyright",
-                Self::None => "none",
-                Self::Unknown(other) => other.as_str(),
-            }
-        }
-    }
-    impl ::std::convert::From<&str> for ImageVariantSchemasMetadata {
-        fn from(value: &str) -> Self {
-            match value {
-                "keep" => Self::Keep,
-                "copyright" => Self::Copyright,
-                "none" => Self::None,
-                other => Self::Unknown(other.to_string()),
-            }
-        }
-    }
-    impl ::std::convert::From<::std::string::String> for ImageVariantSchemasMetadata {
-        fn from(value: ::std::string::String) -> Self {
-            Self::from(value.as_str())
-        }
-    }
-    impl ::std::str::FromStr for ImageVariantSchemasMetadata {
-        type Err = ::std::convert::Infallible;
-        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
-            Ok(Self::from(value))
-        }
-    }
-    impl ::std::fmt::Display for ImageVariantSchemasMetadata {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.write_str(self.as_str())
-        }
-    }
-    impl ::serde::Serialize for ImageVariantSchemasMetadata {
-        fn serialize<S: ::serde::Serializer>(
-            &self,
-            s: S,
-        ) -> ::std::result::Result<S::Ok, S::Error> {
-            s.serialize_str(self.as_str())
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ImageVariantSchemasMetadata {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             d: D,
         ) -> ::std::result::Result<Self, D::Error> {

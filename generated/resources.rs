@@ -23,9 +23,19 @@ impl<'a> V1<'a> {
     pub fn client(&self) -> &'a Client {
         self.client
     }
+    ///The `v1.batch_token` resource.
+    pub fn batch_token(&self) -> V1BatchToken<'a> {
+        V1BatchToken {
+            client: self.client,
+        }
+    }
     ///The `v1.blobs` resource.
     pub fn blobs(&self) -> V1Blobs<'a> {
         V1Blobs { client: self.client }
+    }
+    ///The `v1.config` resource.
+    pub fn config(&self) -> V1Config<'a> {
+        V1Config { client: self.client }
     }
     ///The `v1.direct_uploads` resource.
     pub fn direct_uploads(&self) -> V1DirectUploads<'a> {
@@ -349,6 +359,65 @@ impl<'a> V1EditRequest<'a> {
         client.execute(operation).await
     }
 }
+///The `v1.batch_token` resource: see its methods.
+#[derive(Clone, Copy, Debug)]
+pub struct V1BatchToken<'a> {
+    client: &'a Client,
+}
+impl<'a> V1BatchToken<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
+    /**Get a batch token
+
+Issues a short-lived token for the Images batch API: requests to https://batch.imagedelivery.net/images/v1... with `Authorization: Bearer <token>` are outside the account's global rate limit, at 200 requests per second per token.
+
+Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
+    pub fn get(&self) -> V1BatchTokenGetRequest<'a> {
+        V1BatchTokenGetRequest {
+            client: self.client,
+            request_options: ::std::default::Default::default(),
+        }
+    }
+}
+///Request built by [`V1BatchToken::get`]: set optional values, then [`send`](V1BatchTokenGetRequest::send) it.
+#[derive(Clone)]
+#[must_use = "a request does nothing until it is sent with `.send().await`"]
+pub struct V1BatchTokenGetRequest<'a> {
+    client: &'a Client,
+    request_options: crate::transport::RequestOptions,
+}
+impl ::std::fmt::Debug for V1BatchTokenGetRequest<'_> {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("V1BatchTokenGetRequest").finish_non_exhaustive()
+    }
+}
+impl<'a> V1BatchTokenGetRequest<'a> {
+    /// The deadline for the whole operation, retries and their waits
+    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.request_options.timeout = ::std::option::Option::Some(timeout);
+        self
+    }
+    /// The deadline for each attempt instead of the client's
+    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
+        self
+    }
+    ///Sends the request and returns the `result` of Cloudflare's envelope.
+    pub async fn send(self) -> crate::Result<types::BatchToken> {
+        let Self { client, request_options } = self;
+        let mut operation = crate::transport::Operation::new(
+            "v1_batch_token_get",
+            crate::transport::Method::GET,
+            "/accounts/{account_id}/images/v1/batch_token",
+        );
+        operation.options(request_options);
+        client.execute(operation).await
+    }
+}
 ///The `v1.blobs` resource: see its methods.
 #[derive(Clone, Copy, Debug)]
 pub struct V1Blobs<'a> {
@@ -414,6 +483,76 @@ impl<'a> V1BlobsGetRequest<'a> {
         operation.path_param("image_id", &image_id);
         operation.options(request_options);
         client.execute_blob(operation).await
+    }
+}
+///The `v1.config` resource: see its methods.
+#[derive(Clone, Copy, Debug)]
+pub struct V1Config<'a> {
+    client: &'a Client,
+}
+impl<'a> V1Config<'a> {
+    /// The client this resource sends through.
+    pub fn client(&self) -> &'a Client {
+        self.client
+    }
+    /**Update Images configuration
+
+Changes account-level Images settings, e.g. `{"flexible_variants": true}` to allow flexible variants (transformation options in place of a variant name in delivery URLs).
+
+Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
+    pub fn edit(&self) -> V1ConfigEditRequest<'a> {
+        V1ConfigEditRequest {
+            client: self.client,
+            request_options: ::std::default::Default::default(),
+            flexible_variants: ::std::default::Default::default(),
+        }
+    }
+}
+///Request built by [`V1Config::edit`]: set optional values, then [`send`](V1ConfigEditRequest::send) it.
+#[derive(Clone)]
+#[must_use = "a request does nothing until it is sent with `.send().await`"]
+pub struct V1ConfigEditRequest<'a> {
+    client: &'a Client,
+    request_options: crate::transport::RequestOptions,
+    flexible_variants: ::std::option::Option<bool>,
+}
+impl ::std::fmt::Debug for V1ConfigEditRequest<'_> {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("V1ConfigEditRequest").finish_non_exhaustive()
+    }
+}
+impl<'a> V1ConfigEditRequest<'a> {
+    ///Allow (true) or refuse (false) flexible variants in delivery URLs.
+    pub fn flexible_variants(mut self, value: impl ::std::convert::Into<bool>) -> Self {
+        self.flexible_variants = ::std::option::Option::Some(value.into());
+        self
+    }
+    /// The deadline for the whole operation, retries and their waits
+    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.request_options.timeout = ::std::option::Option::Some(timeout);
+        self
+    }
+    /// The deadline for each attempt instead of the client's
+    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+        self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
+        self
+    }
+    ///Sends the request and returns the `result` of Cloudflare's envelope.
+    pub async fn send(self) -> crate::Result<types::Config> {
+        let Self { client, request_options, flexible_variants } = self;
+        let body = types::ConfigPatchRequest {
+            flexible_variants,
+        };
+        let mut operation = crate::transport::Operation::new(
+            "v1_config_edit",
+            crate::transport::Method::PATCH,
+            "/accounts/{account_id}/images/v1/config",
+        );
+        operation.json_body(&body)?;
+        operation.options(request_options);
+        client.execute(operation).await
     }
 }
 ///The `v1.direct_uploads` resource: see its methods.

@@ -14,6 +14,7 @@ pub mod fixups;
 mod names;
 mod resources;
 mod secrets;
+pub mod supplement;
 pub mod tree;
 
 use std::fmt::Write as _;
@@ -130,12 +131,24 @@ pub fn load_spec(path: &Path) -> Result<Value, Error> {
     serde_yaml::from_str(&text).map_err(|e| Error(format!("parsing {}: {e}", path.display())))
 }
 
-/// Generates the SDK's `generated/` files from the spec at `spec_path`.
+/// Reads the spec at `path` with the supplement beside it merged in
+/// (`spec/supplement.yaml`: what Cloudflare documents but its schema lacks; see
+/// [`supplement`]). This is the spec generation works from.
+pub fn load_spec_with_supplement(path: &Path) -> Result<Value, Error> {
+    let mut spec = load_spec(path)?;
+    if let Some(extra) = supplement::load_beside(path).map_err(Error)? {
+        supplement::merge(&mut spec, &extra).map_err(Error)?;
+    }
+    Ok(spec)
+}
+
+/// Generates the SDK's `generated/` files from the spec at `spec_path` and the
+/// supplement beside it.
 ///
 /// `spec_display` is the spec path as printed in the banner (relative to the
 /// repository, so the output does not depend on where the checkout lives).
 pub fn generate(spec_path: &Path, spec_display: &str) -> Result<Generation, Error> {
-    let raw = load_spec(spec_path)?;
+    let raw = load_spec_with_supplement(spec_path)?;
     generate_from_value(raw, spec_display)
 }
 

@@ -36,7 +36,7 @@ const PNG: &[u8] = &[
 
 fn load_raw() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/cloudflare-images.openapi.yaml");
-    cloudflare_images_codegen::load_spec(&path).expect("the spec loads")
+    cloudflare_images_codegen::load_spec_with_supplement(&path).expect("the spec loads")
 }
 
 /// The spec as written.

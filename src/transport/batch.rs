@@ -8,9 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use serde::Deserialize;
 
 use super::limits::{Limits, RateLimit};
 use super::{Method, Operation, Transport};
@@ -63,13 +61,6 @@ pub(crate) struct Batch {
     base_url: String,
     slots: Vec<Slot>,
     next: AtomicUsize,
-}
-
-#[derive(Deserialize)]
-struct IssuedToken {
-    token: String,
-    #[serde(rename = "expiresAt")]
-    expires_at: DateTime<Utc>,
 }
 
 impl Batch {
@@ -131,13 +122,15 @@ impl Batch {
             .as_ref()
             .is_some_and(|t| SystemTime::now() < t.renew_at);
         if !fresh {
+            // The operation `client.v1().batch_token().get()` sends (it comes
+            // from spec/supplement.yaml).
             let operation = Operation::new(
-                "v1_batch_token",
+                "v1_batch_token_get",
                 Method::GET,
                 "/accounts/{account_id}/images/v1/batch_token",
             );
             // Boxed: this request goes through the same transport (to the API).
-            let issued: IssuedToken = Box::pin(transport.execute(account_id, operation)).await?;
+            let issued: crate::types::BatchToken = Box::pin(transport.execute(account_id, operation)).await?;
             let mut header =
                 HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(|_| {
                     Error::protocol("the batch token holds characters not allowed in a header")
@@ -198,7 +191,7 @@ mod tests {
             assert!(serves(id));
         }
         assert!(!serves("v1_stats_get"));
-        assert!(!serves("v1_batch_token"));
+        assert!(!serves("v1_batch_token_get"));
         assert!(Batch::new(BatchSettings {
             base_url: "ftp://x".into(),
             tokens: 1
