@@ -40,14 +40,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::multipart::Form;
-use serde_json::Value;
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
 use crate::api::types;
 use crate::error::TimeoutLimit;
 use crate::error::{Error, Result};
-use crate::transport::{Method, Operation};
 use crate::upload::{redact_url, FileSource, ProgressFn};
 use crate::Client;
 
@@ -203,12 +201,11 @@ fn plain_http_client() -> Result<reqwest::Client> {
 }
 
 /// An image and whether it is still a draft (created for a direct upload and
-/// not uploaded yet). The generated [`types::Image`] has no `draft` field, so
-/// it is read from the response's JSON.
+/// not uploaded yet).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ImageStatus {
-    /// The image as Cloudflare describes it.
+    /// The image as Cloudflare describes it (its `draft` field included).
     pub image: types::Image,
     /// `true` until a file has been uploaded to the image's upload URL.
     pub draft: bool,
@@ -216,17 +213,8 @@ pub struct ImageStatus {
 
 /// Fetches an image (`GET images/v1/{id}`) with its draft flag.
 pub async fn image_status(client: &Client, id: &str) -> Result<ImageStatus> {
-    let mut operation = Operation::new(
-        "v1_get",
-        Method::GET,
-        "/accounts/{account_id}/images/v1/{image_id}",
-    );
-    operation.path_param("image_id", &id);
-    let result: Value = client.execute(operation).await?;
-    let draft = result.get("draft").and_then(Value::as_bool) == Some(true);
-    let body = result.to_string();
-    let image = serde_json::from_str::<types::Image>(&body)
-        .map_err(|e| Error::decode(e, 200, body.as_bytes()))?;
+    let image = client.v1().get(id).send().await?;
+    let draft = image.draft == Some(true);
     Ok(ImageStatus { image, draft })
 }
 

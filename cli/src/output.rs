@@ -223,10 +223,15 @@ pub fn image_cells(image: &Image) -> [String; 6] {
     [
         image.id.clone().unwrap_or_default(),
         image.filename.clone().unwrap_or_default(),
-        image
-            .uploaded
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default(),
+        if image.draft == Some(true) {
+            // A direct creator upload whose file has not arrived yet.
+            "(draft)".into()
+        } else {
+            image
+                .uploaded
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        },
         if image.require_signed_urls {
             "yes".into()
         } else {
@@ -245,6 +250,9 @@ pub fn image_details(image: &Image) -> String {
     line("id:", &id);
     line("filename:", &filename);
     line("uploaded:", &uploaded);
+    if image.draft == Some(true) {
+        line("draft:", "yes: no file yet at its one-time upload URL");
+    }
     line(
         "signed URLs:",
         if signed == "yes" {
