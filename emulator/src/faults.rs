@@ -2,8 +2,9 @@
 //! "stored but answered 500" uploads.
 //!
 //! Every switch is an atomic, so tests can flip them while the server runs. Faults apply to
-//! API requests (paths under `/client/v4/`) and to one-time upload URLs (`/upload/...`), never
-//! to image delivery. Percentages are deterministic: with `P` percent, exactly `P` of every
+//! API requests (paths under `/client/v4/`), to the batch host (`/batch/...`) and to one-time
+//! upload URLs (`/upload/...`), never to image delivery. They are independent of the rate
+//! windows (`crate::limits`), which are checked after them. Percentages are deterministic: with `P` percent, exactly `P` of every
 //! 100 consecutive eligible requests are hit, spread evenly (an accumulator crossing multiples
 //! of 100), so tests can predict which request fails.
 //!

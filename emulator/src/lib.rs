@@ -6,6 +6,8 @@
 //!   delete, blob; v2 list with continuation tokens and metadata filters; signing keys; stats;
 //!   variants; v1 and v2 direct uploads), with Cloudflare's JSON envelope and error codes;
 //! - one-time direct-upload URLs at `/upload/{account_hash}/{image_id}` (no credentials);
+//! - the Batch API under `/batch/images/...` ([`EmulatorHandle::batch_url`]), with batch tokens
+//!   from `GET .../images/v1/batch_token`;
 //! - delivery at `/{account_hash}/{image_id}/{variant}` and
 //!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks.
 //!
@@ -27,6 +29,7 @@
 mod api;
 mod delivery;
 mod faults;
+mod limits;
 mod store;
 mod util;
 
@@ -50,6 +53,7 @@ use tower::ServiceExt;
 pub use faults::{FaultConfig, Faults};
 
 use faults::FaultAction;
+use limits::Limits;
 use store::{Image, Store};
 
 /// Start-up settings of an emulator. Its `Debug` output hides the token.
@@ -70,6 +74,17 @@ pub struct Config {
     pub port: u16,
     /// Faults active from the start (they can be changed later through [`Faults`]).
     pub faults: FaultConfig,
+    /// Enforce Cloudflare's rate limits as sliding windows: 1,200 API requests per 300 s for
+    /// the account, 200 batch requests per 1 s for each batch token; beyond them 429 with
+    /// code 971 and `Retry-After`. Off by default (tests and benchmarks send thousands of
+    /// requests in seconds to [`Emulator::start`]).
+    pub rate_limits: bool,
+    /// Multiplies the length of every rate window, keeping the counts: 0.01 gives 1,200 per
+    /// 3 s and 200 per 10 ms. Must be finite and positive. Default 1.
+    pub rate_limit_scale: f64,
+    /// Lifetime of the batch tokens `GET v1/batch_token` issues (not scaled). Default 60
+    /// minutes.
+    pub batch_token_ttl: Duration,
 }
 
 impl Default for Config {
@@ -81,6 +96,9 @@ impl Default for Config {
             data_dir: None,
             port: 0,
             faults: FaultConfig::default(),
+            rate_limits: false,
+            rate_limit_scale: 1.0,
+            batch_token_ttl: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -94,6 +112,9 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("port", &self.port)
             .field("faults", &self.faults)
+            .field("rate_limits", &self.rate_limits)
+            .field("rate_limit_scale", &self.rate_limit_scale)
+            .field("batch_token_ttl", &self.batch_token_ttl)
             .finish()
     }
 }
@@ -108,9 +129,17 @@ impl Emulator {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts an emulator with the given configuration. Fails if the port cannot be bound or
-    /// the data folder cannot be opened (or holds an unreadable old `index.json`).
+    /// Starts an emulator with the given configuration. Fails if the port cannot be bound,
+    /// the data folder cannot be opened (or holds an unreadable old `index.json`), or
+    /// `rate_limit_scale` is not a finite positive number.
     pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
+        let scale = config.rate_limit_scale;
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("rate_limit_scale must be finite and positive, got {scale}"),
+            ));
+        }
         let dir = config.data_dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(dir.as_deref()))
             .await
@@ -119,11 +148,14 @@ impl Emulator {
         let port = listener.local_addr()?.port();
         let origin = format!("http://127.0.0.1:{port}");
         let faults = Faults::new(&config.faults);
+        let limits = Limits::new(config.rate_limits, scale, config.batch_token_ttl);
         let app = Arc::new(App {
             origin,
             store: Arc::new(store),
             faults,
+            limits,
             request_count: AtomicU64::new(0),
+            batch_request_count: AtomicU64::new(0),
             config,
         });
         let task = tokio::spawn(serve(listener, app.clone()));
@@ -146,6 +178,13 @@ impl EmulatorHandle {
     /// `http://127.0.0.1:PORT/client/v4`.
     pub fn base_url(&self) -> String {
         format!("{}/client/v4", self.app.origin)
+    }
+
+    /// The Batch API base URL, like `https://batch.imagedelivery.net`:
+    /// `http://127.0.0.1:PORT/batch` (requests go to `<batch_url>/images/v1...` with
+    /// `Authorization: Bearer <batch token>`).
+    pub fn batch_url(&self) -> String {
+        format!("{}/batch", self.app.origin)
     }
 
     /// The delivery and upload origin, `http://127.0.0.1:PORT`.
@@ -172,6 +211,23 @@ impl EmulatorHandle {
     /// including requests answered by injected faults.
     pub fn request_count(&self) -> u64 {
         self.app.request_count.load(Ordering::SeqCst)
+    }
+
+    /// Number of HTTP requests received under the batch URL (any outcome, faults included).
+    pub fn batch_request_count(&self) -> u64 {
+        self.app.batch_request_count.load(Ordering::SeqCst)
+    }
+
+    /// Number of batch tokens issued by `GET v1/batch_token`.
+    pub fn batch_tokens_issued(&self) -> u64 {
+        self.app.limits.tokens_issued()
+    }
+
+    /// Test helper: makes every batch token issued so far expired (the batch routes then
+    /// answer 401).
+    #[doc(hidden)]
+    pub fn expire_batch_tokens(&self) {
+        self.app.limits.expire_tokens();
     }
 
     /// Number of stored images (drafts not counted).
@@ -248,7 +304,9 @@ pub(crate) struct App {
     pub origin: String,
     pub store: Arc<Store>,
     pub faults: Faults,
+    pub limits: Limits,
     pub request_count: AtomicU64,
+    pub batch_request_count: AtomicU64,
 }
 
 impl App {
@@ -297,8 +355,9 @@ async fn serve(listener: TcpListener, app: Arc<App>) {
     }
 }
 
-/// Counts the request, applies faults, then hands it to the router. Returning an error makes
-/// hyper drop the connection without a response (the "reset" fault).
+/// Counts the request, applies faults and the global rate window (API requests), then hands
+/// it to the router (the batch routes check their token's window themselves). Returning an
+/// error makes hyper drop the connection without a response (the "reset" fault).
 async fn handle_request(
     app: Arc<App>,
     router: Router,
@@ -306,7 +365,12 @@ async fn handle_request(
 ) -> Result<Response<Body>, std::io::Error> {
     app.request_count.fetch_add(1, Ordering::SeqCst);
     let path = req.uri().path();
-    let faultable = path.starts_with("/client/v4/") || path.starts_with("/upload/");
+    let is_api = path.starts_with("/client/v4/");
+    let is_batch = path.starts_with("/batch/");
+    if is_batch {
+        app.batch_request_count.fetch_add(1, Ordering::SeqCst);
+    }
+    let faultable = is_api || is_batch || path.starts_with("/upload/");
     if faultable {
         let latency = app.faults.latency();
         if !latency.is_zero() {
@@ -334,6 +398,11 @@ async fn handle_request(
                 err.retry_after = retry_after;
                 return Ok(err.into_response());
             }
+        }
+    }
+    if is_api {
+        if let Err(err) = app.limits.admit_global() {
+            return Ok(err.into_response());
         }
     }
     match router.oneshot(req.map(Body::new)).await {

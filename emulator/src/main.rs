@@ -25,6 +25,12 @@ Options:
   --reset-percent P        close the connection without answering for P % of API requests
   --html-502               injected server errors are HTML 502 pages instead of JSON 500s
   --fail-after-upload      store uploads, then answer 500
+  --rate-limits            enforce Cloudflare's rate limits as sliding windows: 1,200 API
+                           requests per 300 s, 200 batch requests per 1 s per batch token
+                           (429, code 971, Retry-After); off by default
+  --rate-limit-scale F     multiply every window's length by F, keeping the counts (0.01:
+                           1,200 per 3 s, 200 per 10 ms); implies --rate-limits
+  --batch-token-ttl SECS   lifetime of batch tokens (default 3600)
   -h, --help               print this help
 ";
 
@@ -59,6 +65,18 @@ fn parse(args: &[String]) -> Result<Option<Config>, String> {
             "--reset-percent" => config.faults.reset_percent = percent(flag, value()?)?,
             "--fail-after-upload" => config.faults.fail_after_upload = true,
             "--html-502" => config.faults.html_502 = true,
+            "--rate-limits" => config.rate_limits = true,
+            "--rate-limit-scale" => {
+                let text = value()?;
+                match text.parse::<f64>() {
+                    Ok(f) if f.is_finite() && f > 0.0 => config.rate_limit_scale = f,
+                    _ => return Err(format!("{flag}: expected a positive number, got {text}")),
+                }
+                config.rate_limits = true;
+            }
+            "--batch-token-ttl" => {
+                config.batch_token_ttl = Duration::from_secs(num(flag, value()?)?);
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
         i += 1;
@@ -87,6 +105,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let limits = if config.rate_limits {
+        format!(
+            "1,200 per {} s (API), 200 per {} s per batch token",
+            300.0 * config.rate_limit_scale,
+            config.rate_limit_scale
+        )
+    } else {
+        "off".to_owned()
+    };
     let emulator = match Emulator::start_with(config).await {
         Ok(e) => e,
         Err(e) => {
@@ -94,13 +121,18 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The first line is the bare base URL (scripts and tests read it); the second names
+    // the batch URL.
     println!("{}", emulator.base_url());
+    println!("batch: {}", emulator.batch_url());
     eprintln!(
-        "Cloudflare Images emulator listening.\n  API base URL: {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>",
+        "Cloudflare Images emulator listening.\n  API base URL: {}\n  batch URL:    {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>\n  rate limits:  {}",
         emulator.base_url(),
+        emulator.batch_url(),
         emulator.account_id(),
         emulator.origin(),
         emulator.account_hash(),
+        limits,
     );
     std::future::pending::<()>().await;
     ExitCode::SUCCESS

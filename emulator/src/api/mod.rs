@@ -7,6 +7,7 @@
 //! Routing works on the raw (still percent-encoded) path, so an image id sent as
 //! `a%2Fb%2Fc` stays one path segment, and `.../v1/{id}/blob` is recognised whatever the id holds.
 
+mod batch;
 mod direct_upload;
 mod fetch;
 mod form;
@@ -44,12 +45,17 @@ pub(crate) const TINY_PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-/// Entry point for every request (the router's fallback): the API, one-time upload URLs,
-/// else delivery.
+/// Entry point for every request (the router's fallback): the API, the batch host, one-time
+/// upload URLs, else delivery.
 pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/client/v4/") {
         return api(app, rest, req)
+            .await
+            .unwrap_or_else(ApiError::into_response);
+    }
+    if let Some(rest) = path.strip_prefix("/batch/") {
+        return batch::serve(app, rest, req)
             .await
             .unwrap_or_else(ApiError::into_response);
     }
@@ -132,6 +138,7 @@ fn routes() -> &'static [Route] {
             route!(PUT "v1/keys/{name}" => |c| keys::key_put(&c.app, c.raw(0)).await),
             route!(DELETE "v1/keys/{name}" => |c| keys::key_delete(&c.app, c.raw(0)).await),
             route!(GET "v1/stats" => |c| stats::stats(&c.app).await),
+            route!(GET "v1/batch_token" => |c| batch::issue_token(&c.app)),
             route!(GET "v1/variants" => |c| variants::variants_list(&c.app).await),
             route!(POST "v1/variants" => |c| variants::variant_create(&c.app, c.req).await),
             route!(GET "v1/variants/{id}" => |c| variants::variant_get(&c.app, c.raw(0), false).await),
@@ -148,6 +155,7 @@ fn routes() -> &'static [Route] {
             route!(ANY "v2" => |_c| Err(method_not_allowed())),
             route!(ANY "v1/keys" => |_c| Err(method_not_allowed())),
             route!(ANY "v1/stats" => |_c| Err(method_not_allowed())),
+            route!(ANY "v1/batch_token" => |_c| Err(method_not_allowed())),
             route!(ANY "v1/variants" => |_c| Err(method_not_allowed())),
             // Image ids may hold `/`, so these come last and capture the rest of the path.
             route!(GET "v1/{id*}/blob" => |c| images::blob(&c.app, &c.image_id(0)?).await),

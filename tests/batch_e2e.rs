@@ -1,0 +1,239 @@
+//! The SDK in batch mode against the emulator's batch host: the operations the Batch API
+//! serves go to `<batch_url>/images/v1...` with batch tokens from `GET v1/batch_token`,
+//! the others to the API; images are stored once; with Cloudflare's rate windows on, the
+//! batch host keeps working once the account's global limit is used up.
+
+use cloudflare_images::types::{self, V2ListSortOrder};
+use cloudflare_images::{direct, Client, RetryPolicy};
+use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
+use futures_util::TryStreamExt;
+use serde_json::{json, Map, Value};
+
+const TOKEN: &str = "batch-e2e-token";
+
+/// A 1x1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+fn map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+fn meta(image: &types::Image) -> Value {
+    Value::Object(image.meta.clone().map(Map::from).unwrap_or_default())
+}
+
+async fn start(rate_limits: bool) -> (EmulatorHandle, Client) {
+    let emu = Emulator::start_with(Config {
+        api_token: Some(TOKEN.into()),
+        rate_limits,
+        ..Config::default()
+    })
+    .await
+    .expect("emulator starts");
+    let client = Client::builder()
+        .api_token(TOKEN)
+        .account_id(emu.account_id())
+        .base_url(emu.base_url())
+        .batch_url(emu.batch_url())
+        .batch_api(2)
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client builds");
+    (emu, client)
+}
+
+/// Requests the emulator received on the API (everything but the batch host; this test
+/// sends no delivery or upload-URL requests except where it says so).
+fn api_requests(emu: &EmulatorHandle) -> u64 {
+    emu.request_count() - emu.batch_request_count()
+}
+
+#[tokio::test]
+async fn image_operations_go_through_the_batch_host() {
+    let (emu, client) = start(false).await;
+    assert_eq!(
+        client.batch_api(),
+        Some((emu.batch_url(), 2)),
+        "the client is in batch mode towards the emulator"
+    );
+
+    // Uploads: one with a custom id holding a slash, two plain.
+    let custom = client
+        .v1()
+        .create()
+        .file(PNG, "cat.png")
+        .id("pets/cat")
+        .metadata(map(json!({"kind": "cat"})))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(custom.id.as_deref(), Some("pets/cat"));
+    let mut ids = vec!["pets/cat".to_owned()];
+    for i in 0..2 {
+        let image = client
+            .v1()
+            .create()
+            .file(PNG, format!("{i}.png"))
+            .creator("bulk")
+            .send()
+            .await
+            .expect("upload");
+        ids.push(image.id.expect("id"));
+    }
+    let mut batch_ops = 3;
+    // Both tokens were fetched through the API, one per slot.
+    assert_eq!(emu.batch_tokens_issued(), 2);
+    assert_eq!(api_requests(&emu), 2);
+
+    // Get each, edit one.
+    for id in &ids {
+        let got = client.v1().get(id).send().await.expect("get");
+        assert_eq!(got.id.as_deref(), Some(id.as_str()));
+        batch_ops += 1;
+    }
+    let edited = client
+        .v1()
+        .edit("pets/cat")
+        .metadata(map(json!({"kind": "cat", "edited": true})))
+        .send()
+        .await
+        .expect("edit");
+    batch_ops += 1;
+    assert_eq!(meta(&edited), json!({"kind": "cat", "edited": true}));
+
+    // The v2 pager, one page of 10 (then no continuation token).
+    let listed: Vec<String> = client
+        .v2()
+        .list_all()
+        .per_page(10)
+        .sort_order(V2ListSortOrder::Asc)
+        .items()
+        .map_ok(|i| i.id.unwrap_or_default())
+        .try_collect()
+        .await
+        .expect("list");
+    batch_ops += 1;
+    assert_eq!(listed, ids);
+    let filtered = client
+        .v2()
+        .list()
+        .creator("bulk")
+        .send()
+        .await
+        .expect("list");
+    batch_ops += 1;
+    assert_eq!(filtered.images.len(), 2);
+
+    // A v2 direct upload through the batch host; the one-time URL is the upload host's.
+    let draft = client
+        .v2()
+        .direct_uploads()
+        .create()
+        .id("drafts/one")
+        .send()
+        .await
+        .expect("direct upload");
+    batch_ops += 1;
+    let upload_url = draft.upload_url.expect("uploadURL");
+    assert!(upload_url.starts_with(&format!("{}/upload/", emu.origin())));
+    direct::CreatorUpload::new(upload_url)
+        .file(PNG, "draft.png")
+        .send()
+        .await
+        .expect("creator upload");
+    let other = 1; // the upload URL request, neither API nor batch host
+
+    // Delete one.
+    client.v1().delete(&ids[1]).send().await.expect("delete");
+    batch_ops += 1;
+    let err = client.v1().get(&ids[1]).send().await.unwrap_err();
+    batch_ops += 1;
+    assert_eq!(err.status(), Some(404));
+
+    // Stats is not a batch operation: it goes to the API.
+    let stats = client.v1().stats().get().send().await.expect("stats");
+    assert_eq!(stats.count.and_then(|c| c.current), Some(3.0));
+
+    // Every image is stored once; the batch host saw exactly the batch operations, the API
+    // the two token requests and the stats.
+    assert_eq!(emu.image_count(), 3);
+    assert_eq!(emu.batch_request_count(), batch_ops);
+    assert_eq!(api_requests(&emu), 2 + 1 + other);
+    assert_eq!(emu.batch_tokens_issued(), 2);
+
+    // Expired tokens: each slot gets one 401 (not retried), then fetches a new token.
+    emu.expire_batch_tokens();
+    for _ in 0..2 {
+        let err = client.v1().get("pets/cat").send().await.unwrap_err();
+        assert_eq!(err.status(), Some(401));
+    }
+    for _ in 0..2 {
+        client.v1().get("pets/cat").send().await.expect("get");
+    }
+    assert_eq!(emu.batch_tokens_issued(), 4);
+}
+
+#[tokio::test]
+async fn batch_host_works_past_the_global_limit() {
+    let (emu, client) = start(true).await;
+    // Fetch both tokens (two API requests) with a first upload on each slot.
+    for i in 0..2 {
+        client
+            .v1()
+            .create()
+            .file(PNG, format!("{i}.png"))
+            .send()
+            .await
+            .expect("upload");
+    }
+    // Use up the rest of the account's 1,200 API requests in its 300 s window.
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/accounts/{}/images/v1/stats",
+        emu.base_url(),
+        emu.account_id()
+    );
+    for _ in 0..1198 {
+        let status = http
+            .get(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("stats")
+            .status();
+        assert_eq!(status, 200);
+    }
+    // The API now answers 429 (code 971) with Retry-After...
+    let err = client.v1().stats().get().send().await.unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.codes().collect::<Vec<_>>(), [971]);
+    let wait = err.retry_after().expect("Retry-After");
+    assert!(wait.as_secs() >= 1 && wait.as_secs() <= 300, "{wait:?}");
+    // ...while the batch host, under each token's own window, goes on.
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let image = client
+            .v1()
+            .create()
+            .file(PNG, format!("more-{i}.png"))
+            .send()
+            .await
+            .expect("upload past the global limit");
+        ids.push(image.id.expect("id"));
+    }
+    for id in &ids {
+        client.v1().get(id).send().await.expect("get");
+    }
+    let page = client.v2().list().send().await.expect("list");
+    assert_eq!(page.images.len(), 22);
+    assert_eq!(emu.image_count(), 22);
+}
