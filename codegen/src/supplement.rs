@@ -105,8 +105,7 @@ mod tests {
     #[test]
     fn an_entry_upstream_has_gained_fails_naming_every_one() {
         let mut spec = json!({"paths": {"/a": {"get": {}}}, "components": {"schemas": {"x": {"type": "string"}}}});
-        let supplement =
-            json!({"paths": {"/a": {"get": {}}}, "components": {"schemas": {"x": {"type": "string"}}}});
+        let supplement = json!({"paths": {"/a": {"get": {}}}, "components": {"schemas": {"x": {"type": "string"}}}});
         let e = merge(&mut spec, &supplement).unwrap_err();
         assert!(e.contains("/paths/~1a/get"), "{e}");
         assert!(e.contains("/components/schemas/x/type"), "{e}");

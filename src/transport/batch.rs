@@ -130,7 +130,8 @@ impl Batch {
                 "/accounts/{account_id}/images/v1/batch_token",
             );
             // Boxed: this request goes through the same transport (to the API).
-            let issued: crate::types::BatchToken = Box::pin(transport.execute(account_id, operation)).await?;
+            let issued: crate::types::BatchToken =
+                Box::pin(transport.execute(account_id, operation)).await?;
             let mut header =
                 HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(|_| {
                     Error::protocol("the batch token holds characters not allowed in a header")
