@@ -13,12 +13,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// TLS cannot be set up (the callers make it a configuration error).
 pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
     let builder = reqwest::Client::builder();
-    #[cfg(feature = "rustls")]
+    #[cfg(feature = "rustls-ring")]
     let builder = builder.tls_backend_preconfigured(rustls_config()?);
     Ok(builder)
 }
 
-#[cfg(feature = "rustls")]
+#[cfg(feature = "rustls-ring")]
 fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     use std::sync::Arc;
 
@@ -36,7 +36,7 @@ fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
-#[cfg(all(test, feature = "rustls"))]
+#[cfg(all(test, any(feature = "rustls", feature = "rustls-ring")))]
 mod tests {
     use std::io::{Read as _, Write as _};
 

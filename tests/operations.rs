@@ -308,6 +308,52 @@ async fn v1_stats_get() {
     h.expect("GET", "v1/stats", None, Body::Empty).await;
 }
 
+// ------------------------------------------- from spec/supplement.yaml
+
+#[tokio::test]
+async fn v1_batch_token_get() {
+    let h = Harness::new().await;
+    h.respond_ok(json!({"token": "bt", "expiresAt": "2026-12-01T16:00:00Z"}))
+        .await;
+    let token = h.client.v1().batch_token().get().send().await.unwrap();
+    assert_eq!(token.token, "bt");
+    assert_eq!(token.expires_at.to_rfc3339(), "2026-12-01T16:00:00+00:00");
+    h.expect("GET", "v1/batch_token", None, Body::Empty).await;
+}
+
+#[tokio::test]
+async fn v1_config_edit_sends_only_what_was_set() {
+    let h = Harness::new().await;
+    h.respond_ok(json!({"flexible_variants": true})).await;
+    let config = h
+        .client
+        .v1()
+        .config()
+        .edit()
+        .flexible_variants(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.flexible_variants, Some(true));
+    h.expect(
+        "PATCH",
+        "v1/config",
+        None,
+        Body::Json(json!({"flexible_variants": true})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_image_reports_its_draft_flag() {
+    let h = Harness::new().await;
+    let mut image = image_json("d");
+    image["draft"] = json!(true);
+    h.respond_ok(image).await;
+    let got = h.client.v1().get("d").send().await.unwrap();
+    assert_eq!(got.draft, Some(true));
+}
+
 // ---------------------------------------------------------------- variants
 
 #[tokio::test]

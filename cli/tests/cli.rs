@@ -526,8 +526,21 @@ fn against_an_emulator_through_environment_credentials() {
     assert!(report["image"].get("draft").is_none());
 
     let r = ok(&mut api(), &["list", "--json"]);
-    // Two uploads and the draft whose one-time URL was never used.
-    assert_eq!(json(&r.stdout).as_array().unwrap().len(), 3, "{}", r.stdout);
+    // Two uploads and the draft whose one-time URL was never used, shown as one.
+    let listed = json(&r.stdout);
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{}", r.stdout);
+    let drafts: Vec<&serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["draft"] == true)
+        .collect();
+    assert_eq!(drafts.len(), 1, "{}", r.stdout);
+    let draft_id = drafts[0]["id"].as_str().unwrap().to_string();
+    let r = ok(&mut api(), &["get", &draft_id]);
+    assert!(r.stdout.contains("draft:"), "{}", r.stdout);
+    let r = ok(&mut api(), &["list"]);
+    assert!(r.stdout.contains("(draft)"), "{}", r.stdout);
 
     // A wrong token: one line naming Cloudflare's code, exit status 1.
     let r = run(&mut remote(&base, "wrong", &account), &["stats"]);
