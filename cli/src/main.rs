@@ -278,7 +278,7 @@ struct UploadArgs {
     /// The file name recorded for the image read from stdin (`-`); default `stdin`.
     #[arg(long, value_name = "FILENAME")]
     name: Option<String>,
-    /// How many uploads run at once [default: 4; with --batch-api, 64 per token, at most 512].
+    /// How many uploads run at once [default: 8; with --batch-api, 64 per token, at most 512].
     #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=1024))]
     concurrency: Option<u16>,
     /// Keep a journal in the data directory and skip what it records as stored:
@@ -306,6 +306,11 @@ struct UploadArgs {
     /// the local emulator too; always done with credentials, unless --batch-api.
     #[arg(long)]
     rate_limit: bool,
+    /// Do not pace to the global limit with credentials either (an emulator
+    /// reached through CLOUDFLARE_BASE_URL, or an account whose limit was raised;
+    /// a 429 still pauses the client).
+    #[arg(long, conflicts_with = "rate_limit")]
+    no_rate_limit: bool,
 }
 
 impl UploadArgs {
@@ -313,7 +318,7 @@ impl UploadArgs {
     fn concurrency(&self) -> usize {
         match (self.concurrency, self.batch_api) {
             (Some(n), _) => usize::from(n),
-            (None, false) => 4,
+            (None, false) => 8,
             (None, true) => (64 * usize::from(self.tokens)).min(512),
         }
     }
@@ -321,7 +326,7 @@ impl UploadArgs {
     fn tuning(&self) -> backend::Tuning {
         backend::Tuning {
             pace_local: self.rate_limit && !self.batch_api,
-            pace_remote: !self.batch_api,
+            pace_remote: !self.batch_api && !self.no_rate_limit,
             max_connections: Some(
                 self.concurrency()
                     .max(cloudflare_images::DEFAULT_MAX_CONNECTIONS),
