@@ -178,6 +178,12 @@ async fn upload_one(
                     let mut e = CliError::from(e);
                     // A file refused by the SDK's checks is a failed upload (exit 1).
                     e.exit = crate::error::EXIT_FAILURE;
+                    if let Some(id) = custom_id.filter(|_| e.codes.contains(&5409)) {
+                        e.message = format!(
+                            "the id {id} is taken by a different image (file name, metadata, creator or signing differ): {}",
+                            e.message
+                        );
+                    }
                     if let Input::Url(url) = input {
                         // Whatever the server or the SDK said, never the URL's secrets.
                         e.message = files::scrub(&e.message, url);

@@ -283,6 +283,41 @@ fn shards_are_disjoint_and_complete() {
 }
 
 #[test]
+fn an_id_taken_by_another_image_is_a_failure_not_a_match() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    tree(files_dir.path(), 3);
+    let root = files_dir.path().to_str().unwrap();
+    let one = files_dir.path().join("d0/sub0/img0000.png");
+    // Another image already holds the id the migration derives for img0000.png.
+    ok(
+        local(data.path()),
+        &[
+            "upload",
+            one.to_str().unwrap(),
+            "--id",
+            "d0/sub0/img0000.png",
+            "--metadata",
+            r#"{"other":true}"#,
+            "-q",
+        ],
+    );
+    let r = run(local(data.path()), &["upload", root, "--resume", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("taken by a different image"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("2 uploaded, 0 already done, 0 found already stored, 1 failed"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn bad_shards_are_usage_errors() {
     let data = tempfile::tempdir().unwrap();
     for bad in ["0/3", "4/3", "1/0", "0/0", "x/3", "3", "1/3/5", "-1/3", ""] {
