@@ -2,8 +2,9 @@
 //! or an emulator embedded in this process, with state kept in a data directory.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use cloudflare_images::{Client, ClientBuilder};
+use cloudflare_images::{Client, ClientBuilder, RateLimit};
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 
 use crate::error::{CliError, CliResult};
@@ -27,6 +28,54 @@ pub struct Backend {
     pub client: Client,
     /// The embedded emulator, when no credentials are set.
     pub emulator: Option<EmulatorHandle>,
+    /// The pace the client keeps, in requests per second, if any: the account's
+    /// global limit, or the batch tokens' in batch mode.
+    pub limit_per_sec: Option<f64>,
+}
+
+/// How `upload` tunes the client: pacing, connections, batch mode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tuning {
+    /// Pace to Cloudflare's global limit against the embedded emulator too
+    /// (always done against an API reached with credentials).
+    pub pace_local: bool,
+    /// Pace to Cloudflare's global limit against an API reached with credentials.
+    pub pace_remote: bool,
+    /// The cap on requests in flight (the SDK's default if `None`).
+    pub max_connections: Option<usize>,
+    /// Batch mode with this many batch tokens.
+    pub batch_tokens: Option<usize>,
+}
+
+/// How long one operation may take, waits for a pacing slot included, when
+/// pacing: a full window of the global limit (5 minutes) plus an upload.
+const PACED_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+fn tune(builder: ClientBuilder, tuning: Tuning, pace: bool) -> ClientBuilder {
+    let mut builder = builder;
+    if pace {
+        builder = builder
+            .rate_limit(RateLimit::cloudflare_global())
+            .timeout(PACED_TIMEOUT)
+            .upload_timeout(PACED_TIMEOUT);
+    }
+    if let Some(n) = tuning.max_connections {
+        builder = builder.max_connections(n);
+    }
+    builder
+}
+
+fn finish(client: Client, tuning: Tuning, pace: bool) -> CliResult<(Client, Option<f64>)> {
+    let global = RateLimit::cloudflare_global();
+    let global = f64::from(global.requests()) / global.per().as_secs_f64();
+    match tuning.batch_tokens {
+        Some(tokens) => {
+            let client = client.with_batch_api(tokens)?;
+            let rate = f64::from(cloudflare_images::BATCH_REQUESTS_PER_SECOND) * tokens as f64;
+            Ok((client, Some(rate)))
+        }
+        None => Ok((client, pace.then_some(global))),
+    }
 }
 
 impl Backend {
@@ -35,22 +84,40 @@ impl Backend {
     /// lives in [`data_dir`]. In that case one line on stderr says so, if
     /// `announce`.
     pub async fn connect(announce: bool) -> CliResult<Backend> {
-        Self::connect_with(|name| std::env::var(name).ok(), announce).await
+        Self::connect_tuned(|name| std::env::var(name).ok(), announce, Tuning::default()).await
+    }
+
+    /// [`connect`](Self::connect), with the client tuned for bulk uploads.
+    pub async fn connect_for_upload(announce: bool, tuning: Tuning) -> CliResult<Backend> {
+        Self::connect_tuned(|name| std::env::var(name).ok(), announce, tuning).await
     }
 
     /// [`connect`](Self::connect) with the environment read through `lookup`.
+    #[cfg(test)]
     pub async fn connect_with(
         lookup: impl Fn(&str) -> Option<String>,
         announce: bool,
     ) -> CliResult<Backend> {
+        Self::connect_tuned(lookup, announce, Tuning::default()).await
+    }
+
+    /// [`connect`](Self::connect) with the environment read through `lookup`
+    /// and the client tuned by `tuning`.
+    pub async fn connect_tuned(
+        lookup: impl Fn(&str) -> Option<String>,
+        announce: bool,
+        tuning: Tuning,
+    ) -> CliResult<Backend> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if CREDENTIAL_VARS.iter().any(|v| get(v).is_some()) {
-            let client = ClientBuilder::from_env_with(get)?
-                .user_agent(USER_AGENT)
-                .build()?;
+            let builder = ClientBuilder::from_env_with(get)?.user_agent(USER_AGENT);
+            let pace = tuning.pace_remote;
+            let (client, limit_per_sec) =
+                finish(tune(builder, tuning, pace).build()?, tuning, pace)?;
             return Ok(Backend {
                 client,
                 emulator: None,
+                limit_per_sec,
             });
         }
         if get("CLOUDFLARE_BASE_URL").is_some() {
@@ -82,10 +149,13 @@ impl Backend {
                 dir.display()
             );
         }
-        let client = local_client(&emulator)?;
+        let pace = tuning.pace_local;
+        let builder = tune(local_builder(&emulator), tuning, pace);
+        let (client, limit_per_sec) = finish(builder.build()?, tuning, pace)?;
         Ok(Backend {
             client,
             emulator: Some(emulator),
+            limit_per_sec,
         })
     }
 
@@ -95,16 +165,32 @@ impl Backend {
             emulator.shutdown().await;
         }
     }
+
+    /// Where an upload journal's rows belong: the embedded emulator (`local`,
+    /// whatever port it got), or the account and API the client talks to.
+    pub fn target(&self) -> String {
+        if self.emulator.is_some() {
+            "local".into()
+        } else {
+            format!("{}@{}", self.client.account_id(), self.client.base_url())
+        }
+    }
+}
+
+/// A client builder for an emulator running in this process (its Batch API
+/// under `<origin>/batch`).
+fn local_builder(emulator: &EmulatorHandle) -> ClientBuilder {
+    Client::builder()
+        .api_token(LOCAL_TOKEN)
+        .account_id(emulator.account_id())
+        .base_url(emulator.base_url())
+        .batch_url(format!("{}/batch", emulator.origin()))
+        .user_agent(USER_AGENT)
 }
 
 /// A client for an emulator running in this process.
 pub fn local_client(emulator: &EmulatorHandle) -> CliResult<Client> {
-    Ok(Client::builder()
-        .api_token(LOCAL_TOKEN)
-        .account_id(emulator.account_id())
-        .base_url(emulator.base_url())
-        .user_agent(USER_AGENT)
-        .build()?)
+    Ok(local_builder(emulator).build()?)
 }
 
 /// The local data directory: `$CFIMG_DATA_DIR`, else `$XDG_DATA_HOME/cfimg`, else

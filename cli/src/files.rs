@@ -119,6 +119,11 @@ pub fn scrub(message: &str, url: &str) -> String {
 pub struct Expanded {
     /// Inputs in a stable order, duplicates removed.
     pub inputs: Vec<Input>,
+    /// For each input, its key: a file's path relative to the directory (or the
+    /// fixed part of the pattern) that named it, `/`-separated, or its name when
+    /// named explicitly; a URL's [`url_key`](crate::migrate::url_key); the
+    /// argument otherwise. The same on every machine whatever the mount point.
+    pub keys: Vec<String>,
     /// Files found in directories that were skipped for not looking like images.
     pub skipped: Vec<PathBuf>,
 }
@@ -137,16 +142,26 @@ fn has_wildcard(s: &str) -> bool {
 pub fn expand(args: &[String]) -> Expanded {
     let mut out = Expanded::default();
     let mut seen = BTreeSet::new();
+    // The directory the keys of the files found next are relative to.
+    let root = std::cell::RefCell::new(PathBuf::new());
     let mut push = |out: &mut Expanded, input: Input| {
-        let key = match &input {
+        let seen_key = match &input {
             Input::File(p) => p.display().to_string(),
             other => other.display(),
         };
-        if seen.insert(key) {
+        if seen.insert(seen_key) {
+            let key = match &input {
+                Input::File(p) => relative_key(p, &root.borrow()),
+                Input::Url(u) => crate::migrate::url_key(u),
+                Input::Missing { arg, .. } => arg.clone(),
+                other => other.display(),
+            };
+            out.keys.push(key);
             out.inputs.push(input);
         }
     };
     for arg in args {
+        *root.borrow_mut() = PathBuf::from(arg);
         if arg == "-" {
             push(&mut out, Input::Stdin);
             continue;
@@ -157,6 +172,7 @@ pub fn expand(args: &[String]) -> Expanded {
         }
         let path = Path::new(arg);
         if has_wildcard(arg) && !path.exists() {
+            *root.borrow_mut() = glob_base(arg);
             let matches = match glob(arg) {
                 Ok(m) => m,
                 Err(reason) => {
@@ -190,7 +206,10 @@ pub fn expand(args: &[String]) -> Expanded {
         }
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => walk_dir(path, &mut out, &mut push),
-            Ok(_) => push(&mut out, Input::File(path.to_path_buf())),
+            Ok(_) => {
+                *root.borrow_mut() = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                push(&mut out, Input::File(path.to_path_buf()))
+            }
             Err(e) => push(
                 &mut out,
                 Input::Missing {
@@ -201,6 +220,44 @@ pub fn expand(args: &[String]) -> Expanded {
         }
     }
     out
+}
+
+/// `path` relative to `root`, `/`-separated, without `.` or `..` segments;
+/// its file name when it is not under `root`.
+fn relative_key(path: &Path, root: &Path) -> String {
+    use std::path::Component;
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    if parts.is_empty() || rel.components().any(|c| matches!(c, Component::ParentDir)) {
+        return path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+    }
+    parts.join("/")
+}
+
+/// The fixed part of a glob pattern: its components before the first wildcard.
+fn glob_base(pattern: &str) -> PathBuf {
+    let mut base = if pattern.starts_with('/') {
+        PathBuf::from("/")
+    } else {
+        PathBuf::new()
+    };
+    for c in pattern
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .take_while(|c| !has_wildcard(c))
+    {
+        base.push(c);
+    }
+    base
 }
 
 /// A short reason for an I/O error, without the OS error number.
@@ -453,5 +510,32 @@ mod tests {
             matches!(&e.inputs[4], Input::Missing { reason, .. } if reason.contains("pattern"))
         );
         assert_eq!(e.skipped, vec![root.join("a/notes.txt")]);
+        assert_eq!(
+            e.keys,
+            [
+                "1.png",
+                "b/2.JPG",
+                "top.webp",
+                &format!("{r}/nope.png"),
+                &format!("{r}/*.gif"),
+                "example.com/x.png",
+                "stdin"
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_do_not_depend_on_where_the_tree_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("lib/2023")).unwrap();
+        std::fs::write(root.join("lib/2023/cat.png"), b"x").unwrap();
+        let r = root.display().to_string();
+        let keys = |arg: String| expand(&[arg]).keys;
+        assert_eq!(keys(format!("{r}/lib")), ["2023/cat.png"]);
+        assert_eq!(keys(format!("{r}/lib/")), ["2023/cat.png"]);
+        assert_eq!(keys(format!("{r}/lib/**/*.png")), ["2023/cat.png"]);
+        assert_eq!(keys(format!("{r}/lib/*")), ["2023/cat.png"]);
+        assert_eq!(keys(format!("{r}/lib/2023/cat.png")), ["cat.png"]);
     }
 }

@@ -15,7 +15,9 @@ mod demo;
 mod error;
 mod files;
 mod imagegen;
+mod journal;
 mod list;
+mod migrate;
 mod output;
 mod sign;
 mod upload;
@@ -83,6 +85,8 @@ Examples:
   cfimg upload 'icons/[ab]*.{png,svg}'
   cfimg upload https://example.com/cat.png --id animals/cat
   cat cat.png | cfimg upload - --name cat.png
+  cfimg upload /mnt/library --resume            # a migration: run again to resume
+  cfimg upload /mnt/library --resume --shard 2/3 --batch-api --tokens 2
 
 Patterns: * and ? within a path component, ** across directories, [abc], [!abc]
 and {png,svg}; names starting with . match only a pattern starting with .
@@ -91,7 +95,14 @@ heic, heif, avif); files named explicitly are always tried. `-` reads one image
 (at most 10 MiB) from stdin.
 
 One input: one line. Several: a line per failure and a summary (-v: a row for
-every input). Exits with status 1 if any upload failed.")]
+every input). Exits with status 1 if any upload failed.
+
+--resume journals every input in the data directory (journal.db) and uploads it
+under a custom id derived from its relative path, so the same command run again
+after a crash, Ctrl-C or kill -9 skips what is stored and never stores an image
+twice. --shard K/N takes a share chosen by a hash of those paths: N machines,
+no overlap. Uploads are paced to Cloudflare's limit: 1,200 per 5 minutes, or
+200 per second per batch token with --batch-api.")]
     Upload(UploadArgs),
     /// List images (v2: newest first, with continuation tokens and metadata filters).
     #[command(after_help = "\
@@ -267,9 +278,62 @@ struct UploadArgs {
     /// The file name recorded for the image read from stdin (`-`); default `stdin`.
     #[arg(long, value_name = "FILENAME")]
     name: Option<String>,
-    /// How many uploads run at once.
-    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
+    /// How many uploads run at once [default: 8; with --batch-api, 64 per token, at most 512].
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: Option<u16>,
+    /// Keep a journal in the data directory and skip what it records as stored:
+    /// run the same command again after a crash, Ctrl-C or kill to finish
+    /// without uploading anything twice. Each input is uploaded under a custom id,
+    /// its path relative to the argument that named it (see --id-prefix).
+    #[arg(long, conflicts_with = "id")]
+    resume: bool,
+    /// Prepended to the custom ids --resume derives (e.g. `archive/`).
+    #[arg(long, requires = "resume", value_name = "PREFIX")]
+    id_prefix: Option<String>,
+    /// Upload only the K-th of N shares of the inputs, chosen by a stable hash
+    /// of their relative path or URL: N machines given 1/N..N/N split one
+    /// migration without overlap.
+    #[arg(long, value_parser = migrate::parse_shard, value_name = "K/N")]
+    shard: Option<migrate::Shard>,
+    /// Upload through Cloudflare's Batch API (batch tokens, 200 requests/s each,
+    /// outside the account's global limit).
+    #[arg(long)]
+    batch_api: bool,
+    /// How many batch tokens to share the uploads over (with --batch-api).
+    #[arg(long, requires = "batch_api", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    tokens: u16,
+    /// Pace to Cloudflare's global limit (1,200 requests per 5 minutes) against
+    /// the local emulator too; always done with credentials, unless --batch-api.
+    #[arg(long)]
+    rate_limit: bool,
+    /// Do not pace to the global limit with credentials either (an emulator
+    /// reached through CLOUDFLARE_BASE_URL, or an account whose limit was raised;
+    /// a 429 still pauses the client).
+    #[arg(long, conflicts_with = "rate_limit")]
+    no_rate_limit: bool,
+}
+
+impl UploadArgs {
+    /// The concurrency asked for, or the mode's default.
+    fn concurrency(&self) -> usize {
+        match (self.concurrency, self.batch_api) {
+            (Some(n), _) => usize::from(n),
+            (None, false) => 8,
+            (None, true) => (64 * usize::from(self.tokens)).min(512),
+        }
+    }
+
+    fn tuning(&self) -> backend::Tuning {
+        backend::Tuning {
+            pace_local: self.rate_limit && !self.batch_api,
+            pace_remote: !self.batch_api && !self.no_rate_limit,
+            max_connections: Some(
+                self.concurrency()
+                    .max(cloudflare_images::DEFAULT_MAX_CONNECTIONS),
+            ),
+            batch_tokens: self.batch_api.then_some(usize::from(self.tokens)),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -539,29 +603,50 @@ async fn run(cli: Cli) -> CliResult<()> {
         }
         _ => {}
     }
-    let backend = Backend::connect(!output::settings().quiet).await?;
-    let local = backend.emulator.is_some();
-    let result = dispatch(&backend.client, cli.command, local).await;
+    let announce = !output::settings().quiet;
+    let backend = match &cli.command {
+        Command::Upload(a) => Backend::connect_for_upload(announce, a.tuning()).await?,
+        _ => Backend::connect(announce).await?,
+    };
+    let result = dispatch(&backend, cli.command).await;
     backend.close().await;
     result
 }
 
-async fn dispatch(
-    client: &cloudflare_images::Client,
-    command: Command,
-    local: bool,
-) -> CliResult<()> {
+async fn dispatch(backend: &Backend, command: Command) -> CliResult<()> {
+    let client = &backend.client;
+    let local = backend.emulator.is_some();
     match command {
         Command::Upload(a) => {
+            let journal = if a.resume {
+                let dir = backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    CliError::new(format!(
+                        "cannot create the data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                Some((dir.join(journal::FILE_NAME), backend.target()))
+            } else {
+                None
+            };
+            let migration = upload::MigrationOptions {
+                journal,
+                // Cloudflare refuses a custom id on an image served only signed.
+                custom_ids: a.resume && !a.fields.require_signed_urls,
+                id_prefix: a.id_prefix.clone().unwrap_or_default(),
+                shard: a.shard,
+            };
             let opts = upload::UploadOptions {
+                concurrency: a.concurrency(),
                 id: a.fields.id,
                 creator: a.fields.creator,
                 metadata: a.fields.metadata,
                 require_signed_urls: a.fields.require_signed_urls,
-                concurrency: usize::from(a.concurrency),
                 name: a.name,
+                limit_per_sec: backend.limit_per_sec,
             };
-            upload::run(client, &a.inputs, opts).await
+            upload::run(client, &a.inputs, opts, migration).await
         }
         Command::List(a) => {
             let mut filters = a.meta;

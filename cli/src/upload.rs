@@ -1,10 +1,13 @@
 //! `cfimg upload`: files, directories, glob patterns, URLs and stdin, several at a
 //! time, with a progress bar; one line for one input, the failures and a summary
-//! for many (the full table under `-v`).
+//! for many (the full table under `-v`). With `--resume` a journal in the data
+//! directory makes it a migration that can be interrupted and run again, and
+//! `--shard K/N` takes one share of the inputs.
 
+use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cloudflare_images::types::Image;
@@ -15,6 +18,8 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{CliError, CliResult};
 use crate::files::{self, Input};
+use crate::journal::{Journal, State};
+use crate::migrate::{self, Shard};
 use crate::output::{self, human_bytes, human_duration, Table};
 
 /// What every upload of a batch gets.
@@ -32,6 +37,34 @@ pub struct UploadOptions {
     pub concurrency: usize,
     /// The file name recorded for an image read from stdin (`-`).
     pub name: Option<String>,
+    /// The pace the client keeps (requests per second), for the progress bar's
+    /// ETA.
+    pub limit_per_sec: Option<f64>,
+}
+
+/// What makes an upload a migration (`--resume`, `--shard`).
+#[derive(Debug, Clone, Default)]
+pub struct MigrationOptions {
+    /// The journal to keep (`--resume`): its path and target.
+    pub journal: Option<(std::path::PathBuf, String)>,
+    /// Upload each input under a custom id derived from its key (with
+    /// `--resume`, unless `--require-signed-urls`).
+    pub custom_ids: bool,
+    /// Prepended to every derived custom id (`--id-prefix`).
+    pub id_prefix: String,
+    /// Only this share of the inputs (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+/// One input to upload: where from, and under which custom id and journal key.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// What to upload.
+    pub input: Input,
+    /// The custom id to upload it as (else `UploadOptions::id`, else none).
+    pub id: Option<String>,
+    /// Its row in the journal, if one is kept.
+    pub key: Option<String>,
 }
 
 /// The outcome of one input.
@@ -43,6 +76,9 @@ pub struct Outcome {
     pub bytes: u64,
     /// The stored image, or why it failed.
     pub result: Result<Image, CliError>,
+    /// The image was already stored under its custom id (an earlier run sent it
+    /// and was stopped before recording the answer).
+    pub found: bool,
 }
 
 /// How many times a rate-limited (429) upload is tried (nothing was stored then,
@@ -54,9 +90,11 @@ const ATTEMPTS: u32 = 3;
 async fn upload_one(
     client: &Client,
     input: &Input,
+    custom_id: Option<&str>,
     opts: &UploadOptions,
     bar: &ProgressBar,
 ) -> Outcome {
+    let custom_id = custom_id.or(opts.id.as_deref());
     let source = input.display();
     let bytes = match input {
         Input::File(path) => tokio::fs::metadata(path)
@@ -76,6 +114,7 @@ async fn upload_one(
                     source,
                     bytes,
                     result: Err(CliError::new(reason.clone())),
+                    found: false,
                 }
             }
             Input::Stdin => {
@@ -83,6 +122,7 @@ async fn upload_one(
                     source,
                     bytes,
                     result: Err(CliError::new("stdin was not read")),
+                    found: false,
                 }
             }
             Input::Url(url) => request.url(url.clone()),
@@ -96,8 +136,8 @@ async fn upload_one(
                 })
             }
         };
-        if let Some(id) = &opts.id {
-            request = request.id(id.clone());
+        if let Some(id) = custom_id {
+            request = request.id(id.to_string());
         }
         if let Some(c) = &opts.creator {
             request = request.creator(c.clone());
@@ -121,10 +161,29 @@ async fn upload_one(
                 // Files rejected before sending (and bytes from stdin, which report
                 // no progress) count as done for the bar.
                 bar.inc(bytes.saturating_sub(progressed));
+                let mut found = false;
+                let result = match (result, custom_id) {
+                    (Err(e), Some(id)) if e.has_code(5409) => {
+                        match already_stored(client, id, input, opts).await {
+                            Some(image) => {
+                                found = true;
+                                Ok(image)
+                            }
+                            None => Err(e),
+                        }
+                    }
+                    (result, _) => result,
+                };
                 let result = result.map_err(|e| {
                     let mut e = CliError::from(e);
                     // A file refused by the SDK's checks is a failed upload (exit 1).
                     e.exit = crate::error::EXIT_FAILURE;
+                    if let Some(id) = custom_id.filter(|_| e.codes.contains(&5409)) {
+                        e.message = format!(
+                            "the id {id} is taken by a different image (file name, metadata, creator or signing differ): {}",
+                            e.message
+                        );
+                    }
                     if let Input::Url(url) = input {
                         // Whatever the server or the SDK said, never the URL's secrets.
                         e.message = files::scrub(&e.message, url);
@@ -135,15 +194,65 @@ async fn upload_one(
                     source,
                     bytes,
                     result,
+                    found,
                 };
             }
         }
     }
 }
 
+/// After "already exists" (5409) for `id`: the stored image, if it is the one
+/// this upload would have stored (same file name, metadata, creator and signing
+/// flag), as the SDK decides after a repeated upload. It was stored by an
+/// earlier run stopped before it could record the answer.
+async fn already_stored(
+    client: &Client,
+    id: &str,
+    input: &Input,
+    opts: &UploadOptions,
+) -> Option<Image> {
+    let stored = client.v1().get(id).send().await.ok()?;
+    let filename = match input {
+        Input::File(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()),
+        Input::Bytes { name, .. } => Some(name.clone()),
+        _ => None,
+    };
+    let metadata = opts
+        .metadata
+        .as_ref()
+        .filter(|m| !m.is_empty())
+        .map(|m| Value::Object(m.clone()));
+    let stored_metadata = stored
+        .meta
+        .as_ref()
+        .and_then(|m| serde_json::to_value(m).ok())
+        .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
+    let same = (filename.is_none() || stored.filename == filename)
+        && metadata == stored_metadata
+        && stored.creator == opts.creator
+        && stored.require_signed_urls == opts.require_signed_urls;
+    same.then_some(stored)
+}
+
+/// A compact duration for the ETA: `42s`, `7m05s`, `2h13m`.
+fn eta_text(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal) showing bytes,
-/// bytes per second, items and items per second.
-pub fn progress_bar(total_bytes: u64, total_items: usize) -> (ProgressBar, Arc<AtomicU64>) {
+/// bytes per second, items, the current rate (items per second over the last
+/// 10 seconds) and, when the client is paced, the limit and an ETA computed from
+/// it (from the current rate when that is lower, or when there is no limit).
+pub fn progress_bar(
+    total_bytes: u64,
+    total_items: usize,
+    limit_per_sec: Option<f64>,
+) -> (ProgressBar, Arc<AtomicU64>) {
     let items = Arc::new(AtomicU64::new(0));
     let bar = if std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
@@ -152,11 +261,50 @@ pub fn progress_bar(total_bytes: u64, total_items: usize) -> (ProgressBar, Arc<A
     };
     let counter = Arc::clone(&items);
     let total = total_items as u64;
+    let samples: Arc<Mutex<VecDeque<(Instant, u64)>>> = Arc::new(Mutex::new(VecDeque::new()));
     let tracker = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
         let done = counter.load(Ordering::Relaxed);
-        let secs = state.elapsed().as_secs_f64();
-        let rate = if secs > 0.0 { done as f64 / secs } else { 0.0 };
-        let _ = write!(w, "{done}/{total} items ({rate:.1}/s)");
+        let now = Instant::now();
+        let rate = match samples.lock() {
+            Ok(mut samples) => {
+                samples.push_back((now, done));
+                while samples
+                    .front()
+                    .is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(10))
+                {
+                    samples.pop_front();
+                }
+                let (t0, n0) = samples.front().copied().unwrap_or((now, done));
+                let secs = now.duration_since(t0).as_secs_f64();
+                if secs >= 1.0 {
+                    (done - n0) as f64 / secs
+                } else {
+                    let secs = state.elapsed().as_secs_f64();
+                    if secs > 0.0 {
+                        done as f64 / secs
+                    } else {
+                        0.0
+                    }
+                }
+            }
+            Err(_) => 0.0,
+        };
+        let remaining = total.saturating_sub(done) as f64;
+        let _ = write!(w, "{done}/{total} items, {rate:.1}/s");
+        let pace = match limit_per_sec {
+            Some(limit) => {
+                let _ = write!(w, " (limit {limit:.1}/s)");
+                if rate > 0.0 && state.elapsed() > Duration::from_secs(5) {
+                    rate.min(limit)
+                } else {
+                    limit
+                }
+            }
+            None => rate,
+        };
+        if remaining > 0.0 && pace > 0.0 {
+            let _ = write!(w, ", ETA {}", eta_text(remaining / pace));
+        }
     };
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {items} {msg}",
@@ -175,8 +323,46 @@ pub async fn upload_all(
     opts: &UploadOptions,
     progress: bool,
 ) -> Vec<Outcome> {
+    let jobs: Vec<Job> = inputs
+        .iter()
+        .map(|input| Job {
+            input: input.clone(),
+            id: None,
+            key: None,
+        })
+        .collect();
+    upload_jobs(client, &jobs, opts, None, progress).await
+}
+
+/// Records an outcome in the journal; a failure to write it is reported, not
+/// fatal (the custom id recognises the image on the next run).
+fn record(journal: &Journal, key: &str, outcome: &Outcome) {
+    let written = match &outcome.result {
+        Ok(image) => journal.done(
+            key,
+            image.id.as_deref().unwrap_or_default(),
+            outcome.bytes,
+            outcome.found,
+        ),
+        Err(e) => journal.failed(key, &e.message),
+    };
+    if let Err(e) = written {
+        eprintln!("cfimg: {e}");
+    }
+}
+
+/// Uploads every job, `opts.concurrency` at a time, recording each in `journal`
+/// (as sent before its request, then as done or failed as soon as the answer
+/// arrives), and returns the outcomes in job order.
+pub async fn upload_jobs(
+    client: &Client,
+    jobs: &[Job],
+    opts: &UploadOptions,
+    journal: Option<&Journal>,
+    progress: bool,
+) -> Vec<Outcome> {
     let mut total_bytes = 0u64;
-    for input in inputs {
+    for input in jobs.iter().map(|j| &j.input) {
         match input {
             Input::File(p) => {
                 total_bytes += tokio::fs::metadata(p).await.map(|m| m.len()).unwrap_or(0)
@@ -186,17 +372,26 @@ pub async fn upload_all(
         }
     }
     let (bar, items) = if progress {
-        progress_bar(total_bytes, inputs.len())
+        progress_bar(total_bytes, jobs.len(), opts.limit_per_sec)
     } else {
         (ProgressBar::hidden(), Arc::new(AtomicU64::new(0)))
     };
     let concurrency = opts.concurrency.max(1);
-    let mut outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(inputs.iter().enumerate())
-        .map(|(i, input)| {
+    let mut outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(jobs.iter().enumerate())
+        .map(|(i, job)| {
             let bar = bar.clone();
             let items = Arc::clone(&items);
             async move {
-                let outcome = upload_one(client, input, opts, &bar).await;
+                let journal = journal.zip(job.key.as_deref());
+                if let Some((journal, key)) = journal {
+                    if let Err(e) = journal.sending(key) {
+                        eprintln!("cfimg: {e}");
+                    }
+                }
+                let outcome = upload_one(client, &job.input, job.id.as_deref(), opts, &bar).await;
+                if let Some((journal, key)) = journal {
+                    record(journal, key, &outcome);
+                }
                 items.fetch_add(1, Ordering::Relaxed);
                 let name = std::path::Path::new(&outcome.source)
                     .file_name()
@@ -250,8 +445,13 @@ fn success_line(o: &Outcome, image: &Image) -> String {
     } else {
         String::new()
     };
+    let found = if o.found {
+        " (already stored under this id)"
+    } else {
+        ""
+    };
     format!(
-        "uploaded {} as {}{size}\n",
+        "uploaded {} as {}{size}{found}\n",
         o.source,
         image.id.as_deref().unwrap_or("?")
     )
@@ -259,6 +459,9 @@ fn success_line(o: &Outcome, image: &Image) -> String {
 
 fn outcome_json(o: &Outcome) -> Value {
     match &o.result {
+        Ok(image) if o.found => {
+            json!({"source": o.source, "bytes": o.bytes, "image": output::image_json(image), "found": true})
+        }
         Ok(image) => {
             json!({"source": o.source, "bytes": o.bytes, "image": output::image_json(image)})
         }
@@ -266,14 +469,108 @@ fn outcome_json(o: &Outcome) -> Value {
     }
 }
 
+/// What the journal and the shard left out of a run.
+#[derive(Debug, Default)]
+struct Plan {
+    /// What to upload now.
+    jobs: Vec<Job>,
+    /// Inputs the journal records as stored: `(source, image id)`.
+    already_done: Vec<(String, String)>,
+    /// Inputs that belong to other shards.
+    other_shards: usize,
+    /// Inputs before sharding.
+    total: usize,
+}
+
+/// Turns the expanded inputs into jobs: drops the inputs of other shards, derives
+/// custom ids, and (with a journal) drops the inputs already stored.
+fn plan(
+    inputs: Vec<Input>,
+    keys: Vec<String>,
+    opts: &UploadOptions,
+    migration: &MigrationOptions,
+    journal: Option<&Journal>,
+) -> CliResult<Plan> {
+    let mut plan = Plan {
+        total: inputs.len(),
+        ..Plan::default()
+    };
+    let mut jobs = Vec::with_capacity(inputs.len());
+    for (input, key) in inputs.into_iter().zip(keys) {
+        if let Some(shard) = &migration.shard {
+            if !shard.contains(&key) {
+                plan.other_shards += 1;
+                continue;
+            }
+        }
+        let mut job = Job {
+            input,
+            id: None,
+            key: None,
+        };
+        if migration.journal.is_some() {
+            let journal_key = match &opts.id {
+                Some(id) => id.clone(),
+                None => format!("{}{key}", migration.id_prefix),
+            };
+            if migration.custom_ids
+                && opts.id.is_none()
+                && !matches!(job.input, Input::Missing { .. })
+            {
+                match migrate::custom_id(&migration.id_prefix, &key) {
+                    Ok(id) => job.id = Some(id),
+                    Err(reason) => {
+                        job.input = Input::Missing {
+                            arg: job.input.display(),
+                            reason,
+                        }
+                    }
+                }
+            }
+            job.key = Some(journal_key);
+        }
+        jobs.push(job);
+    }
+    if let Some(journal) = journal {
+        let rows: Vec<(String, String)> = jobs
+            .iter()
+            .filter_map(|j| Some((j.key.clone()?, j.input.display())))
+            .collect();
+        let states = journal.register(&rows)?;
+        jobs.retain(|job| {
+            let entry = job.key.as_ref().and_then(|k| states.get(k));
+            match entry {
+                Some(e) if e.state == State::Done => {
+                    plan.already_done
+                        .push((job.input.display(), e.image_id.clone().unwrap_or_default()));
+                    false
+                }
+                _ => true,
+            }
+        });
+    }
+    plan.jobs = jobs;
+    Ok(plan)
+}
+
 /// Runs `cfimg upload`.
-pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliResult<()> {
+pub async fn run(
+    client: &Client,
+    args: &[String],
+    opts: UploadOptions,
+    migration: MigrationOptions,
+) -> CliResult<()> {
     let mode = output::settings().mode;
     let mut expanded = files::expand(args);
     let has_stdin = expanded.inputs.contains(&Input::Stdin);
     if opts.name.is_some() && !has_stdin {
         return Err(CliError::usage(
             "--name names an image read from stdin: give `-` as the input",
+        ));
+    }
+    if has_stdin && migration.journal.is_some() {
+        return Err(CliError::usage(
+            "--resume cannot journal stdin (`-`): it cannot be read again; save it to a file",
         ));
     }
     if expanded.inputs.is_empty() {
@@ -299,8 +596,27 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
             }
         }
     }
+    let journal = match &migration.journal {
+        Some((path, target)) => Some(Journal::open(path, target)?),
+        None => None,
+    };
+    let migrating = migration.journal.is_some() || migration.shard.is_some();
+    let plan = plan(
+        std::mem::take(&mut expanded.inputs),
+        std::mem::take(&mut expanded.keys),
+        &opts,
+        &migration,
+        journal.as_ref(),
+    )?;
     let started = Instant::now();
-    let outcomes = upload_all(client, &expanded.inputs, &opts, mode == output::Mode::Human).await;
+    let outcomes = upload_jobs(
+        client,
+        &plan.jobs,
+        &opts,
+        journal.as_ref(),
+        mode == output::Mode::Human && !output::settings().quiet,
+    )
+    .await;
     let elapsed = started.elapsed();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.result.is_err()).collect();
     let ok_bytes: u64 = outcomes
@@ -309,6 +625,7 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
         .map(|o| o.bytes)
         .sum();
     let succeeded = outcomes.len() - failed.len();
+    let found = outcomes.iter().filter(|o| o.found).count();
     let skipped: Vec<String> = expanded
         .skipped
         .iter()
@@ -320,22 +637,43 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
             skipped.len()
         ));
     }
+    if let Some(shard) = &migration.shard {
+        output::info(&format!(
+            "shard {shard}: {} of {} input(s); {} belong to other shards",
+            plan.total - plan.other_shards,
+            plan.total,
+            plan.other_shards
+        ));
+    }
 
     match mode {
         output::Mode::Json => {
             let (uploaded, failures): (Vec<&Outcome>, Vec<&Outcome>) =
                 outcomes.iter().partition(|o| o.result.is_ok());
-            output::print_json(&json!({
+            let mut report = json!({
                 "uploaded": uploaded.into_iter().map(outcome_json).collect::<Vec<_>>(),
                 "failed": failures.into_iter().map(outcome_json).collect::<Vec<_>>(),
                 "skipped": skipped,
                 "elapsed_ms": elapsed.as_millis() as u64,
-            }));
+            });
+            if migrating {
+                report["already_done"] = json!(plan.already_done.len());
+                report["found"] = json!(found);
+            }
+            if let Some(shard) = &migration.shard {
+                report["shard"] = json!({
+                    "k": shard.k,
+                    "n": shard.n,
+                    "inputs": plan.total - plan.other_shards,
+                    "other_shards": plan.other_shards,
+                });
+            }
+            output::print_json(&report);
         }
         output::Mode::Jsonl => {
             output::print_json_items(outcomes.iter().map(outcome_json).collect());
         }
-        output::Mode::Human if outcomes.len() == 1 && !output::verbose() => {
+        output::Mode::Human if !migrating && outcomes.len() == 1 && !output::verbose() => {
             let o = &outcomes[0];
             return match &o.result {
                 Ok(image) => {
@@ -348,8 +686,12 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
         output::Mode::Human => {
             if output::verbose() {
                 let mut table = Table::new(["STATUS", "SOURCE", "ID", "SIZE"]);
+                for (source, id) in &plan.already_done {
+                    table.row(["done".to_string(), source.clone(), id.clone(), "-".into()]);
+                }
                 for o in &outcomes {
                     let (status, id) = match &o.result {
+                        Ok(image) if o.found => ("found", image.id.clone().unwrap_or_default()),
                         Ok(image) => ("ok", image.id.clone().unwrap_or_default()),
                         Err(_) => ("FAILED", String::new()),
                     };
@@ -367,8 +709,19 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
                     eprintln!("cfimg: could not upload {}: {e}", o.source);
                 }
             }
-            if failed.is_empty() || output::verbose() {
-                let secs = elapsed.as_secs_f64().max(1e-3);
+            let secs = elapsed.as_secs_f64().max(1e-3);
+            if migrating {
+                output::print_out(&format!(
+                    "{} uploaded, {} already done, {found} found already stored, {} failed \
+                     ({} in {}, {:.1} items/s)\n",
+                    succeeded - found,
+                    plan.already_done.len(),
+                    failed.len(),
+                    human_bytes(ok_bytes),
+                    human_duration(elapsed),
+                    succeeded as f64 / secs,
+                ));
+            } else if failed.is_empty() || output::verbose() {
                 output::print_out(&format!(
                     "uploaded {succeeded} of {} ({}) in {}, {:.1} items/s, {}/s\n",
                     outcomes.len(),
@@ -384,10 +737,15 @@ pub async fn run(client: &Client, args: &[String], opts: UploadOptions) -> CliRe
         return Ok(());
     }
     let mut e = CliError::new(format!(
-        "{} of {} uploads failed ({succeeded} uploaded, {})",
+        "{} of {} uploads failed ({succeeded} uploaded, {}){}",
         failed.len(),
         outcomes.len(),
         human_bytes(ok_bytes),
+        if migration.journal.is_some() {
+            "; run the same command again to retry them"
+        } else {
+            ""
+        }
     ));
     e.json_printed = output::machine();
     Err(e)

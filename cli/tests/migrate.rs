@@ -1,0 +1,335 @@
+//! `cfimg upload --resume` and `--shard`: a migration killed with SIGKILL and
+//! resumed stores every file exactly once, shards are disjoint and complete, bad
+//! shards are usage errors. No timing is asserted: uploads, images and
+//! duplicates are counted.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cloudflare_images_emulator::{Emulator, EmulatorHandle};
+use serde_json::Value;
+
+/// A valid 1x1 PNG.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+const ENV_VARS: &[&str] = &[
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_EMAIL",
+    "CLOUDFLARE_API_USER_SERVICE_KEY",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_BASE_URL",
+    "CFIMG_DATA_DIR",
+    "XDG_DATA_HOME",
+];
+
+/// `cfimg` with no credentials (the embedded emulator) and its data in `data`.
+fn local(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfimg"));
+    for v in ENV_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.env("CFIMG_DATA_DIR", data).stdin(Stdio::null());
+    cmd
+}
+
+/// `cfimg` against `emulator` through credentials, its journal in `data`.
+fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
+    let mut cmd = local(data);
+    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
+        .env("CLOUDFLARE_API_TOKEN", "test")
+        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
+    cmd
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut cmd: Command, args: &[&str]) -> Run {
+    let out = cmd.args(args).output().expect("cfimg runs");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+fn ok(cmd: Command, args: &[&str]) -> Run {
+    let r = run(cmd, args);
+    assert_eq!(
+        r.code, 0,
+        "cfimg {args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+/// `n` PNG files in nested folders under `root`; their relative paths.
+fn tree(root: &Path, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let rel = format!("d{}/sub{}/img{i:04}.png", i % 4, i % 3);
+            let path = root.join(&rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, PIXEL_PNG).unwrap();
+            rel
+        })
+        .collect()
+}
+
+/// Rows of the journal in `data` with this state.
+fn journal_count(data: &Path, sql_where: &str) -> Option<i64> {
+    let path = data.join("journal.db");
+    if !path.exists() {
+        return None;
+    }
+    let conn = rusqlite::Connection::open(&path).ok()?;
+    conn.busy_timeout(Duration::from_secs(5)).ok()?;
+    conn.query_row(
+        &format!("SELECT count(*) FROM uploads WHERE {sql_where}"),
+        [],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
+/// Starts `cfimg upload ROOT --resume`, kills it (SIGKILL) once `progress`
+/// reports at least 50 uploads (or it ended by itself), and returns how many
+/// were reported then.
+fn start_and_kill(mut cmd: Command, root: &Path, progress: impl Fn() -> usize) -> usize {
+    let mut child = cmd
+        .args([
+            "upload",
+            root.to_str().unwrap(),
+            "--resume",
+            "--concurrency",
+            "4",
+            "-q",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while progress() < 50 && Instant::now() < give_up {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // `Child::kill` is SIGKILL on Unix: no handler, no clean-up.
+    let _ = child.kill();
+    let _ = child.wait();
+    progress()
+}
+
+/// After the kill: `--resume` finishes, every file is stored once, and a third
+/// run uploads nothing.
+fn resume_and_check(make: &dyn Fn() -> Command, root: &Path, data: &Path, files: &[String]) {
+    let r = ok(
+        make(),
+        &["upload", root.to_str().unwrap(), "--resume", "-j", "4"],
+    );
+    assert!(r.stdout.contains("0 failed"), "{}", r.stdout);
+
+    let r = ok(make(), &["list", "--json", "-q"]);
+    let images: Vec<Value> = serde_json::from_str(&r.stdout).unwrap();
+    let ids: Vec<&str> = images.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), files.len(), "one image per file, no duplicates");
+    let expected: BTreeSet<&str> = files.iter().map(String::as_str).collect();
+    assert_eq!(unique, expected, "custom ids are the relative paths");
+
+    let done = journal_count(data, "state = 'done'").unwrap();
+    assert_eq!(done, files.len() as i64);
+    // Only uploads in flight at the kill can have been sent twice.
+    let resent = journal_count(data, "sends > 1").unwrap();
+    assert!(resent <= 4, "{resent} uploads sent twice");
+
+    let r = ok(
+        make(),
+        &["upload", root.to_str().unwrap(), "--resume", "--json"],
+    );
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["uploaded"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["already_done"], files.len());
+    let r = ok(make(), &["upload", root.to_str().unwrap(), "--resume"]);
+    assert!(
+        r.stdout
+            .contains(&format!("0 uploaded, {} already done", files.len())),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn killed_migration_resumes_on_an_emulator_process() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(Emulator::start()).unwrap();
+    // Slow enough that the kill lands midway (nothing asserts that it did).
+    emulator.faults().set_latency(Duration::from_millis(20));
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = tree(files_dir.path(), 200);
+
+    let at_kill = start_and_kill(remote(&emulator, data.path()), files_dir.path(), || {
+        emulator.image_count()
+    });
+    eprintln!("killed with {at_kill} images stored");
+    emulator.faults().set_latency(Duration::ZERO);
+    let make = || remote(&emulator, data.path());
+    resume_and_check(&make, files_dir.path(), data.path(), &files);
+    assert_eq!(emulator.image_count(), 200);
+}
+
+#[test]
+fn killed_migration_resumes_on_the_embedded_emulator() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = tree(files_dir.path(), 200);
+    let data_path: PathBuf = data.path().to_path_buf();
+    let at_kill = start_and_kill(local(data.path()), files_dir.path(), || {
+        journal_count(&data_path, "state = 'done'").unwrap_or(0) as usize
+    });
+    eprintln!("killed with {at_kill} uploads journaled");
+    let make = || local(data.path());
+    resume_and_check(&make, files_dir.path(), data.path(), &files);
+}
+
+#[test]
+fn shards_are_disjoint_and_complete() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = tree(files_dir.path(), 60);
+    let root = files_dir.path().to_str().unwrap();
+    let mut seen = BTreeSet::new();
+    let mut total = 0;
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let r = ok(
+            local(data.path()),
+            &["upload", root, "--shard", &shard, "--json", "-q"],
+        );
+        let report: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(
+            report["shard"]["inputs"].as_u64().unwrap() as usize,
+            report["uploaded"].as_array().unwrap().len()
+        );
+        for o in report["uploaded"].as_array().unwrap() {
+            let source = o["source"].as_str().unwrap();
+            let rel = Path::new(source)
+                .strip_prefix(files_dir.path())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert!(seen.insert(rel.clone()), "{rel} in two shards");
+            total += 1;
+        }
+    }
+    assert_eq!(total, files.len());
+    assert_eq!(seen, files.iter().cloned().collect::<BTreeSet<_>>());
+    // The same shard from another folder holding the same tree (another
+    // machine's mount point) is the same share.
+    let copy = tempfile::tempdir().unwrap();
+    tree(copy.path(), 60);
+    let a = ok(
+        local(data.path()),
+        &["upload", root, "--shard", "2/3", "--json", "-q"],
+    );
+    let b = ok(
+        local(data.path()),
+        &[
+            "upload",
+            copy.path().to_str().unwrap(),
+            "--shard",
+            "2/3",
+            "--json",
+            "-q",
+        ],
+    );
+    let rels = |text: &str, base: &Path| -> BTreeSet<String> {
+        let report: Value = serde_json::from_str(text).unwrap();
+        report["uploaded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                Path::new(o["source"].as_str().unwrap())
+                    .strip_prefix(base)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        rels(&a.stdout, files_dir.path()),
+        rels(&b.stdout, copy.path())
+    );
+}
+
+#[test]
+fn an_id_taken_by_another_image_is_a_failure_not_a_match() {
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    tree(files_dir.path(), 3);
+    let root = files_dir.path().to_str().unwrap();
+    let one = files_dir.path().join("d0/sub0/img0000.png");
+    // Another image already holds the id the migration derives for img0000.png.
+    ok(
+        local(data.path()),
+        &[
+            "upload",
+            one.to_str().unwrap(),
+            "--id",
+            "d0/sub0/img0000.png",
+            "--metadata",
+            r#"{"other":true}"#,
+            "-q",
+        ],
+    );
+    let r = run(local(data.path()), &["upload", root, "--resume", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("taken by a different image"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout
+            .contains("2 uploaded, 0 already done, 0 found already stored, 1 failed"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_shards_are_usage_errors() {
+    let data = tempfile::tempdir().unwrap();
+    for bad in ["0/3", "4/3", "1/0", "0/0", "x/3", "3", "1/3/5", "-1/3", ""] {
+        let flag = format!("--shard={bad}");
+        let r = run(local(data.path()), &["upload", "a.png", &flag]);
+        assert_eq!(r.code, 2, "--shard {bad:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--shard"), "{}", r.stderr);
+        let r = run(local(data.path()), &["upload", "a.png", &flag, "--json"]);
+        assert_eq!(r.code, 2);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(v["error"]["message"].is_string());
+    }
+    // Nothing was started: no journal, no emulator state.
+    assert!(std::fs::read_dir(data.path()).unwrap().next().is_none());
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# A migration of 10,000 images with `cfimg upload --resume`, killed with
+# `kill -9` at a random point and resumed: images stored, duplicates, uploads
+# sent twice. Then, if the emulator can enforce scaled rate windows
+# (`--rate-limit-scale`), the rate reached against the limit in force.
+#
+#   bash scripts/bench-migration.sh            # 3 trials per backend, 10,000 images
+#   TRIALS=1 IMAGES=2000 bash scripts/bench-migration.sh
+#   CFIMG=target/debug/cfimg bash scripts/bench-migration.sh   # use a binary already built
+#
+# Needs python3 (to write the images and read the journal and JSON). Works in
+# target/bench-migration/ (not /tmp), removed at the end unless KEEP=1.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+IMAGES="${IMAGES:-10000}"
+TRIALS="${TRIALS:-3}"
+CONCURRENCY="${CONCURRENCY:-8}"
+if [ -z "${CFIMG:-}" ]; then
+  cargo build --release --quiet -p cfimg
+  CFIMG=target/release/cfimg
+fi
+if [ -z "${EMULATOR:-}" ]; then
+  if [ -z "${SKIP_EMULATOR_PROCESS:-}" ]; then
+    cargo build --release --quiet -p cloudflare-images-emulator
+  fi
+  EMULATOR=target/release/cloudflare-images-emulator
+fi
+work="$root/target/bench-migration"
+rm -rf "$work"
+mkdir -p "$work"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+# IMAGES distinct PNG files (1x1, a different text chunk each) in 100 folders.
+python3 - "$work/tree" "$IMAGES" <<'PY'
+import os, struct, sys, zlib
+root, n = sys.argv[1], int(sys.argv[2])
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+ihdr = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0))
+idat = chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00\xff"))
+for i in range(n):
+    d = os.path.join(root, f"album{i % 100:02d}")
+    os.makedirs(d, exist_ok=True)
+    text = chunk(b"tEXt", b"Comment\x00" + str(i).encode())
+    with open(os.path.join(d, f"photo{i:05d}.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + ihdr + text + idat + chunk(b"IEND", b""))
+PY
+
+# The journal's figures: rows done, uploads sent more than once (sends beyond
+# the first, over all rows).
+journal() {
+  python3 - "$1/journal.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+done = c.execute("SELECT count(*) FROM uploads WHERE state = 'done'").fetchone()[0]
+resent = c.execute("SELECT coalesce(sum(sends - 1), 0) FROM uploads WHERE sends > 1").fetchone()[0]
+print(done, resent)
+PY
+}
+
+done_rows() {
+  [ -f "$1/journal.db" ] || { echo 0; return; }
+  python3 - "$1/journal.db" <<'PY' 2>/dev/null || echo 0
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=30)
+print(c.execute("SELECT count(*) FROM uploads WHERE state = 'done'").fetchone()[0])
+PY
+}
+
+# One trial: `run_env` names a function that sets the environment for cfimg.
+trial() {
+  local label="$1" data="$2" target
+  target=$(( IMAGES / 10 + (RANDOM * 32768 + RANDOM) % (IMAGES * 8 / 10) ))
+  # shellcheck disable=SC2086
+  "$CFIMG" upload "$work/tree" --resume -q -j "$CONCURRENCY" ${UPLOAD_FLAGS:-} > "$work/run1.out" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  while [ "$(done_rows "$data")" -lt "$target" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  read -r at_kill _ < <(journal "$data")
+  local t0 t1
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$CFIMG" upload "$work/tree" --resume -q -j "$CONCURRENCY" ${UPLOAD_FLAGS:-} --json > "$work/resume.json"
+  t1=$(date +%s.%N)
+  "$CFIMG" upload "$work/tree" --resume -q --json > "$work/rerun.json"
+  "$CFIMG" list --json -q > "$work/list.json"
+  read -r done resent < <(journal "$data")
+  python3 - "$label" "$IMAGES" "$at_kill" "$done" "$resent" "$t0" "$t1" "$work" <<'PY'
+import json, sys
+label, n, at_kill, done, resent, t0, t1, work = sys.argv[1:]
+resume = json.load(open(f"{work}/resume.json"))
+rerun = json.load(open(f"{work}/rerun.json"))
+images = json.load(open(f"{work}/list.json"))
+ids = [i["id"] for i in images]
+names = [i.get("filename") for i in images]
+print(f"| {label} | {int(at_kill):,} | {len(resume['uploaded']) - resume['found']:,} "
+      f"| {resume['found']} | {len(resume['failed'])} | {len(ids):,} of {int(n):,} "
+      f"| {len(ids) - len(set(ids))} | {len(names) - len(set(names))} | {resent} "
+      f"| {len(rerun['uploaded'])} ({rerun['already_done']:,} already done) "
+      f"| {float(t1) - float(t0):.1f} s |")
+PY
+}
+
+# The separate emulator process of the second backend: the emulator binary,
+# else `cfimg serve` (the same emulator).
+if [ -x "$EMULATOR" ]; then
+  serve=("$EMULATOR")
+else
+  echo "(no emulator binary at $EMULATOR: the separate process is \`cfimg serve\`)"
+  echo
+  serve=("$CFIMG" serve -q)
+fi
+echo "## kill -9 at a random point of a ${IMAGES}-image migration, then --resume (concurrency $CONCURRENCY)"
+echo
+echo "| backend | journaled done at kill | resume: uploaded | resume: found already stored (sent twice) | failed | images stored | duplicate ids | duplicate file names | sends beyond the first (journal) | third run uploaded | resume time |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+
+# 1. The emulator embedded in cfimg (no credentials): the kill takes it down
+#    too, mid-write.
+for t in $(seq "$TRIALS"); do
+  data="$work/embedded-$t"
+  mkdir -p "$data"
+  (
+    unset CLOUDFLARE_API_TOKEN CLOUDFLARE_API_KEY CLOUDFLARE_EMAIL CLOUDFLARE_API_USER_SERVICE_KEY \
+      CLOUDFLARE_ACCOUNT_ID CLOUDFLARE_BASE_URL XDG_DATA_HOME
+    export CFIMG_DATA_DIR="$data"
+    trial "embedded emulator #$t" "$data"
+  )
+done
+
+# 2. A separate emulator process on a data folder: only cfimg is killed.
+for t in $(seq "$TRIALS"); do
+    data="$work/process-$t"
+    mkdir -p "$data/emu" "$data/cfimg"
+    "${serve[@]}" --port 0 --data-dir "$data/emu" > "$work/emu.out" 2>/dev/null &
+    emu=$!
+    pids+=("$emu")
+    for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.1; done
+    base_url="$(head -n1 "$work/emu.out" | grep -o 'http://[^ ]*')"
+    (
+      unset CLOUDFLARE_API_KEY CLOUDFLARE_EMAIL CLOUDFLARE_API_USER_SERVICE_KEY XDG_DATA_HOME
+      export CFIMG_DATA_DIR="$data/cfimg" CLOUDFLARE_BASE_URL="$base_url" CLOUDFLARE_API_TOKEN=bench \
+        CLOUDFLARE_ACCOUNT_ID=023e105f4ecef8ad9ca31a8372d0c353
+      # Not paced to Cloudflare's 1,200 per 5 minutes: this measures the journal.
+      UPLOAD_FLAGS=--no-rate-limit
+      trial "emulator process #$t" "$data/cfimg"
+    )
+    kill "$emu" 2>/dev/null || true
+    wait "$emu" 2>/dev/null || true
+done
+
+# 3. Rate reached against the limit in force. Needs the emulator to enforce
+#    Cloudflare's windows, scaled so a run takes seconds, not hours.
+echo
+echo "## Upload rate against the limit in force"
+echo
+if [ ! -x "$EMULATOR" ] || ! "$EMULATOR" --help 2>&1 | grep -q -- '--rate-limit-scale'; then
+  echo "skipped: this emulator has no --rate-limit-scale (scaled Cloudflare rate windows);"
+  echo "rerun once it does."
+  exit 0
+fi
+# cfimg paces to Cloudflare's real windows (1,200 per 300 s for the account;
+# 200 per s per batch token), so the emulator runs them unscaled (scale 1) and
+# counts what goes past them (429). Batch mode: RATE_IMAGES uploads per token
+# take seconds. The global limit is a sliding window of 5 minutes (1,200 at
+# once, then as the window slides): RATE_GLOBAL=1 adds a run of 1,500 uploads,
+# which takes over 5 minutes.
+RATE_IMAGES="${RATE_IMAGES:-3000}"
+rate_run() {
+  local label="$1" limit="$2"; shift 2
+  local data="$work/rate-$label"
+  mkdir -p "$data/emu" "$data/cfimg"
+  "$EMULATOR" --port 0 --data-dir "$data/emu" --rate-limit-scale 1 > "$work/emu.out" 2>/dev/null &
+  local emu=$!
+  pids+=("$emu")
+  for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.1; done
+  local base_url
+  base_url="$(head -n1 "$work/emu.out" | grep -o 'http://[^ ]*')"
+  local t0 t1
+  t0=$(date +%s.%N)
+  CFIMG_DATA_DIR="$data/cfimg" CLOUDFLARE_BASE_URL="$base_url" CLOUDFLARE_API_TOKEN=bench \
+    CLOUDFLARE_BATCH_URL="${base_url%/client/v4}/batch" \
+    CLOUDFLARE_ACCOUNT_ID=023e105f4ecef8ad9ca31a8372d0c353 \
+    "$CFIMG" upload "$work/rate-tree" --resume -q --json "$@" > "$work/rate.json" || true
+  t1=$(date +%s.%N)
+  kill "$emu" 2>/dev/null || true
+  wait "$emu" 2>/dev/null || true
+  python3 - "$label" "$limit" "$t0" "$t1" "$work/rate.json" <<'PY'
+import json, sys
+label, limit, t0, t1, path = sys.argv[1:]
+r = json.load(open(path))
+n = len(r["uploaded"]); secs = float(t1) - float(t0)
+rejected = sum(1 for f in r["failed"] if (f.get("error") or {}).get("status") == 429)
+print(f"| {label} | {float(limit):.1f}/s | {n:,} in {secs:.1f} s | {n / secs:.1f}/s "
+      f"| {n / secs / float(limit):.2f} | {len(r['failed'])} ({rejected} with 429) |")
+PY
+}
+mkdir -p "$work/rate-tree"
+echo "| mode | limit | uploaded | rate | rate / limit | failed |"
+echo "|---|---|---|---|---|---|"
+for tokens in 1 2; do
+  rm -rf "$work/rate-tree"
+  mkdir -p "$work/rate-tree"
+  find "$work/tree" -name '*.png' | sort | head -n "$(( RATE_IMAGES * tokens ))" | xargs cp -t "$work/rate-tree/"
+  rate_run "batch, $tokens token(s)" $(( 200 * tokens )) --batch-api --tokens "$tokens"
+done
+if [ -n "${RATE_GLOBAL:-}" ]; then
+  rm -rf "$work/rate-tree"
+  mkdir -p "$work/rate-tree"
+  find "$work/tree" -name '*.png' | sort | head -n 1500 | xargs cp -t "$work/rate-tree/"
+  rate_run "global (1,200 per 5 min)" 4 -j 16
+fi
