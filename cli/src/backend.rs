@@ -177,14 +177,13 @@ impl Backend {
     }
 }
 
-/// A client builder for an emulator running in this process (its Batch API
-/// under `<origin>/batch`).
+/// A client builder for an emulator running in this process, with its batch host.
 fn local_builder(emulator: &EmulatorHandle) -> ClientBuilder {
     Client::builder()
         .api_token(LOCAL_TOKEN)
         .account_id(emulator.account_id())
         .base_url(emulator.base_url())
-        .batch_url(format!("{}/batch", emulator.origin()))
+        .batch_url(emulator.batch_url())
         .user_agent(USER_AGENT)
 }
 

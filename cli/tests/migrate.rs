@@ -333,3 +333,35 @@ fn bad_shards_are_usage_errors() {
     // Nothing was started: no journal, no emulator state.
     assert!(std::fs::read_dir(data.path()).unwrap().next().is_none());
 }
+
+#[test]
+fn batch_api_uploads_go_through_the_batch_host_with_several_tokens() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(Emulator::start()).unwrap();
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let files = tree(files_dir.path(), 40);
+    let mut cmd = remote(&emulator, data.path());
+    cmd.env("CLOUDFLARE_BATCH_URL", emulator.batch_url());
+    let dir = files_dir.path().to_str().unwrap();
+    ok(
+        cmd,
+        &[
+            "upload",
+            dir,
+            "--resume",
+            "--batch-api",
+            "--tokens",
+            "2",
+            "-q",
+        ],
+    );
+    assert_eq!(emulator.image_count(), files.len());
+    // Every upload went to the batch host, spread over two tokens.
+    assert!(
+        emulator.batch_request_count() >= files.len() as u64,
+        "{} batch requests",
+        emulator.batch_request_count()
+    );
+    assert_eq!(emulator.batch_tokens_issued(), 2);
+}
