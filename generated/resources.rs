@@ -282,9 +282,7 @@ pub struct V1EditRequest<'a> {
     request_options: crate::transport::RequestOptions,
     image_id: ::std::string::String,
     creator: ::std::option::Option<::std::string::String>,
-    metadata: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    metadata: ::std::option::Option<crate::transport::JsonObject>,
     require_signed_urls: ::std::option::Option<bool>,
 }
 impl ::std::fmt::Debug for V1EditRequest<'_> {
@@ -304,13 +302,13 @@ impl<'a> V1EditRequest<'a> {
         self
     }
     ///User modifiable key-value store. Can be used for keeping references to another system of record for managing images. No change if not specified.
-    pub fn metadata(
-        mut self,
-        value: impl ::std::convert::Into<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Self {
-        self.metadata = ::std::option::Option::Some(value.into());
+    ///
+    /// Takes anything that serializes to a JSON object (a `serde_json::Map`,
+    /// a `json!({..})`, a `#[derive(Serialize)]` struct); checked when sent.
+    pub fn metadata(mut self, value: impl ::serde::Serialize) -> Self {
+        self.metadata = ::std::option::Option::Some(
+            crate::transport::JsonObject::new(&value),
+        );
         self
     }
     ///Indicates whether the image can be accessed using only its UID. If set to `true`, a signed token needs to be generated with a signing key to view the image. Returns a new UID on a change. No change if not specified.
@@ -345,7 +343,7 @@ impl<'a> V1EditRequest<'a> {
         } = self;
         let body = types::ImagePatchRequest {
             creator,
-            metadata,
+            metadata: metadata.map(crate::transport::JsonObject::into_map).transpose()?,
             require_signed_urls,
         };
         let mut operation = crate::transport::Operation::new(
@@ -1329,6 +1327,7 @@ Sends `GET /accounts/{account_id}/images/v2`.*/
         V2ListRequest {
             client: self.client,
             request_options: ::std::default::Default::default(),
+            metadata_filters: ::std::vec::Vec::new(),
             continuation_token: ::std::default::Default::default(),
             creator: ::std::default::Default::default(),
             per_page: ::std::default::Default::default(),
@@ -1342,6 +1341,7 @@ Sends `GET /accounts/{account_id}/images/v2`.*/
 pub struct V2ListRequest<'a> {
     client: &'a Client,
     request_options: crate::transport::RequestOptions,
+    metadata_filters: ::std::vec::Vec<crate::pagination::MetadataFilter>,
     continuation_token: ::std::option::Option<::std::string::String>,
     creator: ::std::option::Option<::std::string::String>,
     per_page: ::std::option::Option<u32>,
@@ -1382,6 +1382,20 @@ impl<'a> V2ListRequest<'a> {
         self.sort_order = ::std::option::Option::Some(value.into());
         self
     }
+    /// Adds a metadata filter (`meta.<path>[<op>]=<value>`), checked when sent;
+    /// several filters all apply.
+    pub fn filter(mut self, filter: crate::pagination::MetadataFilter) -> Self {
+        self.metadata_filters.push(filter);
+        self
+    }
+    /// Adds several metadata filters.
+    pub fn filters(
+        mut self,
+        filters: impl ::std::iter::IntoIterator<Item = crate::pagination::MetadataFilter>,
+    ) -> Self {
+        self.metadata_filters.extend(filters);
+        self
+    }
     /// The deadline for the whole operation, retries and their waits
     /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
@@ -1399,6 +1413,7 @@ impl<'a> V2ListRequest<'a> {
         let Self {
             client,
             request_options,
+            metadata_filters,
             continuation_token,
             creator,
             per_page,
@@ -1413,6 +1428,7 @@ impl<'a> V2ListRequest<'a> {
         operation.query_param("creator", creator.as_deref());
         operation.query_param("per_page", per_page.as_ref());
         operation.query_param("sort_order", sort_order.as_ref());
+        operation.query_pairs(&crate::pagination::filter_pairs(&metadata_filters)?);
         operation.options(request_options);
         client.execute(operation).await
     }

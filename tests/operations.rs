@@ -512,6 +512,90 @@ async fn v2_list() {
 }
 
 #[tokio::test]
+async fn v2_list_one_page_takes_metadata_filters() {
+    use cloudflare_images::pagination::MetadataFilter;
+    let h = Harness::new().await;
+    h.respond_ok(json!({"images": [], "continuation_token": null}))
+        .await;
+    h.client
+        .v2()
+        .list()
+        .per_page(100u32)
+        .filter(MetadataFilter::eq("status", "active"))
+        .filters([MetadataFilter::gte("size", 10)])
+        .send()
+        .await
+        .unwrap();
+    let req = h.single_request().await;
+    assert_eq!(
+        req.url.query(),
+        Some("per_page=100&meta.status%5Beq%3Astring%5D=active&meta.size%5Bgte%3Anumber%5D=10")
+    );
+    // Six filters are more than the API takes: refused before sending.
+    let h = Harness::new().await;
+    let e = h
+        .client
+        .v2()
+        .list()
+        .filters((0..6).map(|i| MetadataFilter::eq(format!("k{i}"), "v")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), cloudflare_images::ErrorKind::InvalidInput);
+    assert_eq!(h.request_count().await, 0);
+}
+
+#[tokio::test]
+async fn v1_edit_metadata_takes_any_serialize_like_the_upload() {
+    #[derive(serde::Serialize)]
+    struct Tags {
+        sku: u32,
+        owner: &'static str,
+    }
+    let h = Harness::new().await;
+    h.respond_ok(image_json(UUID)).await;
+    h.client
+        .v1()
+        .edit(UUID)
+        .metadata(Tags {
+            sku: 7,
+            owner: "ada",
+        })
+        .send()
+        .await
+        .unwrap();
+    h.expect(
+        "PATCH",
+        &format!("v1/{UUID}"),
+        None,
+        Body::Json(json!({"metadata": {"sku": 7, "owner": "ada"}})),
+    )
+    .await;
+    // Not an object, or NaN: refused before sending.
+    let h = Harness::new().await;
+    let nan = std::collections::BTreeMap::from([("x", f64::NAN)]);
+    for e in [
+        h.client
+            .v1()
+            .edit(UUID)
+            .metadata([1, 2])
+            .send()
+            .await
+            .unwrap_err(),
+        h.client
+            .v1()
+            .edit(UUID)
+            .metadata(nan)
+            .send()
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), cloudflare_images::ErrorKind::InvalidInput, "{e}");
+    }
+    assert_eq!(h.request_count().await, 0);
+}
+
+#[tokio::test]
 async fn v2_list_last_page_has_null_token() {
     let h = Harness::new().await;
     h.respond_ok(json!({"images": [], "continuation_token": null}))

@@ -660,17 +660,27 @@ pub fn drop_invalid_datetime_defaults(spec: &mut Value) -> Result<usize, String>
 /// Removes query parameters whose name is a template such as
 /// `meta.<field>[<operator>]` (quirk 24); it would go out under that literal,
 /// percent-encoded key. The SDK's typed metadata filter replaces it.
+/// Extension `drop_template_query_params` puts on an operation that took the
+/// `meta.<field>[<operator>]` family of query parameters.
+pub const METADATA_FILTERS: &str = "x-sdk-metadata-filters";
+
 pub fn drop_template_query_params(spec: &mut Value) -> Result<usize, String> {
     let mut changed = 0;
     for (_, _, op) in operations_mut(spec) {
+        let mut metadata_filters = false;
         if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
             let before = params.len();
             params.retain(|p| {
-                !p.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.contains('<'))
+                let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                metadata_filters |= name.starts_with("meta.");
+                !name.contains('<')
             });
             changed += before - params.len();
+        }
+        if metadata_filters {
+            // The tree gives such an operation typed filters
+            // (`crate::pagination::MetadataFilter`) in place of the family.
+            op.insert(METADATA_FILTERS.into(), Value::Bool(true));
         }
     }
     Ok(changed)

@@ -291,6 +291,9 @@ struct Field {
     setter: Option<TokenStream>,
     /// Stored value starts as `Default::default()` (a setter replaces it).
     defaulted: bool,
+    /// A free-form JSON object of the body: its setter takes any `Serialize`
+    /// (checked when sent), as the handwritten upload's `metadata` does.
+    json_object: bool,
     doc: Option<String>,
 }
 
@@ -498,14 +501,26 @@ fn emit_operation(
                             .get_type(&inner)
                             .map_err(|e| Error(e.to_string()))?
                             .ident();
-                        let full = prop_ty.ident();
+                        let json_object = inner.to_string().contains("serde_json :: Map");
+                        let full = if json_object {
+                            quote!(::std::option::Option<crate::transport::JsonObject>)
+                        } else {
+                            prop_ty.ident()
+                        };
                         fields.push(Field {
                             ident: fident.clone(),
                             stored: full,
                             setter: Some(inner),
                             defaulted: true,
+                            json_object,
                             doc,
                         });
+                        if json_object {
+                            inits.push(quote!(#fident: #fident
+                                .map(crate::transport::JsonObject::into_map)
+                                .transpose()?));
+                            continue;
+                        }
                     }
                     TypeDetails::Vec(_) | TypeDetails::Map(..) if !prop.required => {
                         // typify skips an empty collection when serializing.
@@ -515,6 +530,7 @@ fn emit_operation(
                             stored: full.clone(),
                             setter: Some(full),
                             defaulted: true,
+                            json_object: false,
                             doc,
                         });
                     }
@@ -534,6 +550,7 @@ fn emit_operation(
                             stored: prop_ty.ident(),
                             setter: None,
                             defaulted: false,
+                            json_object: false,
                             doc,
                         });
                     }
@@ -576,6 +593,7 @@ fn emit_operation(
                     stored: stored_tokens,
                     setter: None,
                     defaulted: false,
+                    json_object: false,
                     doc: None,
                 });
                 shown.push(ident.clone());
@@ -586,6 +604,7 @@ fn emit_operation(
                     stored: quote!(::std::option::Option<#stored_tokens>),
                     setter: Some(stored_tokens),
                     defaulted: true,
+                    json_object: false,
                     doc: None,
                 });
                 if in_path.is_some() {
@@ -602,6 +621,34 @@ fn emit_operation(
         }
     }
 
+    let (filter_field, filter_setters, filter_init, filter_join, filter_ident) = if p
+        .metadata_filters
+    {
+        (
+            quote!(metadata_filters: ::std::vec::Vec<crate::pagination::MetadataFilter>,),
+            quote! {
+                /// Adds a metadata filter (`meta.<path>[<op>]=<value>`), checked when sent;
+                /// several filters all apply.
+                pub fn filter(mut self, filter: crate::pagination::MetadataFilter) -> Self {
+                    self.metadata_filters.push(filter);
+                    self
+                }
+                /// Adds several metadata filters.
+                pub fn filters(
+                    mut self,
+                    filters: impl ::std::iter::IntoIterator<Item = crate::pagination::MetadataFilter>,
+                ) -> Self {
+                    self.metadata_filters.extend(filters);
+                    self
+                }
+            },
+            quote!(metadata_filters: ::std::vec::Vec::new(),),
+            quote!(operation.query_pairs(&crate::pagination::filter_pairs(&metadata_filters)?);),
+            quote!(metadata_filters,),
+        )
+    } else {
+        Default::default()
+    };
     let required: Vec<&Field> = fields.iter().filter(|f| f.setter.is_none()).collect();
     let arg_idents: Vec<_> = required.iter().map(|f| &f.ident).collect();
     let arg_types = required.iter().map(|f| &f.stored);
@@ -621,6 +668,18 @@ fn emit_operation(
         let inner = f.setter.as_ref()?;
         let i = &f.ident;
         let doc = f.doc.clone().unwrap_or_else(|| format!("Sets `{i}`."));
+        if f.json_object {
+            return Some(quote! {
+                #[doc = #doc]
+                ///
+                /// Takes anything that serializes to a JSON object (a `serde_json::Map`,
+                /// a `json!({..})`, a `#[derive(Serialize)]` struct); checked when sent.
+                pub fn #i(mut self, value: impl ::serde::Serialize) -> Self {
+                    self.#i = ::std::option::Option::Some(crate::transport::JsonObject::new(&value));
+                    self
+                }
+            });
+        }
         let is_option = f.stored.to_string().contains("Option <");
         let assign = if is_option {
             quote!(::std::option::Option::Some(value.into()))
@@ -684,6 +743,7 @@ fn emit_operation(
             #request {
                 client: self.client,
                 request_options: ::std::default::Default::default(),
+                #filter_init
                 #(#field_inits,)*
             }
         }
@@ -698,6 +758,7 @@ fn emit_operation(
         pub struct #request<'a> {
             client: &'a Client,
             request_options: crate::transport::RequestOptions,
+            #filter_field
             #(#field_defs,)*
         }
         impl ::std::fmt::Debug for #request<'_> {
@@ -709,6 +770,7 @@ fn emit_operation(
         }
         impl<'a> #request<'a> {
             #(#setters)*
+            #filter_setters
             /// The deadline for the whole operation, retries and their waits
             /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
             pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
@@ -723,7 +785,7 @@ fn emit_operation(
             }
             #[doc = #send_doc]
             pub async fn send(self) -> crate::Result<#ret> {
-                let Self { client, request_options, #(#all_idents,)* } = self;
+                let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
                 #body_build
                 let mut operation = crate::transport::Operation::new(
                     #flat,
@@ -731,6 +793,7 @@ fn emit_operation(
                     #template,
                 );
                 #(#joins)*
+                #filter_join
                 operation.options(request_options);
                 #finish
             }

@@ -26,6 +26,9 @@ pub struct Placement {
     pub deprecated: bool,
     /// Wire names of the query parameters, in the spec's order.
     pub query: Vec<String>,
+    /// Takes `meta.<field>[<operator>]` metadata filters (see
+    /// `fixups::METADATA_FILTERS`).
+    pub metadata_filters: bool,
 }
 
 impl Placement {
@@ -230,6 +233,7 @@ fn place(path: &str, method: &str, op: &Value) -> Result<Placement, String> {
             .filter_map(|param| param.get("name").and_then(Value::as_str))
             .map(str::to_string)
             .collect(),
+        metadata_filters: op.get(crate::fixups::METADATA_FILTERS) == Some(&Value::Bool(true)),
     })
 }
 

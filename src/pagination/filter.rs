@@ -281,6 +281,18 @@ impl MetadataFilter {
     }
 }
 
+/// The query pairs of `filters`, checked: at most [`MAX_METADATA_FILTERS`], each
+/// valid. Used by the v2 pager and by `v2().list().filter(..)`.
+pub(crate) fn filter_pairs(filters: &[MetadataFilter]) -> Result<Vec<(String, String)>> {
+    if filters.len() > MAX_METADATA_FILTERS {
+        return Err(Error::invalid_input(format!(
+            "at most {MAX_METADATA_FILTERS} metadata filters per request, got {}",
+            filters.len()
+        )));
+    }
+    filters.iter().map(MetadataFilter::query_pair).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

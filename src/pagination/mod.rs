@@ -67,6 +67,7 @@ mod offset;
 mod v1;
 mod v2;
 
+pub(crate) use filter::filter_pairs;
 pub use filter::{FilterValue, MetadataFilter};
 pub use offset::{MigrationLogs, OffsetPage, SourcingKitMigrations, SourcingKitSources};
 pub use v1::{V1Images, V1Page};

@@ -113,12 +113,7 @@ impl V2Images {
 
     fn check(&self) -> Result<Arc<[(String, String)]>> {
         check_per_page(self.query.per_page)?;
-        if self.query.filters.len() > MAX_METADATA_FILTERS {
-            return Err(Error::invalid_input(format!(
-                "at most {MAX_METADATA_FILTERS} metadata filters per request, got {}",
-                self.query.filters.len()
-            )));
-        }
+        let filters = filter_pairs(&self.query.filters)?;
         if self.resume_from.as_deref() == Some("") {
             return Err(Error::invalid_input(
                 "resume_from needs a continuation token, got an empty string",
@@ -135,9 +130,7 @@ impl V2Images {
         if let Some(order) = self.query.sort_order {
             pairs.push(("sort_order".to_string(), order.to_string()));
         }
-        for filter in &self.query.filters {
-            pairs.push(filter.query_pair()?);
-        }
+        pairs.extend(filters);
         Ok(pairs.into())
     }
 

@@ -18,6 +18,7 @@
 
 mod batch;
 mod envelope;
+mod json;
 mod limits;
 pub(crate) mod path;
 
@@ -44,6 +45,7 @@ use crate::retry::{Outcome, Repeat, RetryPolicy};
 
 pub(crate) use batch::BatchSettings;
 pub use batch::{BATCH_REQUESTS_PER_SECOND, DEFAULT_BATCH_URL};
+pub(crate) use json::JsonObject;
 pub use limits::RateLimit;
 pub(crate) use reqwest::Method;
 
