@@ -39,12 +39,35 @@ struct Browser {
     session: String,
     driver: Child,
     screenshots: PathBuf,
+    /// Chromium's fresh `--user-data-dir`, removed on drop.
+    profile: PathBuf,
+    /// True once the session has been deleted (the browser closed).
+    closed: bool,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Close the browser (also after a failed assertion), then chromedriver.
+        if let Some((base, path)) = self
+            .session
+            .strip_prefix("http://")
+            .filter(|_| !self.closed)
+            .and_then(|s| s.split_once('/'))
+        {
+            use std::io::{Read, Write};
+            if let Ok(mut stream) = std::net::TcpStream::connect(base) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = write!(
+                    stream,
+                    "DELETE /{path} HTTP/1.1\r\nHost: {base}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                // The answer comes once the browser has quit.
+                let _ = stream.read(&mut [0; 512]);
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -90,6 +113,8 @@ impl Browser {
             session: base.clone(),
             driver,
             screenshots,
+            profile: profile.clone(),
+            closed: false,
         };
         let ready = Instant::now();
         loop {
@@ -217,6 +242,12 @@ impl Browser {
         }
     }
 
+    /// Ends the session: the browser quits.
+    async fn quit(&mut self) {
+        self.command(reqwest::Method::DELETE, "", Value::Null).await;
+        self.closed = true;
+    }
+
     async fn screenshot(&self, name: &str) {
         let data = self
             .command(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -224,10 +255,6 @@ impl Browser {
         let png = base64_decode(data.as_str().expect("base64 text"));
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(self.screenshots.join(format!("{name}.png")), png).expect("screenshot");
-    }
-
-    async fn quit(&self) {
-        self.command(reqwest::Method::DELETE, "", Value::Null).await;
     }
 }
 
@@ -318,7 +345,7 @@ async fn assert_stored(client: &Client, id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_from_a_browser_on_another_origin() {
     let started = Instant::now();
-    let Some(browser) = Browser::start().await else {
+    let Some(mut browser) = Browser::start().await else {
         return;
     };
     eprintln!("browser started in {:?}", started.elapsed());
