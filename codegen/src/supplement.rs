@@ -38,6 +38,9 @@ pub fn merge(spec: &mut Value, supplement: &Value) -> Result<Vec<String>, String
     let mut added = Vec::new();
     let mut clashes = Vec::new();
     merge_into(target, extra, "", &mut added, &mut clashes);
+    // Sorted: the order of keys depends on serde_json's `preserve_order`.
+    added.sort();
+    clashes.sort();
     if !clashes.is_empty() {
         return Err(format!(
             "upstream now has what spec/{FILE} adds: {}. Delete those entries from the supplement.",
@@ -62,7 +65,8 @@ fn merge_into(
                 target.insert(key.clone(), value.clone());
                 added.push(here);
             }
-            (Some(Value::Object(inner)), Value::Object(more)) => {
+            // An empty object adds nothing to an existing one: upstream has it.
+            (Some(Value::Object(inner)), Value::Object(more)) if !more.is_empty() => {
                 merge_into(inner, more, &here, added, clashes);
             }
             (Some(_), _) => clashes.push(here),

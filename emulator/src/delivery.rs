@@ -28,8 +28,19 @@ fn forbidden(why: &str) -> Response<Body> {
     text_response(StatusCode::FORBIDDEN, &format!("ERROR 9403: {why}"))
 }
 
-/// Serves one delivery request.
+/// Serves one delivery request. Every answer carries `Access-Control-Allow-Origin: *`, so a
+/// web app on another origin can `fetch` images (and read a 403 or 404), as from
+/// `imagedelivery.net`.
 pub(crate) async fn serve(app: &App, req: Request<Body>) -> Response<Body> {
+    let mut resp = serve_inner(app, req).await;
+    resp.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    resp
+}
+
+async fn serve_inner(app: &App, req: Request<Body>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
     }

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod console;
 mod delivery;
 mod faults;
 mod limits;
@@ -343,7 +344,7 @@ async fn serve(listener: TcpListener, app: Arc<App>) {
                 let app = app.clone();
                 connections.spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        handle_request(app.clone(), router.clone(), req)
+                        handle_request_cors(app.clone(), router.clone(), req)
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -353,6 +354,21 @@ async fn serve(listener: TcpListener, app: Arc<App>) {
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+}
+
+/// [`handle_request`], then `Access-Control-Allow-Origin` on every answer of a one-time upload
+/// URL, injected faults included, so a browser's cross-origin `fetch` can read it.
+async fn handle_request_cors(
+    app: Arc<App>,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
+    let upload = req.uri().path().starts_with("/upload/");
+    let mut resp = handle_request(app, router, req).await?;
+    if upload {
+        api::direct_upload::allow_cross_origin(resp.headers_mut());
+    }
+    Ok(resp)
 }
 
 /// Counts the request, applies faults and the global rate window (API requests), then hands

@@ -1,8 +1,15 @@
 //! Direct uploads: `POST v2/direct_upload` (multipart), `POST v1/direct_upload` (JSON), which
 //! create drafts, and the one-time upload URLs `/upload/{account_hash}/{id}` that fill them.
+//!
+//! A one-time URL is meant for a browser on another origin (the web app that asked its backend
+//! for the URL), so it speaks CORS: a preflight (`OPTIONS`) is answered with 204 and the
+//! `Access-Control-Allow-*` headers, and every answer to the URL (errors and injected faults
+//! included, see [`allow_cross_origin`]) carries `Access-Control-Allow-Origin: *`. No
+//! credentials are involved, so `*` is safe. A plain HTML form post needs no CORS; it gets the
+//! same JSON envelope. The API itself (`/client/v4/...`) sends no CORS headers.
 
 use axum::body::Body;
-use axum::http::{Method, Request};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -15,7 +22,51 @@ use crate::store::{encode_id, DraftState, Image};
 use crate::util::{decode_path, metadata_from_value, ok, validate_custom_id, ApiError, ApiResult};
 use crate::App;
 
+/// How long a browser may cache a preflight answer (Chromium caps it at 2 hours).
+const PREFLIGHT_MAX_AGE_SECS: u32 = 7200;
+
+/// Adds `Access-Control-Allow-Origin: *` (and exposes `Retry-After`) to an answer of a
+/// one-time upload URL, so a cross-origin `fetch` can read it, errors included.
+pub(crate) fn allow_cross_origin(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
+}
+
+/// The answer to a CORS preflight of a one-time upload URL: 204, POST allowed from any
+/// origin, the requested headers echoed.
+fn preflight(request: &HeaderMap) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let headers = resp.headers_mut();
+    allow_cross_origin(headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, OPTIONS"),
+    );
+    if let Some(requested) = request.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
+    }
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from(PREFLIGHT_MAX_AGE_SECS),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Access-Control-Request-Headers"),
+    );
+    resp
+}
+
 pub(super) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -> ApiResult {
+    if req.method() == Method::OPTIONS {
+        return Ok(preflight(req.headers()));
+    }
     if req.method() != Method::POST {
         return Err(method_not_allowed());
     }

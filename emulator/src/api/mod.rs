@@ -8,7 +8,7 @@
 //! `a%2Fb%2Fc` stays one path segment, and `.../v1/{id}/blob` is recognised whatever the id holds.
 
 mod batch;
-mod direct_upload;
+pub(crate) mod direct_upload;
 mod fetch;
 mod form;
 mod images;
@@ -63,6 +63,9 @@ pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) ->
         return direct_upload::one_time_upload(&app, rest, req)
             .await
             .unwrap_or_else(ApiError::into_response);
+    }
+    if crate::console::handles(&app, &path) {
+        return crate::console::serve(app, req).await;
     }
     crate::delivery::serve(&app, req).await
 }
