@@ -49,40 +49,8 @@ impl Input {
     }
 }
 
-/// A URL fit to print: scheme, host and path; no user name or password, and the
-/// query (which may hold a signature) shown as `?…`. The SDK's own redaction
-/// (`ImageUpload::describe`) drops the password and query; this also drops the
-/// user name.
-pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let had_query = parsed.query().is_some();
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            let _ = parsed.set_password(None);
-            let _ = parsed.set_username("");
-            let mut text = parsed.to_string();
-            if had_query {
-                text.push_str("?…");
-            }
-            text
-        }
-        Err(_) => {
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let path: String = tail.chars().take_while(|&c| c != '?' && c != '#').collect();
-            let query = if tail.contains('?') { "?…" } else { "" };
-            let scheme = if scheme.is_empty() {
-                String::new()
-            } else {
-                format!("{scheme}://")
-            };
-            format!("{scheme}{host}{path}{query}")
-        }
-    }
-}
+/// A URL fit to print: the SDK's redaction (no user info, query as `?…`).
+pub use cloudflare_images::upload::redact_url;
 
 /// `message` with every secret part of `url` (user info, query, fragment, and the
 /// URL itself) replaced, for errors that might quote the URL.

@@ -3,42 +3,15 @@
 //! `CFIMG_DATA_DIR`), or against an emulator started in this test process and
 //! reached through `CLOUDFLARE_BASE_URL`.
 
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use cloudflare_images_emulator::{Config, Emulator};
 use serde_json::Value;
-
-/// A valid 1x1 PNG.
-const PIXEL_PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
-    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-];
-
-const ENV_VARS: &[&str] = &[
-    "CLOUDFLARE_API_TOKEN",
-    "CLOUDFLARE_API_KEY",
-    "CLOUDFLARE_EMAIL",
-    "CLOUDFLARE_API_USER_SERVICE_KEY",
-    "CLOUDFLARE_ACCOUNT_ID",
-    "CLOUDFLARE_BASE_URL",
-    "CFIMG_DATA_DIR",
-    "XDG_DATA_HOME",
-];
-
-/// `cfimg` with no credentials and its data in `data`; stdin is not a terminal.
-fn local(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cfimg"));
-    for v in ENV_VARS {
-        cmd.env_remove(v);
-    }
-    cmd.env("CFIMG_DATA_DIR", data).stdin(Stdio::null());
-    cmd
-}
 
 /// `cfimg` pointed at an API by environment variables.
 fn remote(base_url: &str, token: &str, account: &str) -> Command {

@@ -82,7 +82,7 @@ impl<'a> DirectUpload<'a> {
             validate_expiry(expiry, Utc::now())?;
         }
         let metadata = self.metadata.as_ref().map(Metadata::field).transpose()?;
-        let mut fields: Vec<(&'static str, String)> = [
+        let mut fields = TextFields::of([
             ("id", self.id),
             ("creator", self.creator),
             (
@@ -95,19 +95,14 @@ impl<'a> DirectUpload<'a> {
                 "requireSignedURLs",
                 self.require_signed_urls.map(|v| v.to_string()),
             ),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| Some((name, value?)))
-        .collect();
+        ]);
         if fields.is_empty() {
             // Cloudflare rejects a multipart body with no fields; this is its default.
-            fields.push(("requireSignedURLs", "false".to_string()));
+            fields.push("requireSignedURLs", "false");
         }
         let fields = Arc::new(fields);
         let factory: FormFactory = Arc::new(move || {
-            let form = fields.iter().fold(Form::new(), |form, (name, value)| {
-                form.text(*name, value.clone())
-            });
+            let form = fields.add_to(Form::new());
             Box::pin(async move { Ok(form) })
         });
         let mut operation = Operation::new(

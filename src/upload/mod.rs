@@ -46,7 +46,8 @@ mod validate;
 pub use direct_upload::DirectUpload;
 use metadata::Metadata;
 pub(crate) use source::FileSource;
-pub(crate) use validate::{redact_url, sniff_image_type, validate_expiry, validate_id_and_signing};
+pub use validate::redact_url;
+pub(crate) use validate::{sniff_image_type, validate_expiry, validate_id_and_signing};
 
 /// The largest image Cloudflare stores: 10 MB.
 pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
@@ -289,33 +290,25 @@ impl<'a> ImageUpload<'a> {
             (_, None) => Replay::Rebuild,
         };
         let carries_file = matches!(source, Source::File(_));
-        let fields: Arc<Vec<(&'static str, String)>> = Arc::new(
-            [
-                ("id", self.id.clone()),
-                ("creator", self.creator),
-                ("metadata", metadata),
-                (
-                    "requireSignedURLs",
-                    self.require_signed_urls.map(|v| v.to_string()),
-                ),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| Some((name, value?)))
-            .collect(),
-        );
+        let fields = Arc::new(TextFields::of([
+            ("id", self.id.clone()),
+            ("creator", self.creator),
+            ("metadata", metadata),
+            (
+                "requireSignedURLs",
+                self.require_signed_urls.map(|v| v.to_string()),
+            ),
+        ]));
         let progress = self.progress;
         let form: FormFactory = Arc::new(move || {
             let (source, fields, progress) =
                 (source.clone(), Arc::clone(&fields), progress.clone());
             Box::pin(async move {
-                let mut form = match source {
+                let form = match source {
                     Source::File(file) => Form::new().part("file", file.into_part(progress).await?),
                     Source::Url(url) => Form::new().text("url", url),
                 };
-                for (name, value) in fields.iter() {
-                    form = form.text(*name, value.clone());
-                }
-                Ok(form)
+                Ok(fields.add_to(form))
             })
         });
         let mut operation = Operation::new(
@@ -338,6 +331,35 @@ impl<'a> ImageUpload<'a> {
             }
             other => other,
         }
+    }
+}
+
+/// The multipart text fields a request sets, in order (unset ones left out).
+pub(crate) struct TextFields(Vec<(&'static str, String)>);
+
+impl TextFields {
+    pub(crate) fn of<const N: usize>(fields: [(&'static str, Option<String>); N]) -> Self {
+        TextFields(
+            fields
+                .into_iter()
+                .filter_map(|(name, value)| Some((name, value?)))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn push(&mut self, name: &'static str, value: impl Into<String>) {
+        self.0.push((name, value.into()));
+    }
+
+    /// `form` with these fields added (the body is rebuilt for each attempt).
+    pub(crate) fn add_to(&self, form: Form) -> Form {
+        self.0
+            .iter()
+            .fold(form, |form, (name, value)| form.text(*name, value.clone()))
     }
 }
 

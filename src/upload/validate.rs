@@ -2,8 +2,19 @@
 
 use super::*;
 
-/// A URL for messages: scheme, host and path only (queries may carry signatures).
-pub(crate) fn redact_url(url: &str) -> String {
+/// A URL fit to print or log: scheme, host and path; no user name or password,
+/// and a query (which may hold a signature) shown as `?…`. A URL that does not
+/// parse loses its user info and query all the same.
+///
+/// ```
+/// use cloudflare_images::upload::redact_url;
+/// assert_eq!(
+///     redact_url("http://user:SECRET@host/x.png?sig=SECRET#SECRET"),
+///     "http://host/x.png?…"
+/// );
+/// assert_eq!(redact_url("http://SECRET@[bad/x?SECRET"), "http://[bad/x?…");
+/// ```
+pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) => {
             let had_query = parsed.query().is_some();
@@ -18,7 +29,20 @@ pub(crate) fn redact_url(url: &str) -> String {
             }
             text
         }
-        Err(_) => url.chars().take_while(|&c| c != '?').collect(),
+        Err(_) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let path: String = tail.chars().take_while(|&c| c != '?' && c != '#').collect();
+            let query = if tail.contains('?') { "?…" } else { "" };
+            let scheme = if scheme.is_empty() {
+                String::new()
+            } else {
+                format!("{scheme}://")
+            };
+            format!("{scheme}{host}{path}{query}")
+        }
     }
 }
 
@@ -122,6 +146,6 @@ mod tests {
             redact_url("http://user:SECRET@host/x.png?sig=SECRET"),
             "http://host/x.png?…"
         );
-        assert_eq!(redact_url("not a url?sig=1"), "not a url");
+        assert_eq!(redact_url("not a url?sig=1"), "not a url?…");
     }
 }
