@@ -122,9 +122,14 @@ async fn main() -> ExitCode {
         }
     };
     // The first line is the bare base URL (scripts and tests read it); the second names
-    // the batch URL.
-    println!("{}", emulator.base_url());
-    println!("batch: {}", emulator.batch_url());
+    // the batch URL. One write, and its error ignored: a reader that took the first line and
+    // closed the pipe must not take the server down (println! would panic on EPIPE).
+    {
+        use std::io::Write as _;
+        let banner = format!("{}\nbatch: {}\n", emulator.base_url(), emulator.batch_url());
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     eprintln!(
         "Cloudflare Images emulator listening.\n  API base URL: {}\n  batch URL:    {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>\n  rate limits:  {}",
         emulator.base_url(),

@@ -373,3 +373,46 @@ async fn binary_prints_base_url_and_applies_flags() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--fail-after-upload"));
 }
+
+/// A reader that takes the first line and closes the pipe (as tests and scripts do) must not
+/// take the server down: its stdout here is a pipe whose reading end is already closed.
+#[tokio::test]
+async fn binary_survives_a_closed_stdout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
+        .args(["--port", &port.to_string(), "--token", "t"])
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut child = KillOnDrop(child);
+    let http = reqwest::Client::new();
+    let url = format!(
+        "http://127.0.0.1:{port}/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/stats"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        match http.get(&url).bearer_auth("t").send().await {
+            Ok(resp) => break resp.status().as_u16(),
+            Err(e) => {
+                assert!(
+                    child.0.try_wait().expect("wait").is_none(),
+                    "the emulator exited: {e}"
+                );
+                assert!(Instant::now() < deadline, "never answered: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(status, 200);
+    // Still serving after the banner was written into the closed pipe.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(child.0.try_wait().expect("wait").is_none());
+    let again = http.get(&url).bearer_auth("t").send().await.expect("send");
+    assert_eq!(again.status().as_u16(), 200);
+}
