@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .account_id(emu.account_id())
         .base_url(emu.base_url())
         .build()?;
-    let raw = reqwest::Client::new();
+    let raw = cloudflare_images::http_client_builder()?.build()?;
     let url = format!(
         "{}/accounts/{}/images/v1/stats",
         emu.base_url(),

@@ -269,7 +269,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// cross-origin upload, a private one shown signed and refused unsigned. Deletes both.
 #[allow(dead_code)]
 async fn self_test_round(client: &Client, app: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()?.build()?;
     let page = http.get(format!("{app}/")).send().await?.text().await?;
     check(page.contains("id=\"upload\""), "the page is served")?;
     let mut made = Vec::new();

@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     verify_signed_url(&signed, std::slice::from_ref(&key), chrono::Utc::now())?;
     println!("verify_signed_url:   ok");
 
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()?.build()?;
     let resp = http.get(&signed).send().await?;
     let status = resp.status();
     let bytes = resp.bytes().await?;

@@ -377,8 +377,10 @@ impl ClientBuilder {
     /// client reached by following a redirect to another host is refused; since
     /// reqwest drops `Authorization` on such a redirect but not the `X-Auth-*`
     /// headers, only [`api_token`](Self::api_token) credentials are accepted
-    /// with your own client. Build it with `.redirect(reqwest::redirect::Policy::none())`
-    /// and `.referer(false)`: a client that follows a redirect sends the API URL
+    /// with your own client. Build it from [`http_client_builder`](crate::http_client_builder)
+    /// (the SDK's TLS; with the default `rustls` feature a plain
+    /// `reqwest::Client::builder()` has no crypto provider) with
+    /// `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`: a client that follows a redirect sends the API URL
     /// (with the account id) to the other host as its `Referer` before the SDK
     /// sees the answer. Its timeouts and pool settings are yours;
     /// [`connect_timeout`](Self::connect_timeout) and
@@ -489,8 +491,7 @@ impl ClientBuilder {
         let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         let http = match self.http {
             Some(http) => http,
-            None => crate::tls::client_builder()
-                .map_err(|e| Error::config("TLS could not be set up").with_source(e))?
+            None => crate::tls::http_client_builder()?
                 // Cloudflare's API does not redirect: a redirect is an error, and
                 // credentials never follow one.
                 .redirect(reqwest::redirect::Policy::none())

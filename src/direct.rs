@@ -189,8 +189,7 @@ impl CreatorUpload {
 
 /// An HTTP client with no default headers beyond a `User-Agent`.
 fn plain_http_client() -> Result<reqwest::Client> {
-    crate::tls::client_builder()
-        .map_err(|e| Error::config("TLS could not be set up").with_source(e))?
+    crate::tls::http_client_builder()?
         .user_agent(concat!("cloudflare-images-rs/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .referer(false)

@@ -142,6 +142,7 @@ pub use client::{
 pub use error::{ApiMessage, Error, ErrorKind, Result, TimeoutLimit};
 pub use error_code::ImagesErrorCode;
 pub use retry::RetryPolicy;
+pub use tls::http_client_builder;
 pub use transport::path::MAX_ID_LEN;
 pub use transport::{
     RateLimit, BATCH_REQUESTS_PER_SECOND, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BATCH_URL,

@@ -5,7 +5,9 @@
 //! default provider, aws-lc-rs, is a C library that doubled a user's clean build).
 //! A crypto provider the application installed as the process default
 //! (`CryptoProvider::install_default`) is used instead of ring; the SDK installs
-//! none itself. With `native-tls` only, reqwest's native TLS is used as is.
+//! none itself, because a library changing a process-wide default would surprise
+//! the application's other TLS users. With `native-tls` only, reqwest's native
+//! TLS is used as is.
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -13,12 +15,42 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// TLS cannot be set up (the callers make it a configuration error).
 pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
     let builder = reqwest::Client::builder();
-    #[cfg(feature = "rustls-ring")]
+    #[cfg(feature = "rustls")]
     let builder = builder.tls_backend_preconfigured(rustls_config()?);
     Ok(builder)
 }
 
-#[cfg(feature = "rustls-ring")]
+/// A `reqwest::ClientBuilder` with the TLS the SDK itself uses, for a client of
+/// your own (proxies, custom pool, middleware) to pass to
+/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client), or for any
+/// other reqwest client in your application.
+///
+/// With the default `rustls` feature reqwest has no crypto provider of its own
+/// (that is what keeps aws-lc-rs out of your build), so a plain
+/// `reqwest::Client::new()` panics unless a provider is installed as the process
+/// default; a builder from here carries rustls with `ring` (or the installed
+/// provider) and does not. Everything else is reqwest's default: set what you need,
+/// e.g. `.redirect(reqwest::redirect::Policy::none())` for the SDK.
+///
+/// ```
+/// let http = cloudflare_images::http_client_builder()?
+///     .redirect(reqwest::redirect::Policy::none())
+///     .referer(false)
+///     .build()
+///     .expect("client");
+/// let client = cloudflare_images::Client::builder()
+///     .api_token("token")
+///     .account_id("account")
+///     .http_client(http)
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), cloudflare_images::Error>(())
+/// ```
+pub fn http_client_builder() -> crate::Result<reqwest::ClientBuilder> {
+    client_builder().map_err(|e| crate::Error::config("TLS could not be set up").with_source(e))
+}
+
+#[cfg(feature = "rustls")]
 fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     use std::sync::Arc;
 
@@ -36,7 +68,7 @@ fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
-#[cfg(all(test, any(feature = "rustls", feature = "rustls-ring")))]
+#[cfg(all(test, feature = "rustls"))]
 mod tests {
     use std::io::{Read as _, Write as _};
 

@@ -557,10 +557,18 @@ pub async fn create_direct_upload(
     }
 }
 
-/// A plain HTTP client without credentials (delivery URLs in the demo).
-pub fn plain_http() -> &'static reqwest::Client {
+/// A plain HTTP client without credentials (delivery URLs in the demo), shared so
+/// its connections are reused. Built from the SDK's TLS setup: with the SDK's
+/// default `rustls` feature, reqwest has no crypto provider of its own.
+pub fn plain_http() -> CliResult<reqwest::Client> {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = cloudflare_images::http_client_builder()?
+        .build()
+        .map_err(|e| CliError::new(format!("cannot build an HTTP client: {e}")))?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 /// Uploads a file to a one-time URL as a browser would (the SDK's
@@ -573,7 +581,7 @@ pub async fn creator_upload_and_wait(
     upload: impl FnOnce(CreatorUpload) -> CreatorUpload,
     timeout: Duration,
 ) -> CliResult<Image> {
-    upload(CreatorUpload::new(url).http_client(plain_http().clone()))
+    upload(CreatorUpload::new(url).http_client(plain_http()?))
         .send()
         .await
         .map_err(|e| CliError::from(e).context("uploading to the one-time URL"))?;

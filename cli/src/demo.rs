@@ -400,7 +400,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     )
     .await?;
     tour.say(format!("signed (exp {exp}): {signed}"));
-    let http = commands::plain_http();
+    let http = commands::plain_http()?;
     let response = http
         .get(&signed)
         .send()
@@ -486,7 +486,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
         output::metadata_text(&ready)
     ));
     let again = CreatorUpload::new(upload_url.as_str())
-        .http_client(commands::plain_http().clone())
+        .http_client(commands::plain_http()?)
         .file(webp, "again.webp")
         .send()
         .await;
