@@ -255,6 +255,7 @@ pub struct ClientBuilder {
     retry: Option<crate::retry::RetryPolicy>,
     batch_url: Option<String>,
     batch_tokens: Option<usize>,
+    batch_rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -406,6 +407,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The rate each batch token is paced to (default
+    /// [`RateLimit::cloudflare_batch_token`], 200 requests per second). For a
+    /// batch host with other limits, such as an emulator whose windows are scaled.
+    pub fn batch_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.batch_rate_limit = Some(limit);
+        self
+    }
+
     /// When failed requests are repeated (default: [`RetryPolicy::default`],
     /// two retries of requests that cannot do anything twice; see [`crate::retry`]).
     ///
@@ -525,6 +534,9 @@ impl ClientBuilder {
                 Some(0) => return Err(Error::config("batch mode needs at least one token")),
                 other => other,
             },
+            batch_rate: self
+                .batch_rate_limit
+                .unwrap_or_else(RateLimit::cloudflare_batch_token),
         })?;
         Ok(Client {
             transport: Arc::new(transport),

@@ -237,3 +237,78 @@ async fn batch_host_works_past_the_global_limit() {
     assert_eq!(page.images.len(), 22);
     assert_eq!(emu.image_count(), 22);
 }
+
+/// Pacing as the server counts: with Cloudflare's windows on (200 requests per second per
+/// batch token) and 4x more uploads than one window allows, sent 128 at a time with no
+/// retries, not one is refused with 429. (A slot is freed a window after its request
+/// completes, not after it starts: counted from starts, requests admitted in one window but
+/// queued for a connection arrive in the next, and the server refuses some.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_batch_uploads_meet_no_429_at_the_token_limit() {
+    use futures_util::StreamExt;
+    let (emu, client) = start(true).await;
+    let uploads = 4 * 200;
+    let results: Vec<_> = futures_util::stream::iter(0..uploads)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                client
+                    .v1()
+                    .create()
+                    .file(PNG, format!("paced-{i}.png"))
+                    .send()
+                    .await
+            }
+        })
+        .buffer_unordered(128)
+        .collect()
+        .await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 0, "{:?}", results.iter().find(|r| r.is_err()));
+    assert_eq!(emu.rate_limited_count(), 0);
+    assert_eq!(emu.image_count(), uploads);
+    // Both tokens carried the uploads, on the batch host.
+    assert_eq!(emu.batch_tokens_issued(), 2);
+    assert_eq!(emu.batch_request_count(), uploads as u64);
+}
+
+/// The same for the account's global limit, with the emulator's windows scaled by 0.01
+/// (1,200 requests per 3 s) and the client paced to that: 1,500 requests, 64 at a time, no
+/// retries, no 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paced_api_requests_meet_no_429_at_the_global_limit() {
+    use futures_util::StreamExt;
+    let scale = 0.01;
+    let emu = Emulator::start_with(Config {
+        api_token: Some(TOKEN.into()),
+        rate_limits: true,
+        rate_limit_scale: scale,
+        ..Config::default()
+    })
+    .await
+    .expect("emulator starts");
+    let global = cloudflare_images::RateLimit::cloudflare_global();
+    let client = Client::builder()
+        .api_token(TOKEN)
+        .account_id(emu.account_id())
+        .base_url(emu.base_url())
+        .rate_limit(
+            cloudflare_images::RateLimit::new(global.requests(), global.per().mul_f64(scale))
+                .expect("a rate"),
+        )
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client builds");
+    let results: Vec<_> = futures_util::stream::iter(0..1500)
+        .map(|_| {
+            let client = client.clone();
+            async move { client.v1().stats().get().send().await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 0, "{:?}", results.iter().find(|r| r.is_err()));
+    assert_eq!(emu.rate_limited_count(), 0);
+    assert_eq!(emu.request_count(), 1500);
+}

@@ -219,6 +219,13 @@ impl EmulatorHandle {
         self.app.batch_request_count.load(Ordering::SeqCst)
     }
 
+    /// Number of requests the rate windows (`Config::rate_limits`) answered with 429
+    /// (code 971), global and batch together. Injected 429s
+    /// ([`FaultConfig::rate_limit_after`]) are not counted.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.app.limits.refused()
+    }
+
     /// Number of batch tokens issued by `GET v1/batch_token`.
     pub fn batch_tokens_issued(&self) -> u64 {
         self.app.limits.tokens_issued()

@@ -115,6 +115,8 @@ pub(crate) struct Limits {
     global: Mutex<Window>,
     tokens: Mutex<HashMap<String, BatchToken>>,
     issued: AtomicU64,
+    /// Requests answered 429 by a window (global or batch).
+    refused: AtomicU64,
 }
 
 impl Limits {
@@ -127,6 +129,7 @@ impl Limits {
             global: Mutex::new(Window::new(GLOBAL_LIMIT, GLOBAL_WINDOW.mul_f64(scale))),
             tokens: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
         }
     }
 
@@ -136,7 +139,10 @@ impl Limits {
             return Ok(());
         }
         let mut window = self.global.lock().unwrap_or_else(|e| e.into_inner());
-        window.admit(Instant::now()).map_err(too_many_requests)
+        window.admit(Instant::now()).map_err(|wait| {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            too_many_requests(wait)
+        })
     }
 
     /// Issues a new batch token; returns it and its expiry. Forgets expired tokens.
@@ -168,7 +174,15 @@ impl Limits {
         if !self.enabled {
             return Ok(());
         }
-        state.window.admit(Instant::now()).map_err(Refused::Limited)
+        state.window.admit(Instant::now()).map_err(|wait| {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            Refused::Limited(wait)
+        })
+    }
+
+    /// How many requests a window refused with 429.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
     }
 
     /// How many batch tokens were issued.

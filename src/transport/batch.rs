@@ -45,6 +45,8 @@ pub(crate) fn serves(id: &str) -> bool {
 pub(crate) struct BatchSettings {
     pub(crate) base_url: String,
     pub(crate) tokens: usize,
+    /// Each token's pace.
+    pub(crate) rate: RateLimit,
 }
 
 struct Token {
@@ -59,6 +61,7 @@ struct Slot {
 
 pub(crate) struct Batch {
     base_url: String,
+    rate: RateLimit,
     slots: Vec<Slot>,
     next: AtomicUsize,
 }
@@ -73,15 +76,15 @@ impl Batch {
                 "batch URL {base_url:?} is not http(s)"
             )));
         }
-        let rate = RateLimit::new(BATCH_REQUESTS_PER_SECOND, Duration::from_secs(1));
         let slots = (0..settings.tokens.max(1))
             .map(|_| Slot {
                 token: tokio::sync::Mutex::new(None),
-                limits: Limits::new(rate),
+                limits: Limits::new(Some(settings.rate)),
             })
             .collect();
         Ok(Batch {
             base_url,
+            rate: settings.rate,
             slots,
             next: AtomicUsize::new(0),
         })
@@ -91,6 +94,7 @@ impl Batch {
         BatchSettings {
             base_url: self.base_url.clone(),
             tokens: self.slots.len(),
+            rate: self.rate,
         }
     }
 
@@ -166,6 +170,7 @@ mod tests {
         let batch = Batch::new(BatchSettings {
             base_url: "http://127.0.0.1:9".into(),
             tokens: 2,
+            rate: RateLimit::cloudflare_batch_token(),
         })
         .unwrap();
         let start = Instant::now();
@@ -195,7 +200,8 @@ mod tests {
         assert!(!serves("v1_batch_token_get"));
         assert!(Batch::new(BatchSettings {
             base_url: "ftp://x".into(),
-            tokens: 1
+            tokens: 1,
+            rate: RateLimit::cloudflare_batch_token(),
         })
         .is_err());
     }

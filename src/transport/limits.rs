@@ -36,6 +36,16 @@ impl RateLimit {
         }
     }
 
+    /// Cloudflare's documented limit of one batch token:
+    /// [`BATCH_REQUESTS_PER_SECOND`](crate::BATCH_REQUESTS_PER_SECOND) (200)
+    /// requests per second.
+    pub fn cloudflare_batch_token() -> RateLimit {
+        RateLimit {
+            requests: super::batch::BATCH_REQUESTS_PER_SECOND,
+            per: std::time::Duration::from_secs(1),
+        }
+    }
+
     /// How many requests a window allows.
     pub fn requests(&self) -> u32 {
         self.requests
@@ -50,8 +60,51 @@ impl RateLimit {
 pub(crate) struct Limits {
     /// No request starts before this instant (set by a 429's `Retry-After`).
     pause_until: Mutex<Option<Instant>>,
-    /// Start times of the most recent requests, when pacing.
-    pacing: Option<(RateLimit, Mutex<VecDeque<Instant>>)>,
+    /// The window's occupants, when pacing.
+    pacing: Option<Pacing>,
+}
+
+/// Pacing to a [`RateLimit`] as the server counts it. The server sees a request
+/// somewhere between its start and its completion here, so a slot is held from
+/// the start and frees a full window after the *completion*: a request admitted
+/// then arrives at least `per` after every earlier occupant of its slot arrived,
+/// whatever the latencies. Counting from starts (a burst, then the next one `per`
+/// later) lets jitter put `requests + 1` arrivals in one of the server's windows,
+/// and a 429 then pauses everything. The cost is one latency per window: at
+/// 5 ms, 99.5 % of a 1-second window's rate.
+struct Pacing {
+    rate: RateLimit,
+    window: Mutex<Window>,
+    /// Signalled when a request completes (frees nothing yet, but gives a
+    /// waiter whose window was all in flight a time to wait for).
+    completed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Window {
+    /// Admitted and not completed.
+    in_flight: usize,
+    /// Completion times within the last window, oldest first.
+    done: VecDeque<Instant>,
+}
+
+/// A request's place in its rate limit's window, held until the attempt ends
+/// (dropped: completed, whatever the outcome).
+#[must_use = "the slot frees a window after it is dropped; hold it for the attempt"]
+pub(crate) struct Admission<'a> {
+    pacing: Option<&'a Pacing>,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if let Some(pacing) = self.pacing {
+            let mut window = pacing.window.lock().unwrap_or_else(|e| e.into_inner());
+            window.in_flight = window.in_flight.saturating_sub(1);
+            window.done.push_back(Instant::now());
+            drop(window);
+            pacing.completed.notify_waiters();
+        }
+    }
 }
 
 /// The deadline would pass before the request could start.
@@ -70,7 +123,14 @@ impl Limits {
     pub(crate) fn new(rate: Option<RateLimit>) -> Limits {
         Limits {
             pause_until: Mutex::new(None),
-            pacing: rate.map(|r| (r, Mutex::new(VecDeque::with_capacity(r.requests as usize)))),
+            pacing: rate.map(|rate| Pacing {
+                rate,
+                window: Mutex::new(Window {
+                    in_flight: 0,
+                    done: VecDeque::with_capacity(rate.requests as usize),
+                }),
+                completed: tokio::sync::Notify::new(),
+            }),
         }
     }
 
@@ -85,8 +145,12 @@ impl Limits {
     }
 
     /// Waits for the shared pause and a pacing slot, or fails at once if either
-    /// would outlast `deadline`.
-    pub(crate) async fn admit(&self, deadline: Instant) -> Result<(), WouldPassDeadline> {
+    /// would outlast `deadline`. The slot is the returned [`Admission`]'s until
+    /// it is dropped.
+    pub(crate) async fn admit(
+        &self,
+        deadline: Instant,
+    ) -> Result<Admission<'_>, WouldPassDeadline> {
         // A pause may grow while waiting (another request got a 429).
         loop {
             let paused = self.pause_until.lock().ok().and_then(|slot| *slot);
@@ -102,29 +166,43 @@ impl Limits {
             );
             tokio::time::sleep_until(until).await;
         }
-        if let Some((rate, starts)) = &self.pacing {
-            loop {
-                let now = Instant::now();
-                let wait_until = {
-                    let Ok(mut starts) = starts.lock() else { break };
-                    while starts.front().is_some_and(|t| *t + rate.per <= now) {
-                        starts.pop_front();
+        let Some(pacing) = &self.pacing else {
+            return Ok(Admission { pacing: None });
+        };
+        let per = pacing.rate.per;
+        let capacity = pacing.rate.requests as usize;
+        loop {
+            // Registered before looking, so a completion between the look and
+            // the wait is not missed.
+            let completed = pacing.completed.notified();
+            tokio::pin!(completed);
+            completed.as_mut().enable();
+            let now = Instant::now();
+            let wait_until = {
+                let mut window = pacing.window.lock().unwrap_or_else(|e| e.into_inner());
+                while window.done.front().is_some_and(|t| *t + per <= now) {
+                    window.done.pop_front();
+                }
+                if window.in_flight + window.done.len() < capacity {
+                    window.in_flight += 1;
+                    return Ok(Admission {
+                        pacing: Some(pacing),
+                    });
+                }
+                // Full: the oldest completion frees its slot a window after it;
+                // if every slot is in flight, wait for a completion first.
+                window.done.front().map(|t| *t + per)
+            };
+            match wait_until {
+                Some(at) if at > deadline => return Err(WouldPassDeadline::Waiting),
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => {
+                    if tokio::time::timeout_at(deadline, completed).await.is_err() {
+                        return Err(WouldPassDeadline::Waiting);
                     }
-                    if starts.len() < rate.requests as usize {
-                        starts.push_back(now);
-                        None
-                    } else {
-                        starts.front().map(|t| *t + rate.per)
-                    }
-                };
-                match wait_until {
-                    None => break,
-                    Some(at) if at > deadline => return Err(WouldPassDeadline::Waiting),
-                    Some(at) => tokio::time::sleep_until(at).await,
                 }
             }
         }
-        Ok(())
     }
 }
 
@@ -173,5 +251,43 @@ mod tests {
         }
         assert!(limits.admit(start + Duration::from_secs(400)).await.is_ok());
         assert_eq!(Instant::now() - start, MAX_PAUSE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_frees_a_window_after_its_request_completes() {
+        let limits = Limits::new(RateLimit::new(2, Duration::from_secs(10)));
+        let start = Instant::now();
+        let far = start + Duration::from_secs(100);
+        let a = limits.admit(far).await.ok().expect("a");
+        let b = limits.admit(far).await.ok().expect("b");
+        // Both slots in flight: the third waits for a completion, then a window.
+        let third = async {
+            let c = limits.admit(far).await.ok().expect("c");
+            (Instant::now() - start, c)
+        };
+        let release = async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            drop(a);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            drop(b);
+        };
+        let ((waited, c), ()) = tokio::join!(third, release);
+        assert_eq!(waited, Duration::from_secs(13), "a completed at 3 s");
+        let d = limits.admit(far).await.ok().expect("d");
+        assert_eq!(
+            Instant::now() - start,
+            Duration::from_secs(14),
+            "b completed at 4 s"
+        );
+        drop((c, d));
+        // All in flight and no completion before the deadline: refused then.
+        let e = limits.admit(far).await.ok().expect("e");
+        let f = limits.admit(far).await.ok().expect("f");
+        let near = Instant::now() + Duration::from_secs(5);
+        assert!(matches!(
+            limits.admit(near).await,
+            Err(WouldPassDeadline::Waiting)
+        ));
+        drop((e, f));
     }
 }

@@ -262,6 +262,8 @@ pub(crate) struct Transport {
     batch: Option<batch::Batch>,
     /// Where the batch host is, for a batch mode turned on later.
     batch_url: String,
+    /// Each batch token's pace, for a batch mode turned on later.
+    batch_rate: RateLimit,
 }
 
 impl std::fmt::Debug for Transport {
@@ -284,6 +286,8 @@ pub(crate) struct Parts {
     pub(crate) max_in_flight: usize,
     pub(crate) batch_url: String,
     pub(crate) batch_tokens: Option<usize>,
+    /// Each batch token's pace.
+    pub(crate) batch_rate: RateLimit,
 }
 
 impl Transport {
@@ -304,10 +308,12 @@ impl Transport {
                     batch::Batch::new(BatchSettings {
                         base_url: parts.batch_url.clone(),
                         tokens,
+                        rate: parts.batch_rate,
                     })
                 })
                 .transpose()?,
             batch_url: parts.batch_url,
+            batch_rate: parts.batch_rate,
         })
     }
 
@@ -328,10 +334,12 @@ impl Transport {
                     batch::Batch::new(BatchSettings {
                         base_url: self.batch_url.clone(),
                         tokens,
+                        rate: self.batch_rate,
                     })
                 })
                 .transpose()?,
             batch_url: self.batch_url.clone(),
+            batch_rate: self.batch_rate,
         })
     }
 
@@ -494,8 +502,10 @@ impl Transport {
         let repeat = operation.repeat();
         let mut attempt: u32 = 0;
         loop {
-            if let Err(waiting) = gate.admit(deadline).await {
-                return Err(match waiting {
+            // Held until the attempt ends: the pacing slot frees a window after.
+            let admission = match gate.admit(deadline).await {
+                Ok(admission) => admission,
+                Err(waiting) => return Err(match waiting {
                     limits::WouldPassDeadline::Paused(left) => Error::timeout(
                         format!(
                             "{}: a 429 paused the client for {} s more, past the operation's deadline",
@@ -513,8 +523,8 @@ impl Transport {
                         ),
                         TimeoutLimit::Operation(total_limit),
                     ),
-                });
-            }
+                }),
+            };
             let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await
             else {
                 return Err(Error::timeout(
@@ -557,6 +567,7 @@ impl Transport {
             )
             .await;
             drop(permit);
+            drop(admission);
             span.record("duration_ms", attempt_started.elapsed().as_millis() as u64);
             let (result, outcome) = match sent {
                 Ok(done) => done,

@@ -9,6 +9,7 @@
 //! | `GET /console/variants` | the variants |
 //! | `GET /console/upload` | a creator upload run from the browser: one-time URL, then `fetch`-style upload with progress |
 //! | `POST /console/upload-url` | form fields `id`, `metadata`, `requireSignedURLs`: creates a draft, answers `{"id","uploadURL"}` |
+//! | `GET /console/stats.json` | the emulator's counters: `requests`, `batch_requests`, `rate_limited` (429s from the rate windows), `batch_tokens_issued`, `images` (for scripts and benchmarks) |
 //!
 //! Every id, file name, creator and metadata value is user input and HTML-escaped. Pages carry
 //! a strict Content-Security-Policy (scripts and styles from the console only). POST routes
@@ -73,6 +74,16 @@ pub(crate) async fn serve(app: Arc<App>, req: Request<Body>) -> Response<Body> {
             image_page(&app, get("id").unwrap_or(""), get("variant"), get("ttl")).await
         }
         (Method::GET | Method::HEAD, "/console/variants") => variants_page(&app).await,
+        (Method::GET | Method::HEAD, "/console/stats.json") => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "requests": app.request_count.load(std::sync::atomic::Ordering::SeqCst),
+                "batch_requests": app.batch_request_count.load(std::sync::atomic::Ordering::SeqCst),
+                "rate_limited": app.limits.refused(),
+                "batch_tokens_issued": app.limits.tokens_issued(),
+                "images": app.store.count().unwrap_or(0),
+            }),
+        )),
         (Method::GET | Method::HEAD, "/console/upload") => Ok(upload_page(&app)),
         (Method::GET | Method::HEAD, "/console/console.js") => {
             Ok(asset(SCRIPT, "text/javascript; charset=utf-8"))
