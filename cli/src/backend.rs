@@ -45,6 +45,11 @@ pub struct Tuning {
     pub max_connections: Option<usize>,
     /// Batch mode with this many batch tokens.
     pub batch_tokens: Option<usize>,
+    /// The account's global limit to pace to (Cloudflare's 1,200 per 5 minutes
+    /// if `None`).
+    pub api_rate: Option<RateLimit>,
+    /// Each batch token's limit (Cloudflare's 200 per second if `None`).
+    pub batch_rate: Option<RateLimit>,
 }
 
 /// How long one operation may take, waits for a pacing slot included, when
@@ -55,26 +60,37 @@ fn tune(builder: ClientBuilder, tuning: Tuning, pace: bool) -> ClientBuilder {
     let mut builder = builder;
     if pace {
         builder = builder
-            .rate_limit(RateLimit::cloudflare_global())
+            .rate_limit(tuning.api_rate.unwrap_or_else(RateLimit::cloudflare_global))
             .timeout(PACED_TIMEOUT)
             .upload_timeout(PACED_TIMEOUT);
     }
     if let Some(n) = tuning.max_connections {
         builder = builder.max_connections(n);
     }
+    if let Some(rate) = tuning.batch_rate {
+        builder = builder.batch_rate_limit(rate);
+    }
     builder
 }
 
+/// Requests per second a limit allows, sustained.
+fn per_sec(rate: RateLimit) -> f64 {
+    f64::from(rate.requests()) / rate.per().as_secs_f64()
+}
+
 fn finish(client: Client, tuning: Tuning, pace: bool) -> CliResult<(Client, Option<f64>)> {
-    let global = RateLimit::cloudflare_global();
-    let global = f64::from(global.requests()) / global.per().as_secs_f64();
     match tuning.batch_tokens {
         Some(tokens) => {
             let client = client.with_batch_api(tokens)?;
-            let rate = f64::from(cloudflare_images::BATCH_REQUESTS_PER_SECOND) * tokens as f64;
-            Ok((client, Some(rate)))
+            let token = tuning
+                .batch_rate
+                .unwrap_or_else(RateLimit::cloudflare_batch_token);
+            Ok((client, Some(per_sec(token) * tokens as f64)))
         }
-        None => Ok((client, pace.then_some(global))),
+        None => Ok((
+            client,
+            pace.then(|| per_sec(tuning.api_rate.unwrap_or_else(RateLimit::cloudflare_global))),
+        )),
     }
 }
 

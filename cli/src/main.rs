@@ -311,6 +311,15 @@ struct UploadArgs {
     /// a 429 still pauses the client).
     #[arg(long, conflicts_with = "rate_limit")]
     no_rate_limit: bool,
+    /// The account's global limit to pace to, as N/PERIOD [default: 1200/5m,
+    /// Cloudflare's]: for an account whose limit was raised, or an emulator whose
+    /// windows are scaled (`--rate-limit-scale 0.01`: 1200/3s).
+    #[arg(long, value_parser = migrate::parse_rate, value_name = "N/PERIOD")]
+    api_rate: Option<cloudflare_images::RateLimit>,
+    /// Each batch token's limit, as N/PERIOD [default: 200/1s, Cloudflare's]
+    /// (with --batch-api).
+    #[arg(long, requires = "batch_api", value_parser = migrate::parse_rate, value_name = "N/PERIOD")]
+    batch_rate: Option<cloudflare_images::RateLimit>,
 }
 
 impl UploadArgs {
@@ -332,6 +341,8 @@ impl UploadArgs {
                     .max(cloudflare_images::DEFAULT_MAX_CONNECTIONS),
             ),
             batch_tokens: self.batch_api.then_some(usize::from(self.tokens)),
+            api_rate: self.api_rate,
+            batch_rate: self.batch_rate,
         }
     }
 }

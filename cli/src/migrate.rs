@@ -40,6 +40,20 @@ pub fn parse_shard(text: &str) -> Result<Shard, String> {
     Ok(Shard { k, n })
 }
 
+/// Parses a rate limit written `N/PERIOD`: `1200/5m`, `200/1s`, `200/10ms`.
+pub fn parse_rate(text: &str) -> Result<cloudflare_images::RateLimit, String> {
+    let (n, per) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected N/PERIOD, like 1200/5m, not {text:?}"))?;
+    let n = n.trim().parse::<u32>().map_err(|_| {
+        format!("N must be a whole number, not {n:?} (expected N/PERIOD, like 1200/5m)")
+    })?;
+    let per = humantime::parse_duration(per.trim())
+        .map_err(|e| format!("PERIOD {per:?}: {e} (expected N/PERIOD, like 1200/5m)"))?;
+    cloudflare_images::RateLimit::new(n, per)
+        .ok_or_else(|| "N and PERIOD must both be more than zero".to_string())
+}
+
 impl Shard {
     /// Whether the input with this key belongs to this share.
     pub fn contains(&self, key: &str) -> bool {
@@ -97,11 +111,25 @@ pub fn custom_id(prefix: &str, key: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn shards_parse_and_split() {
         assert_eq!(parse_shard("2/3"), Ok(Shard { k: 2, n: 3 }));
         assert_eq!(parse_shard("1/1"), Ok(Shard { k: 1, n: 1 }));
+        let rate = parse_rate("1200/5m").expect("rate");
+        assert_eq!(
+            (rate.requests(), rate.per()),
+            (1200, Duration::from_secs(300))
+        );
+        let rate = parse_rate("200/10ms").expect("rate");
+        assert_eq!(
+            (rate.requests(), rate.per()),
+            (200, Duration::from_millis(10))
+        );
+        for bad in ["0/1s", "5/0s", "5", "x/1s", "5/soon", "-1/1s", ""] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
         for bad in ["0/3", "4/3", "1/0", "a/3", "3", "-1/3", "1/3/4", ""] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }

@@ -338,3 +338,50 @@ fn batch_api_uploads_go_through_the_batch_host_with_several_tokens() {
     );
     assert_eq!(emulator.batch_tokens_issued(), 2);
 }
+
+/// `cfimg upload` at the limit in force meets no 429: the emulator enforces Cloudflare's
+/// windows (scaled by `scale`) and cfimg paces to the same, given by `args`. Counts, no
+/// timing: every file stored once, no failure, and the emulator refused nothing.
+fn paced_migration_meets_no_429(scale: f64, files: usize, args: &[&str]) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(Emulator::start_with(cloudflare_images_emulator::Config {
+            rate_limits: true,
+            rate_limit_scale: scale,
+            ..Default::default()
+        }))
+        .unwrap();
+    let files_dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let names = tree(files_dir.path(), files);
+    let mut cmd = remote(&emulator, data.path());
+    cmd.env("CLOUDFLARE_BATCH_URL", emulator.batch_url());
+    let dir = files_dir.path().to_str().unwrap();
+    let mut all = vec!["upload", dir, "--resume", "--json", "-q"];
+    all.extend_from_slice(args);
+    let out = ok(cmd, &all);
+    let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    assert_eq!(
+        report["failed"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(
+        report["uploaded"].as_array().map(Vec::len),
+        Some(names.len())
+    );
+    assert_eq!(emulator.rate_limited_count(), 0);
+    assert_eq!(emulator.image_count(), names.len());
+}
+
+#[test]
+fn batch_migration_at_the_token_limit_meets_no_429() {
+    // 200 per second per token, unscaled: 900 uploads over 2 tokens fill more than 2 windows.
+    paced_migration_meets_no_429(1.0, 900, &["--batch-api", "--tokens", "2"]);
+}
+
+#[test]
+fn migration_at_the_global_limit_meets_no_429() {
+    // 1,200 per 3 s (scale 0.01): 1,500 uploads fill more than one window.
+    paced_migration_meets_no_429(0.01, 1500, &["--api-rate", "1200/3s", "-j", "64"]);
+}
