@@ -104,6 +104,29 @@ async fn global_window_admits_1200_then_429s_and_batch_requests_bypass_it() {
     ctx.get("v1/batch_token").await.assert_error(429, 971);
     // The batch host is outside the global limit.
     on_batch(&ctx, &token, Method::GET, "v2").await.assert_ok();
+    // Every 429 a window answered is counted, on the handle and in the console's stats.
+    assert_eq!(ctx.emu.rate_limited_count(), 102);
+    // A token's own window (200 per 0.2 s here) counts too; the burst takes longer than
+    // that, so only whether it grew is certain.
+    let batch = burst(400, || {
+        ctx.http.get(batch_url(&ctx, "v2")).bearer_auth(&token)
+    })
+    .await;
+    let refused = count(&batch, 429) as u64;
+    assert_eq!(ctx.emu.rate_limited_count(), 102 + refused);
+    let stats: serde_json::Value = ctx
+        .http
+        .get(format!("{}/console/stats.json", ctx.emu.origin()))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(stats["rate_limited"], 102 + refused);
+    assert_eq!(stats["batch_tokens_issued"], 1);
+    assert_eq!(stats["batch_requests"], 401);
+    assert_eq!(stats["images"], 0);
 }
 
 #[tokio::test]
