@@ -312,3 +312,50 @@ async fn paced_api_requests_meet_no_429_at_the_global_limit() {
     assert_eq!(emu.rate_limited_count(), 0);
     assert_eq!(emu.request_count(), 1500);
 }
+
+/// Fetching a batch token is itself a request: it must not wait for a place among the
+/// requests in flight that the operations waiting for the token hold. With one place
+/// (`max_connections(1)`) and uploads at once, each needing the token first, they all
+/// finish (before, the first upload held the only place while its token fetch waited for
+/// it, until the deadline).
+#[tokio::test]
+async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
+    use futures_util::StreamExt;
+    let emu = Emulator::start_with(Config {
+        api_token: Some(TOKEN.into()),
+        ..Config::default()
+    })
+    .await
+    .expect("emulator starts");
+    let client = Client::builder()
+        .api_token(TOKEN)
+        .account_id(emu.account_id())
+        .base_url(emu.base_url())
+        .batch_url(emu.batch_url())
+        .batch_api(1)
+        .max_connections(1)
+        .timeout(std::time::Duration::from_secs(10))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("client builds");
+    let results: Vec<_> = futures_util::stream::iter(0..4)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                client
+                    .v1()
+                    .create()
+                    .file(PNG, format!("one-place-{i}.png"))
+                    .send()
+                    .await
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(emu.image_count(), 4);
+    assert_eq!(emu.batch_tokens_issued(), 1);
+}

@@ -525,6 +525,13 @@ impl Transport {
                     ),
                 }),
             };
+            // Before taking a place among the requests in flight: fetching a batch
+            // token is itself a request and needs one (with every place held by
+            // requests waiting for the token, it would never get one).
+            let auth = match slot {
+                Some((b, i)) => b.auth(i, self, account_id).await?,
+                None => self.auth.clone(),
+            };
             let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await
             else {
                 return Err(Error::timeout(
@@ -535,10 +542,6 @@ impl Transport {
                     ),
                     TimeoutLimit::Operation(total_limit),
                 ));
-            };
-            let auth = match slot {
-                Some((b, i)) => b.auth(i, self, account_id).await?,
-                None => self.auth.clone(),
             };
             let request = self.build(&url, &operation, auth).await?;
             let attempt_deadline = (Instant::now() + attempt_limit).min(deadline);
