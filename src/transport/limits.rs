@@ -200,7 +200,18 @@ impl Limits {
                     match spaced {
                         None => {
                             window.in_flight += 1;
-                            window.last_admitted = Some(now);
+                            // On the schedule, not when the wait happened to end: a
+                            // timer that fires late would otherwise stretch every
+                            // gap (1 ms late on 5 ms gaps loses a sixth of the rate).
+                            // Only for a wait that ended less than one gap late: after
+                            // a longer one (the window was full) the schedule restarts.
+                            let on_schedule = window
+                                .last_admitted
+                                .filter(|_| occupied >= capacity / 2)
+                                .and_then(|t| t.checked_add(spacing))
+                                .filter(|t| *t <= now && now - *t < spacing)
+                                .unwrap_or(now);
+                            window.last_admitted = Some(on_schedule);
                             return Ok(Admission {
                                 pacing: Some(pacing),
                             });
@@ -319,5 +330,22 @@ mod tests {
             Err(WouldPassDeadline::Waiting)
         ));
         drop((e, f));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_wake_does_not_stretch_the_gaps() {
+        // 4 per 8 s: gaps of 2 s once the window is half full.
+        let limits = Limits::new(RateLimit::new(4, Duration::from_secs(8)));
+        let start = Instant::now();
+        let far = start + Duration::from_secs(100);
+        for _ in 0..2 {
+            drop(limits.admit(far).await.ok().expect("half a window at once"));
+        }
+        // The third comes half a second after its turn (a late timer, a busy caller)...
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        drop(limits.admit(far).await.ok().expect("third"));
+        // ...and the fourth keeps the schedule: 4 s, not 4.5 s.
+        drop(limits.admit(far).await.ok().expect("fourth"));
+        assert_eq!(Instant::now() - start, Duration::from_secs(4));
     }
 }
