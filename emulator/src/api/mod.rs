@@ -25,6 +25,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response};
 use serde_json::{Map, Value};
+use subtle::ConstantTimeEq as _;
 
 use crate::store::{BlobSource, Image};
 use crate::util::{decode_path, ApiError, ApiResult};
@@ -255,7 +256,10 @@ pub(super) fn check_auth(app: &App, headers: &HeaderMap) -> Result<(), ApiError>
     });
     if let Some(token) = bearer {
         return match &app.config.api_token {
-            Some(expected) if expected != token => Err(auth_error(403)),
+            // Constant time, so response timing does not reveal how much of a guess was right.
+            Some(expected) if !bool::from(expected.as_bytes().ct_eq(token.as_bytes())) => {
+                Err(auth_error(403))
+            }
             _ => Ok(()),
         };
     }
