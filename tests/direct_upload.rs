@@ -371,3 +371,19 @@ async fn saving_into_a_missing_directory_fails_cleanly() {
         .is_some());
     assert_eq!(listing(dir.path()), Vec::<String>::new());
 }
+
+/// The names before the rename still compile, as deprecated aliases of the new types.
+#[test]
+#[allow(deprecated)]
+fn the_old_builder_names_are_aliases_of_the_new_ones() {
+    let old: cloudflare_images::direct::CreatorUpload = UploadToUrl::new("https://example.com/u");
+    let _: UploadToUrl = old;
+    let client = Client::builder()
+        .api_token("t")
+        .account_id("a")
+        .base_url("http://127.0.0.1:9/client/v4")
+        .build()
+        .unwrap();
+    let old: cloudflare_images::upload::DirectUpload<'_> = client.v2().direct_uploads().create();
+    let _: cloudflare_images::upload::CreateUploadUrl<'_> = old;
+}
