@@ -7,19 +7,11 @@
 use std::time::Duration;
 
 use cloudflare_images::batch::BatchUpload;
-use cloudflare_images::direct::{image_status, wait_for_upload, CreatorUpload};
+use cloudflare_images::direct::{image_status, wait_for_upload, UploadToUrl};
 use cloudflare_images::Client;
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::Emulator;
 use serde::Serialize;
-
-/// A valid 1x1 PNG.
-const PIXEL_PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
-    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-];
 
 /// Metadata as a plain struct: anything `Serialize` to a JSON object works.
 #[derive(Serialize)]
@@ -116,7 +108,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "direct upload URL      draft: {}",
         image_status(&client, &id).await?.draft
     );
-    CreatorUpload::new(upload_url).path(&small).send().await?;
+    UploadToUrl::new(upload_url).path(&small).send().await?;
     let image = wait_for_upload(&client, &id)
         .timeout(Duration::from_secs(10))
         .poll_interval(Duration::from_millis(100))

@@ -1448,8 +1448,8 @@ impl<'a> V2DirectUploads<'a> {
 Direct uploads allow users to upload images without API keys. A common use case are web apps, client-side applications, or mobile devices where users upload content directly to Cloudflare Images. This method creates a draft record for a future image. It returns an upload URL and an image identifier. To verify if the image itself has been uploaded, send an image details request (accounts/:account_identifier/images/v1/:identifier), and check that the `draft: true` property is not present.
 
 Sends `POST /accounts/{account_id}/images/v2/direct_upload`.*/
-    pub fn create(&self) -> crate::upload::DirectUpload<'a> {
-        crate::upload::DirectUpload::new(self.client)
+    pub fn create(&self) -> crate::upload::CreateUploadUrl<'a> {
+        crate::upload::CreateUploadUrl::new(self.client)
     }
 }
 ///The `v2.sourcing_kit` resource: see its methods.

@@ -8,7 +8,7 @@
 //! #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
 //! use cloudflare_images::batch::BatchUpload;
 //!
-//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+//! # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
 //! let report = BatchUpload::new(&client)
 //!     .concurrency(4)
 //!     .add_bytes(&png[..], "a.png")

@@ -2,10 +2,11 @@
 //! one-time upload URL and a browser or device uploads the image to it.
 //!
 //! 1. Your server creates the URL with credentials:
-//!    `client.v2().direct_uploads().create().send().await?` returns the future
+//!    `client.v2().direct_uploads().create().send().await?` (a
+//!    [`CreateUploadUrl`](crate::upload::CreateUploadUrl)) returns the future
 //!    image's `id` and its `uploadURL`. The image is a draft until uploaded.
 //! 2. The creator POSTs a multipart `file` to the `uploadURL` with no
-//!    credentials. [`CreatorUpload`] does exactly that from Rust (a device, a
+//!    credentials. [`UploadToUrl`] does exactly that from Rust (a device, a
 //!    worker, a test), over its own plain HTTP client: the SDK's authenticated
 //!    client, and so your API token, is never involved.
 //! 3. Your server waits for the image to stop being a draft:
@@ -18,14 +19,14 @@
 //! # let emulator = cloudflare_images_emulator::Emulator::start().await?;
 //! # let client = cloudflare_images::Client::builder().api_token("t")
 //! #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
-//! use cloudflare_images::direct::{wait_for_upload, CreatorUpload};
+//! use cloudflare_images::direct::{wait_for_upload, UploadToUrl};
 //! use std::time::Duration;
 //!
 //! let created = client.v2().direct_uploads().create().send().await?;
 //! let (id, url) = (created.id.unwrap_or_default(), created.upload_url.unwrap_or_default());
 //!
-//! let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
-//! CreatorUpload::new(url).file(&png[..], "pixel.png").send().await?;
+//! # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
+//! UploadToUrl::new(url).file(&png[..], "pixel.png").send().await?;
 //!
 //! let image = wait_for_upload(&client, &id).timeout(Duration::from_secs(30)).send().await?;
 //! assert_eq!(image.id.as_deref(), Some(id.as_str()));
@@ -59,7 +60,7 @@ use crate::Client;
 /// Like every request of the SDK it follows no redirect, has a deadline
 /// ([`timeout`](Self::timeout)) and reads a bounded answer.
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
-pub struct CreatorUpload {
+pub struct UploadToUrl {
     upload_url: String,
     files: Vec<FileSource>,
     http: Option<reqwest::Client>,
@@ -67,13 +68,19 @@ pub struct CreatorUpload {
     timeout: Duration,
 }
 
-impl fmt::Debug for CreatorUpload {
+/// The old name of [`UploadToUrl`], which did not say where it uploads.
+#[deprecated(
+    note = "renamed to `UploadToUrl` (it uploads a file to the one-time URL that `upload::CreateUploadUrl` creates)"
+)]
+pub type CreatorUpload = UploadToUrl;
+
+impl fmt::Debug for UploadToUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The upload URL is a capability until used: show only where it points.
         let url = reqwest::Url::parse(&self.upload_url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_else(|_| "<invalid>".to_string());
-        f.debug_struct("CreatorUpload")
+        f.debug_struct("UploadToUrl")
             .field("upload_origin", &url)
             .field(
                 "files",
@@ -87,11 +94,11 @@ impl fmt::Debug for CreatorUpload {
     }
 }
 
-impl CreatorUpload {
+impl UploadToUrl {
     /// An upload to `upload_url`, the `uploadURL` returned by
     /// `client.v2().direct_uploads().create()`.
     pub fn new(upload_url: impl Into<String>) -> Self {
-        CreatorUpload {
+        UploadToUrl {
             upload_url: upload_url.into(),
             files: Vec::new(),
             http: None,

@@ -271,14 +271,22 @@ impl Error {
         &self.inner.errors
     }
 
-    /// Cloudflare's error codes, in order, as sent.
-    pub fn codes(&self) -> impl Iterator<Item = i64> + '_ {
+    /// Cloudflare's error codes as numbers, in order, as sent (typed:
+    /// [`images_error_codes`](Self::images_error_codes)).
+    pub fn code_numbers(&self) -> impl Iterator<Item = i64> + '_ {
         self.inner.errors.iter().map(|m| m.code)
+    }
+
+    /// The old name of [`code_numbers`](Self::code_numbers), easily confused with
+    /// the typed [`images_error_codes`](Self::images_error_codes).
+    #[deprecated(note = "renamed to `code_numbers`; `images_error_codes` gives them typed")]
+    pub fn codes(&self) -> impl Iterator<Item = i64> + '_ {
+        self.code_numbers()
     }
 
     /// Whether Cloudflare reported `code` (e.g. `5404`).
     pub fn has_code(&self, code: i64) -> bool {
-        self.codes().any(|c| c == code)
+        self.code_numbers().any(|c| c == code)
     }
 
     /// The `cf-ray` id of the response, for Cloudflare support.

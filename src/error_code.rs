@@ -1,7 +1,8 @@
 //! Cloudflare Images error codes as an enum.
 //!
-//! Cloudflare's envelope reports numeric codes ([`Error::codes`]); this module
-//! names the ones the Images API uses, so callers can match on them:
+//! Cloudflare's envelope reports numeric codes ([`Error::code_numbers`]); this
+//! module names the ones the Images API uses, so callers can match on them
+//! ([`Error::images_error_codes`]):
 //!
 //! ```
 //! use cloudflare_images::error_code::ImagesErrorCode;
@@ -41,13 +42,15 @@ pub enum ImagesErrorCode {
     ServiceLimit,
     /// 5455: the image format is not supported.
     UnsupportedFormat,
-    /// 5500: internal error at Cloudflare; trying again later may succeed.
-    Internal,
+    /// 5500: "Internal Server Error" in Cloudflare's list of Images API errors;
+    /// trying again later may succeed. (Called `Internal` before.)
+    InternalServerError,
     /// 5503: the service is temporarily unavailable; try again later.
     Unavailable,
-    /// 5550: another internal-error code of the Images service (not documented
-    /// separately from 5500); trying again later may succeed.
-    InternalServerError,
+    /// 5550: "Internal Server Error 2" in Cloudflare's list of Images API errors,
+    /// which does not say how it differs from 5500; trying again later may
+    /// succeed. (Called `InternalServerError` before, a name now meaning 5500.)
+    InternalServerError2,
     /// 9422: the image could not be decoded.
     DecodeError,
     /// 971: rate limited (Cloudflare allows 1,200 requests per 5 minutes); wait
@@ -74,9 +77,9 @@ const TABLE: &[(ImagesErrorCode, i64, &str)] = {
         (NotMultipart, 5415, "request is not multipart"),
         (ServiceLimit, 5453, "service limit reached"),
         (UnsupportedFormat, 5455, "unsupported image format"),
-        (Internal, 5500, "internal error"),
+        (InternalServerError, 5500, "internal server error"),
         (Unavailable, 5503, "service unavailable"),
-        (InternalServerError, 5550, "internal server error"),
+        (InternalServerError2, 5550, "internal server error 2"),
         (DecodeError, 9422, "image could not be decoded"),
         (RateLimited, 971, "rate limited"),
         (AuthenticationError, 10000, "authentication error"),
@@ -84,6 +87,16 @@ const TABLE: &[(ImagesErrorCode, i64, &str)] = {
 };
 
 impl ImagesErrorCode {
+    /// The old name of [`InternalServerError`](Self::InternalServerError) (5500),
+    /// renamed after Cloudflare's own name for the code. Note that before the
+    /// rename `InternalServerError` named 5550, now
+    /// [`InternalServerError2`](Self::InternalServerError2).
+    #[deprecated(
+        note = "renamed to `InternalServerError` (5500, Cloudflare's name for it); 5550 is now `InternalServerError2`"
+    )]
+    #[allow(non_upper_case_globals)]
+    pub const Internal: ImagesErrorCode = ImagesErrorCode::InternalServerError;
+
     /// The enum value for a numeric code.
     pub fn from_code(code: i64) -> Self {
         TABLE
@@ -133,9 +146,19 @@ impl fmt::Display for ImagesErrorCode {
 }
 
 impl Error {
-    /// Cloudflare's error codes as [`ImagesErrorCode`]s, in order.
+    /// Cloudflare's error codes as [`ImagesErrorCode`]s, in order (the numbers
+    /// as sent: [`code_numbers`](Self::code_numbers)).
+    pub fn images_error_codes(&self) -> impl Iterator<Item = ImagesErrorCode> + '_ {
+        self.code_numbers().map(ImagesErrorCode::from_code)
+    }
+
+    /// The old name of [`images_error_codes`](Self::images_error_codes): every
+    /// code, not only the Images API's, so the name said less than it does.
+    #[deprecated(
+        note = "renamed to `images_error_codes` (typed); `code_numbers` gives the numbers"
+    )]
     pub fn image_codes(&self) -> impl Iterator<Item = ImagesErrorCode> + '_ {
-        self.codes().map(ImagesErrorCode::from_code)
+        self.images_error_codes()
     }
 
     /// Whether Cloudflare reported `code`. Codes are compared by number, so
@@ -201,13 +224,39 @@ mod tests {
             ],
         );
         assert_eq!(
-            e.image_codes().collect::<Vec<_>>(),
+            e.images_error_codes().collect::<Vec<_>>(),
             [ImagesErrorCode::ImageNotFound, ImagesErrorCode::Other(7003)]
         );
+        assert_eq!(e.code_numbers().collect::<Vec<_>>(), [5404, 7003]);
         assert!(e.has_image_code(ImagesErrorCode::ImageNotFound));
         assert!(e.has_image_code(ImagesErrorCode::Other(5404)));
         assert!(e.has_image_code(ImagesErrorCode::Other(7003)));
         assert!(!e.has_image_code(ImagesErrorCode::TooLarge));
-        assert_eq!(Error::invalid_input("x").image_codes().count(), 0);
+        assert_eq!(Error::invalid_input("x").images_error_codes().count(), 0);
+        assert_eq!(Error::invalid_input("x").code_numbers().count(), 0);
+        #[allow(deprecated)]
+        let old: (Vec<i64>, Vec<ImagesErrorCode>) =
+            (e.codes().collect(), e.image_codes().collect());
+        assert_eq!(old.0, [5404, 7003]);
+        assert_eq!(old.1.len(), 2);
+    }
+
+    #[test]
+    fn internal_server_errors_are_named_as_cloudflare_names_them() {
+        let c = ImagesErrorCode::from_code(5500);
+        assert_eq!(c, ImagesErrorCode::InternalServerError);
+        assert_eq!(c.to_string(), "5500 (internal server error)");
+        let c = ImagesErrorCode::from_code(5550);
+        assert_eq!(c, ImagesErrorCode::InternalServerError2);
+        assert_eq!(c.to_string(), "5550 (internal server error 2)");
+        // The deprecated name still compiles, in expressions and patterns, as 5500.
+        #[allow(deprecated)]
+        {
+            assert_eq!(ImagesErrorCode::Internal.code(), 5500);
+            assert!(matches!(
+                ImagesErrorCode::from_code(5500),
+                ImagesErrorCode::Internal
+            ));
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! # let account_hash = emulator.account_hash().to_string();
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("cat.png");
-//! # std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89")?;
+//! # std::fs::write(&path, cloudflare_images_emulator::fixtures::PIXEL_PNG)?;
 //! // Against the real API: `Client::from_env()?` reads CLOUDFLARE_API_TOKEN and
 //! // CLOUDFLARE_ACCOUNT_ID. Here, the local emulator of the API.
 //! let client = Client::builder()

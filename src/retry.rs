@@ -57,7 +57,8 @@ impl RetryPolicy {
         }
     }
 
-    /// How many times a request may be repeated after its first attempt.
+    /// Sets how many times a request may be repeated after its first attempt
+    /// (read back with [`get_max_retries`](Self::get_max_retries)).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
@@ -76,9 +77,18 @@ impl RetryPolicy {
         self
     }
 
-    /// The retries allowed after the first attempt.
-    pub fn retries(&self) -> u32 {
+    /// How many times a request may be repeated after its first attempt: the
+    /// value set by [`max_retries`](Self::max_retries).
+    pub fn get_max_retries(&self) -> u32 {
         self.max_retries
+    }
+
+    /// The old name of [`get_max_retries`](Self::get_max_retries), which read like
+    /// the number of retries made rather than the limit set by
+    /// [`max_retries`](Self::max_retries).
+    #[deprecated(note = "renamed to `get_max_retries`, the getter of `max_retries(n)`")]
+    pub fn retries(&self) -> u32 {
+        self.get_max_retries()
     }
 
     /// How long to wait before repeating a request that failed with `outcome`,
@@ -181,6 +191,15 @@ mod tests {
             StatusCode::from_u16(code).unwrap(),
             retry_after.map(Duration::from_secs),
         )
+    }
+
+    #[test]
+    fn get_max_retries_reads_what_max_retries_set() {
+        assert_eq!(RetryPolicy::default().max_retries(5).get_max_retries(), 5);
+        assert_eq!(RetryPolicy::none().get_max_retries(), 0);
+        #[allow(deprecated)]
+        let old = RetryPolicy::default().max_retries(3).retries();
+        assert_eq!(old, 3);
     }
 
     #[test]

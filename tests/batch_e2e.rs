@@ -5,20 +5,12 @@
 
 use cloudflare_images::types::{self, V2ListSortOrder};
 use cloudflare_images::{direct, Client, RetryPolicy};
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 use futures_util::TryStreamExt;
 use serde_json::{json, Map, Value};
 
 const TOKEN: &str = "batch-e2e-token";
-
-/// A 1x1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
-    0x42, 0x60, 0x82,
-];
 
 fn map(value: Value) -> Map<String, Value> {
     match value {
@@ -70,7 +62,7 @@ async fn image_operations_go_through_the_batch_host() {
     let custom = client
         .v1()
         .create()
-        .file(PNG, "cat.png")
+        .file(PIXEL_PNG, "cat.png")
         .id("pets/cat")
         .metadata(map(json!({"kind": "cat"})))
         .send()
@@ -82,7 +74,7 @@ async fn image_operations_go_through_the_batch_host() {
         let image = client
             .v1()
             .create()
-            .file(PNG, format!("{i}.png"))
+            .file(PIXEL_PNG, format!("{i}.png"))
             .creator("bulk")
             .send()
             .await
@@ -145,8 +137,8 @@ async fn image_operations_go_through_the_batch_host() {
     batch_ops += 1;
     let upload_url = draft.upload_url.expect("uploadURL");
     assert!(upload_url.starts_with(&format!("{}/upload/", emu.origin())));
-    direct::CreatorUpload::new(upload_url)
-        .file(PNG, "draft.png")
+    direct::UploadToUrl::new(upload_url)
+        .file(PIXEL_PNG, "draft.png")
         .send()
         .await
         .expect("creator upload");
@@ -190,7 +182,7 @@ async fn batch_host_works_past_the_global_limit() {
         client
             .v1()
             .create()
-            .file(PNG, format!("{i}.png"))
+            .file(PIXEL_PNG, format!("{i}.png"))
             .send()
             .await
             .expect("upload");
@@ -215,7 +207,7 @@ async fn batch_host_works_past_the_global_limit() {
     // The API now answers 429 (code 971) with Retry-After...
     let err = client.v1().stats().get().send().await.unwrap_err();
     assert_eq!(err.status(), Some(429));
-    assert_eq!(err.codes().collect::<Vec<_>>(), [971]);
+    assert_eq!(err.code_numbers().collect::<Vec<_>>(), [971]);
     let wait = err.retry_after().expect("Retry-After");
     assert!(wait.as_secs() >= 1 && wait.as_secs() <= 300, "{wait:?}");
     // ...while the batch host, under each token's own window, goes on.
@@ -224,7 +216,7 @@ async fn batch_host_works_past_the_global_limit() {
         let image = client
             .v1()
             .create()
-            .file(PNG, format!("more-{i}.png"))
+            .file(PIXEL_PNG, format!("more-{i}.png"))
             .send()
             .await
             .expect("upload past the global limit");
@@ -255,7 +247,7 @@ async fn paced_batch_uploads_meet_no_429_at_the_token_limit() {
                 client
                     .v1()
                     .create()
-                    .file(PNG, format!("paced-{i}.png"))
+                    .file(PIXEL_PNG, format!("paced-{i}.png"))
                     .send()
                     .await
             }
@@ -345,7 +337,7 @@ async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
                 client
                     .v1()
                     .create()
-                    .file(PNG, format!("one-place-{i}.png"))
+                    .file(PIXEL_PNG, format!("one-place-{i}.png"))
                     .send()
                     .await
             }

@@ -6,22 +6,15 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cloudflare_images::direct::{image_status, wait_for_upload, CreatorUpload, UploadWaitTimedOut};
+use cloudflare_images::direct::{image_status, wait_for_upload, UploadToUrl, UploadWaitTimedOut};
 use cloudflare_images::{Client, ErrorKind};
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
 use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const PIXEL: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
-    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
-];
 
 async fn emulator_client() -> (EmulatorHandle, Client) {
     let emulator = Emulator::start().await.expect("emulator");
@@ -69,8 +62,8 @@ async fn create_url_upload_without_credentials_wait_and_download() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("avatar.png");
-    std::fs::write(&path, PIXEL).unwrap();
-    let uploaded = CreatorUpload::new(&url).path(&path).send().await.unwrap();
+    std::fs::write(&path, PIXEL_PNG).unwrap();
+    let uploaded = UploadToUrl::new(&url).path(&path).send().await.unwrap();
     assert_eq!(uploaded.id.as_deref(), Some(id.as_str()));
     assert_eq!(uploaded.filename.as_deref(), Some("avatar.png"));
 
@@ -85,11 +78,11 @@ async fn create_url_upload_without_credentials_wait_and_download() {
     assert!(!image_status(&client, &id).await.unwrap().draft);
 
     let blob = client.v1().blobs().get(&id).send().await.unwrap();
-    assert_eq!(&blob.bytes().await.unwrap()[..], PIXEL);
+    assert_eq!(&blob.bytes().await.unwrap()[..], PIXEL_PNG);
 
     // The URL works once.
-    let again = CreatorUpload::new(&url)
-        .file(PIXEL, "again.png")
+    let again = UploadToUrl::new(&url)
+        .file(PIXEL_PNG, "again.png")
         .send()
         .await
         .unwrap_err();
@@ -118,8 +111,8 @@ async fn the_upload_request_carries_no_credentials() {
         .send()
         .await
         .unwrap();
-    let image = CreatorUpload::new(created.upload_url.unwrap())
-        .file(PIXEL, "me.png")
+    let image = UploadToUrl::new(created.upload_url.unwrap())
+        .file(PIXEL_PNG, "me.png")
         .send()
         .await
         .unwrap();
@@ -149,7 +142,7 @@ async fn the_upload_request_carries_no_credentials() {
     assert!(!sent_headers.contains(TOKEN), "{sent_headers}");
     assert_eq!(
         multipart_parts(req),
-        vec![Part::file("file", "me.png", "image/png", PIXEL)]
+        vec![Part::file("file", "me.png", "image/png", PIXEL_PNG)]
     );
 }
 
@@ -162,14 +155,14 @@ async fn a_creator_upload_checks_the_file_and_url_before_sending() {
         .await;
     let url = format!("{}/upload/hash/x", upload_host.uri());
     let cases = vec![
-        CreatorUpload::new(&url).file(&b"text"[..], "a.png"),
-        CreatorUpload::new(&url).file(&b""[..], "a.png"),
-        CreatorUpload::new(&url),
-        CreatorUpload::new(&url)
-            .file(PIXEL, "a.png")
-            .file(PIXEL, "b.png"),
-        CreatorUpload::new("ftp://example.com/upload").file(PIXEL, "a.png"),
-        CreatorUpload::new("not a url").file(PIXEL, "a.png"),
+        UploadToUrl::new(&url).file(&b"text"[..], "a.png"),
+        UploadToUrl::new(&url).file(&b""[..], "a.png"),
+        UploadToUrl::new(&url),
+        UploadToUrl::new(&url)
+            .file(PIXEL_PNG, "a.png")
+            .file(PIXEL_PNG, "b.png"),
+        UploadToUrl::new("ftp://example.com/upload").file(PIXEL_PNG, "a.png"),
+        UploadToUrl::new("not a url").file(PIXEL_PNG, "a.png"),
     ];
     for upload in cases {
         let shown = format!("{upload:?}");
@@ -181,8 +174,8 @@ async fn a_creator_upload_checks_the_file_and_url_before_sending() {
 
 #[tokio::test]
 async fn debug_of_a_creator_upload_hides_the_one_time_url() {
-    let upload = CreatorUpload::new("https://upload.imagedelivery.net/hash/secret-id?token=t")
-        .file(PIXEL, "a.png");
+    let upload = UploadToUrl::new("https://upload.imagedelivery.net/hash/secret-id?token=t")
+        .file(PIXEL_PNG, "a.png");
     let shown = format!("{upload:?}");
     assert!(
         shown.contains("https://upload.imagedelivery.net"),
@@ -270,7 +263,7 @@ async fn waiting_polls_the_image_endpoint_with_the_encoded_id() {
 async fn a_blob_saved_to_a_file_has_the_exact_bytes_and_no_leftovers() {
     let (_emulator, client) = emulator_client().await;
     let data = {
-        let mut d = PIXEL.to_vec();
+        let mut d = PIXEL_PNG.to_vec();
         d.extend((0..300_000u32).map(|i| (i * 31 % 251) as u8));
         d
     };
@@ -314,7 +307,7 @@ async fn truncating_server(claimed: usize, sent: usize) -> String {
             "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {claimed}\r\n\r\n"
         );
         socket.write_all(head.as_bytes()).await.unwrap();
-        let mut body = PIXEL.to_vec();
+        let mut body = PIXEL_PNG.to_vec();
         body.resize(sent, 0xAB);
         socket.write_all(&body).await.unwrap();
         socket.flush().await.unwrap();
@@ -367,7 +360,7 @@ async fn a_failed_download_keeps_the_previous_file() {
 #[tokio::test]
 async fn saving_into_a_missing_directory_fails_cleanly() {
     let h = Harness::new().await;
-    h.respond(ResponseTemplate::new(200).set_body_raw(PIXEL.to_vec(), "image/png"))
+    h.respond(ResponseTemplate::new(200).set_body_raw(PIXEL_PNG.to_vec(), "image/png"))
         .await;
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("no-such-dir").join("a.png");
@@ -377,4 +370,20 @@ async fn saving_into_a_missing_directory_fails_cleanly() {
         .and_then(|s| s.downcast_ref::<std::io::Error>())
         .is_some());
     assert_eq!(listing(dir.path()), Vec::<String>::new());
+}
+
+/// The names before the rename still compile, as deprecated aliases of the new types.
+#[test]
+#[allow(deprecated)]
+fn the_old_builder_names_are_aliases_of_the_new_ones() {
+    let old: cloudflare_images::direct::CreatorUpload = UploadToUrl::new("https://example.com/u");
+    let _: UploadToUrl = old;
+    let client = Client::builder()
+        .api_token("t")
+        .account_id("a")
+        .base_url("http://127.0.0.1:9/client/v4")
+        .build()
+        .unwrap();
+    let old: cloudflare_images::upload::DirectUpload<'_> = client.v2().direct_uploads().create();
+    let _: cloudflare_images::upload::CreateUploadUrl<'_> = old;
 }

@@ -5,20 +5,12 @@
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::types::{self, V2ListSortOrder};
 use cloudflare_images::{Client, Error, ErrorKind, RetryPolicy};
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A 1x1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
-    0x42, 0x60, 0x82,
-];
 
 /// The emulator's HTML 502 page.
 const HTML_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
@@ -53,7 +45,7 @@ impl Env {
     }
 
     async fn upload(&self, id: Option<&str>) -> types::Image {
-        let mut upload = self.client.v1().create().file(PNG, "a.png");
+        let mut upload = self.client.v1().create().file(PIXEL_PNG, "a.png");
         if let Some(id) = id {
             upload = upload.id(id);
         }
@@ -106,7 +98,7 @@ fn options(width: u32, height: u32) -> types::ImageVariantOptions {
 fn assert_api_error(err: &Error, status: u16, codes: &[i64]) {
     assert_eq!(err.kind(), ErrorKind::Api, "{err:?}");
     assert_eq!(err.status(), Some(status), "{err:?}");
-    assert_eq!(err.codes().collect::<Vec<_>>(), codes, "{err:?}");
+    assert_eq!(err.code_numbers().collect::<Vec<_>>(), codes, "{err:?}");
 }
 
 fn is_uuid(id: &str) -> bool {
@@ -124,7 +116,7 @@ async fn upload_get_edit_blob_delete() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .metadata(map(json!({"k": "v", "n": 1})))
         .creator("user-1")
         .send()
@@ -170,8 +162,8 @@ async fn upload_get_edit_blob_delete() {
     // Blob: the original bytes and type.
     let blob = env.client.v1().blobs().get(&id).send().await.expect("blob");
     assert_eq!(blob.content_type(), Some("image/png"));
-    assert_eq!(blob.content_length(), Some(PNG.len() as u64));
-    assert_eq!(&blob.bytes().await.expect("bytes")[..], PNG);
+    assert_eq!(blob.content_length(), Some(PIXEL_PNG.len() as u64));
+    assert_eq!(&blob.bytes().await.expect("bytes")[..], PIXEL_PNG);
 
     // Delete, then everything about the image is 404 / 5404.
     let deleted = env.client.v1().delete(&id).send().await.expect("delete");
@@ -204,7 +196,7 @@ async fn upload_by_path_then_stream_and_batch() {
     let env = Env::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("photo.png");
-    let mut bytes = PNG.to_vec();
+    let mut bytes = PIXEL_PNG.to_vec();
     bytes.extend((0..300_000u32).map(|i| (i % 251) as u8));
     std::fs::write(&path, &bytes).expect("write");
 
@@ -237,7 +229,7 @@ async fn upload_by_path_then_stream_and_batch() {
         .create_batch()
         .add_path(&path)
         .add_path(&empty)
-        .add_bytes(PNG, "b.png")
+        .add_bytes(PIXEL_PNG, "b.png")
         .send()
         .await;
     let outcome: Vec<bool> = report.items().iter().map(|i| i.result.is_ok()).collect();
@@ -268,7 +260,7 @@ async fn upload_by_url_from_a_local_server() {
         .respond_with(
             ResponseTemplate::new(200)
                 .insert_header("content-type", "image/png")
-                .set_body_bytes(PNG),
+                .set_body_bytes(PIXEL_PNG),
         )
         .expect(1)
         .mount(&origin)
@@ -292,7 +284,7 @@ async fn upload_by_url_from_a_local_server() {
         .send()
         .await
         .expect("blob");
-    assert_eq!(&blob.bytes().await.expect("bytes")[..], PNG);
+    assert_eq!(&blob.bytes().await.expect("bytes")[..], PIXEL_PNG);
     assert_eq!(env.emu.image_count(), 1);
     origin.verify().await;
 
@@ -333,7 +325,11 @@ async fn custom_ids_with_slashes_and_non_ascii_round_trip() {
             .expect("edit");
         assert_eq!(meta(&edited), json!({"id": id}));
         let blob = env.client.v1().blobs().get(id).send().await.expect("blob");
-        assert_eq!(&blob.bytes().await.expect("bytes")[..], PNG, "blob {id}");
+        assert_eq!(
+            &blob.bytes().await.expect("bytes")[..],
+            PIXEL_PNG,
+            "blob {id}"
+        );
     }
     let listed: Vec<String> = env
         .client
@@ -365,7 +361,7 @@ async fn list_v1_pages_and_v2_continuation() {
         .client
         .v1()
         .create()
-        .file(PNG, "alice.png")
+        .file(PIXEL_PNG, "alice.png")
         .creator("alice")
         .send()
         .await
@@ -544,7 +540,7 @@ async fn v2_direct_upload_creates_a_draft_that_the_upload_url_completes() {
     let form = || {
         reqwest::multipart::Form::new().part(
             "file",
-            reqwest::multipart::Part::bytes(PNG).file_name("browser.png"),
+            reqwest::multipart::Part::bytes(PIXEL_PNG).file_name("browser.png"),
         )
     };
     let http = reqwest::Client::new();
@@ -573,7 +569,7 @@ async fn v2_direct_upload_creates_a_draft_that_the_upload_url_completes() {
         .send()
         .await
         .expect("blob");
-    assert_eq!(&blob.bytes().await.expect("bytes")[..], PNG);
+    assert_eq!(&blob.bytes().await.expect("bytes")[..], PIXEL_PNG);
 }
 
 #[tokio::test]
@@ -838,7 +834,7 @@ async fn a_wrong_token_is_an_api_error_403() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .send()
         .await
         .unwrap_err();
@@ -878,7 +874,7 @@ async fn rate_limit_429_is_retried_within_limits_and_uploads_never() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .send()
         .await
         .unwrap_err();
@@ -890,7 +886,11 @@ async fn rate_limit_429_is_retried_within_limits_and_uploads_never() {
         .client
         .v1()
         .create()
-        .reader(std::io::Cursor::new(PNG), PNG.len() as u64, "a.png")
+        .reader(
+            std::io::Cursor::new(PIXEL_PNG),
+            PIXEL_PNG.len() as u64,
+            "a.png",
+        )
         .send()
         .await
         .unwrap_err();
@@ -917,7 +917,7 @@ async fn html_502_is_an_http_error_with_the_body_snippet() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .send()
         .await
         .unwrap_err();
@@ -965,7 +965,7 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .id("stored/anyway")
         .metadata(serde_json::json!({"k": 1}))
         .send()
@@ -980,7 +980,7 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
         .client
         .v1()
         .create()
-        .file(PNG, "other.png")
+        .file(PIXEL_PNG, "other.png")
         .id("stored/anyway")
         .send()
         .await
@@ -993,7 +993,7 @@ async fn fail_after_upload_errors_and_the_image_exists_exactly_once() {
         .client
         .v1()
         .create()
-        .file(PNG, "b.png")
+        .file(PIXEL_PNG, "b.png")
         .send()
         .await
         .unwrap_err();
@@ -1043,7 +1043,7 @@ async fn edit_with_empty_metadata_clears_it() {
         .client
         .v1()
         .create()
-        .file(PNG, "a.png")
+        .file(PIXEL_PNG, "a.png")
         .metadata(map(json!({"k": 1})))
         .send()
         .await
@@ -1071,7 +1071,7 @@ async fn dot_ids_never_reach_another_endpoint() {
             .client
             .v1()
             .create()
-            .file(PNG, "a.png")
+            .file(PIXEL_PNG, "a.png")
             .id(id)
             .send()
             .await;

@@ -24,7 +24,7 @@ async fn a_4xx_envelope_is_a_typed_api_error() {
     let err = h.client.v1().get("missing").send().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Api);
     assert_eq!(err.status(), Some(404));
-    assert_eq!(err.codes().collect::<Vec<_>>(), [5404]);
+    assert_eq!(err.code_numbers().collect::<Vec<_>>(), [5404]);
     assert!(err.has_code(5404));
     assert_eq!(err.api_errors()[0].message, "Image not found");
     assert_eq!(
@@ -47,7 +47,7 @@ async fn a_5xx_envelope_is_typed_and_retryable() {
         .await;
     let err = h.client.v1().stats().get().send().await.unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Api, Some(500)));
-    assert_eq!(err.codes().collect::<Vec<_>>(), [5500]);
+    assert_eq!(err.code_numbers().collect::<Vec<_>>(), [5500]);
     assert!(err.is_retryable());
 }
 
@@ -58,7 +58,7 @@ async fn an_envelope_without_messages_and_with_several_errors_decodes() {
         "errors": [{"code": 971, "message": "Please wait"}, {"code": 10000, "message": "Second"}]})))
     .await;
     let err = h.client.v1().keys().list().send().await.unwrap_err();
-    assert_eq!(err.codes().collect::<Vec<_>>(), [971, 10000]);
+    assert_eq!(err.code_numbers().collect::<Vec<_>>(), [971, 10000]);
     assert!(err.is_retryable());
     assert!(
         err.to_string().ends_with("971 Please wait; 10000 Second"),

@@ -856,7 +856,7 @@ async fn success_false_is_an_api_error_even_with_200() {
         let e = client.v1().stats().get().send().await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Api, "{e:?}");
         assert_eq!(e.status(), Some(200));
-        assert_eq!(e.codes().collect::<Vec<_>>(), [7003]);
+        assert_eq!(e.code_numbers().collect::<Vec<_>>(), [7003]);
         assert_eq!(api.requests(), 1);
     }
 }
@@ -875,7 +875,7 @@ async fn error_codes_beyond_u32_are_kept() {
     let e = client.v1().stats().get().send().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Api, "{e:?}");
     assert_eq!(e.status(), Some(400));
-    assert_eq!(e.codes().collect::<Vec<_>>(), [8_000_000_000i64]);
+    assert_eq!(e.code_numbers().collect::<Vec<_>>(), [8_000_000_000i64]);
     assert_eq!(api.requests(), 1);
 }
 

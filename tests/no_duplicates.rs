@@ -8,11 +8,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cloudflare_images::{Client, RetryPolicy};
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
 use futures_util::TryStreamExt;
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 const UPLOADS: usize = 24;
 
@@ -34,7 +32,7 @@ async fn run_under(name: &str, inject: impl Fn(&EmulatorHandle)) {
     let mut failed = 0;
     for i in 0..UPLOADS {
         let filename = format!("{name}-{i}.png");
-        let mut upload = client.v1().create().file(PNG, filename.clone());
+        let mut upload = client.v1().create().file(PIXEL_PNG, filename.clone());
         let custom = i % 2 == 0;
         if custom {
             upload = upload.id(format!("{name}/{i}"));

@@ -7,11 +7,10 @@ use cloudflare_images::open_enums::{
     ImageVariantFit, ImageVariantSchemasMetadata, SourcingkitMigrationStatus, SourcingkitVendor,
 };
 use cloudflare_images::types;
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use common::*;
 use serde_json::{json, Map, Value};
 
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const SOURCE: &str = "6f1bb1b4-6d4a-4ac5-9f2a-bb36d0fd1d1c";
 const MIGRATION: &str = "0c7a3e54-6e2b-4a7b-8a5f-5b9d6e1f2a3b";
 
@@ -88,7 +87,7 @@ async fn v1_create_from_bytes() {
         .client
         .v1()
         .create()
-        .file(PNG, "logo.png")
+        .file(PIXEL_PNG, "logo.png")
         .id("products/2024/cafe-01")
         .creator("user-1")
         .metadata(meta(&[("sku", json!(42))]))
@@ -103,7 +102,7 @@ async fn v1_create_from_bytes() {
         "v1",
         None,
         Body::Multipart(vec![
-            Part::file("file", "logo.png", "image/png", PNG),
+            Part::file("file", "logo.png", "image/png", PIXEL_PNG),
             Part::text("id", "products/2024/cafe-01"),
             Part::text("creator", "user-1"),
             Part::text("metadata", r#"{"sku":42}"#),
@@ -208,12 +207,12 @@ async fn v1_delete() {
 #[tokio::test]
 async fn v1_blobs_get() {
     let h = Harness::new().await;
-    h.respond(wiremock::ResponseTemplate::new(200).set_body_raw(PNG.to_vec(), "image/png"))
+    h.respond(wiremock::ResponseTemplate::new(200).set_body_raw(PIXEL_PNG.to_vec(), "image/png"))
         .await;
     let blob = h.client.v1().blobs().get(UUID).send().await.unwrap();
     assert_eq!(blob.content_type(), Some("image/png"));
-    assert_eq!(blob.content_length(), Some(PNG.len() as u64));
-    assert_eq!(&blob.bytes().await.unwrap()[..], PNG);
+    assert_eq!(blob.content_length(), Some(PIXEL_PNG.len() as u64));
+    assert_eq!(&blob.bytes().await.unwrap()[..], PIXEL_PNG);
     let req = h.single_request().await;
     assert_eq!(req.method.as_str(), "GET");
     assert_eq!(

@@ -4,11 +4,9 @@
 //! control characters and any Unicode.
 
 use cloudflare_images::{Client, ErrorKind};
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::Emulator;
 use proptest::prelude::*;
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 fn piece() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -63,7 +61,7 @@ proptest! {
                 .unwrap();
             for id in &ids {
                 let before = emu.request_count();
-                let uploaded = client.v1().create().file(PNG, "p.png").id(id.as_str()).send().await;
+                let uploaded = client.v1().create().file(PIXEL_PNG, "p.png").id(id.as_str()).send().await;
                 if !acceptable_custom_id(id) {
                     let e = uploaded.expect_err("refused");
                     prop_assert_eq!(e.kind(), ErrorKind::InvalidInput, "{:?}: {}", id, e);
@@ -87,7 +85,7 @@ proptest! {
                 let blob = client.v1().blobs().get(id.as_str()).send().await
                     .map_err(|e| TestCaseError::fail(format!("blob {id:?}: {e}")))?
                     .bytes().await.unwrap();
-                prop_assert_eq!(&blob[..], PNG);
+                prop_assert_eq!(&blob[..], PIXEL_PNG);
                 client.v1().delete(id.as_str()).send().await
                     .map_err(|e| TestCaseError::fail(format!("delete {id:?}: {e}")))?;
                 let gone = client.v1().get(id.as_str()).send().await.expect_err("deleted");

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use cloudflare_images::batch::BatchUpload;
 use cloudflare_images::upload::{CHUNK_SIZE, MAX_IMAGE_BYTES};
 use cloudflare_images::ErrorKind;
+use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use common::*;
 use serde::Serialize;
 use serde_json::json;
@@ -23,8 +24,6 @@ use wiremock::matchers::any;
 use wiremock::{Match, Mock, Request, ResponseTemplate};
 
 const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
-const PIXEL: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 /// A PNG header followed by `len - 8` pseudo-random bytes (xorshift).
 fn png_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -243,7 +242,7 @@ async fn metadata_from_a_serialize_struct_is_the_json_text_field() {
     h.client
         .v1()
         .create()
-        .file(PIXEL, "m.png")
+        .file(PIXEL_PNG, "m.png")
         .metadata(&meta)
         .creator("user-1")
         .send()
@@ -254,7 +253,7 @@ async fn metadata_from_a_serialize_struct_is_the_json_text_field() {
         "v1",
         None,
         Body::Multipart(vec![
-            Part::file("file", "m.png", "image/png", PIXEL),
+            Part::file("file", "m.png", "image/png", PIXEL_PNG),
             Part::text("creator", "user-1"),
             Part::text(
                 "metadata",
@@ -276,7 +275,7 @@ async fn every_validation_rule_is_a_typed_error_and_sends_nothing() {
         let f = std::fs::File::create(&too_big).unwrap();
         f.set_len(MAX_IMAGE_BYTES + 1).unwrap(); // sparse: size from metadata only
     }
-    let ok_png = write_file(d, "ok.png", PIXEL);
+    let ok_png = write_file(d, "ok.png", PIXEL_PNG);
     let missing = d.join("missing.png");
 
     #[derive(Serialize)]
@@ -318,7 +317,7 @@ async fn every_validation_rule_is_a_typed_error_and_sends_nothing() {
         (
             "reader over 10 MB",
             create().reader(
-                std::io::Cursor::new(PIXEL.to_vec()),
+                std::io::Cursor::new(PIXEL_PNG.to_vec()),
                 MAX_IMAGE_BYTES + 1,
                 "r.png",
             ),
@@ -396,7 +395,7 @@ async fn every_validation_rule_is_a_typed_error_and_sends_nothing() {
 #[tokio::test]
 async fn each_supported_format_is_sent_with_its_content_type() {
     let cases: [(&[u8], &str); 7] = [
-        (PIXEL, "image/png"),
+        (PIXEL_PNG, "image/png"),
         (b"\xff\xd8\xff\xe0\0\x10JFIF", "image/jpeg"),
         (b"GIF89a\x01\0\x01\0", "image/gif"),
         (b"RIFF\x24\0\0\0WEBPVP8 ", "image/webp"),
@@ -465,12 +464,12 @@ async fn a_batch_reports_every_item_in_order_and_never_stops_at_a_failure() {
         let upload = match i {
             5 => h.client.v1().create().file(&b""[..], "empty.png"),
             11 => h.client.v1().create().path(&not_an_image),
-            16 => h.client.v1().create().file(PIXEL, "rejected.png"),
+            16 => h.client.v1().create().file(PIXEL_PNG, "rejected.png"),
             _ if i % 3 == 0 => {
                 let path = write_file(dir.path(), &format!("{i}.png"), &png_bytes(70_000, i));
                 h.client.v1().create().path(path)
             }
-            _ if i % 3 == 1 => h.client.v1().create().file(PIXEL, format!("{i}.png")),
+            _ if i % 3 == 1 => h.client.v1().create().file(PIXEL_PNG, format!("{i}.png")),
             _ => h
                 .client
                 .v1()
@@ -543,7 +542,7 @@ async fn a_batch_keeps_to_its_concurrency() {
     .await;
     let mut batch = BatchUpload::new(&h.client).concurrency(2);
     for i in 0..4 {
-        batch = batch.add_bytes(PIXEL, format!("{i}.png"));
+        batch = batch.add_bytes(PIXEL_PNG, format!("{i}.png"));
     }
     let started = Instant::now();
     let report = batch.send().await;

@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cloudflare_images::direct::{wait_for_upload, CreatorUpload};
+use cloudflare_images::direct::{wait_for_upload, UploadToUrl};
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::types::{Image, ImageVariantDefinition, ImageVariantOptions};
 use cloudflare_images::Client;
@@ -572,16 +572,16 @@ pub fn plain_http() -> CliResult<reqwest::Client> {
 }
 
 /// Uploads a file to a one-time URL as a browser would (the SDK's
-/// [`CreatorUpload`]: multipart, no credentials), then waits until the image is
+/// [`UploadToUrl`]: multipart, no credentials), then waits until the image is
 /// no longer a draft.
 pub async fn creator_upload_and_wait(
     client: &Client,
     id: &str,
     url: &str,
-    upload: impl FnOnce(CreatorUpload) -> CreatorUpload,
+    upload: impl FnOnce(UploadToUrl) -> UploadToUrl,
     timeout: Duration,
 ) -> CliResult<Image> {
-    upload(CreatorUpload::new(url).http_client(plain_http()?))
+    upload(UploadToUrl::new(url).http_client(plain_http()?))
         .send()
         .await
         .map_err(|e| CliError::from(e).context("uploading to the one-time URL"))?;

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cloudflare_images::direct::{image_status, CreatorUpload};
+use cloudflare_images::direct::{image_status, UploadToUrl};
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::pagination::{MetadataFilter, V1Images, V2Images};
 use cloudflare_images::types::{Image, ImageVariantOptions, V2ListSortOrder};
@@ -485,7 +485,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
         ready.creator.as_deref().unwrap_or("?"),
         output::metadata_text(&ready)
     ));
-    let again = CreatorUpload::new(upload_url.as_str())
+    let again = UploadToUrl::new(upload_url.as_str())
         .http_client(commands::plain_http()?)
         .file(webp, "again.webp")
         .send()

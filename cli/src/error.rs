@@ -103,7 +103,7 @@ impl From<cloudflare_images::Error> for CliError {
                 }
             }
         }
-        let codes: Vec<i64> = e.codes().collect();
+        let codes: Vec<i64> = e.code_numbers().collect();
         let hint = codes
             .contains(&CODE_AUTHENTICATION)
             .then(|| AUTH_HINT.to_string());

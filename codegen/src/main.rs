@@ -3,38 +3,84 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use cloudflare_images_codegen as codegen;
 use codegen::extract::Provenance;
 
 const SPEC: &str = "spec/cloudflare-images.openapi.yaml";
-const USAGE: &str = "usage:
-  cargo codegen            regenerate generated/ from spec/
-  cargo codegen --check    exit 1 and print a diff if generated/ differs from what spec/ and codegen/ produce
-  cargo codegen extract --from <openapi.yaml|json> [--out <path>]
-                           refresh spec/ from Cloudflare's full API schema, keeping its provenance:
-      --upstream-commit <sha>      the api-schemas commit the file comes from (else read from the
-                                   input's provenance header, or from its git checkout)
-      --upstream-blob <sha>        its git blob id (else from the header, or computed from the file)
-      --upstream-file <path>       its path upstream (default: openapi.yaml)
-      --upstream-repository <url>  (default: https://github.com/cloudflare/api-schemas)
-  --root <dir>             work on another checkout (default: the checkout containing the
-                           current directory)";
 
-/// Removes `--name <value>` from `args`; `Err` if the value is missing.
-fn take_flag(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
-    let Some(i) = args.iter().position(|a| a == name) else {
-        return Ok(None);
-    };
-    if i + 1 >= args.len() {
-        return Err(format!("{name} needs a value\n{USAGE}"));
-    }
-    let value = args.remove(i + 1);
-    args.remove(i);
-    Ok(Some(value))
+/// Regenerates generated/ from spec/ (`cargo codegen`), checks it for drift
+/// (`--check`), or refreshes spec/ from Cloudflare's full API schema (`extract`).
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo codegen",
+    bin_name = "cargo codegen",
+    after_help = "`cargo codegen extract --help` lists extract's flags: --from, --out, \
+                  --upstream-commit, --upstream-blob, --upstream-file, --upstream-repository."
+)]
+struct Cli {
+    /// Exit 1 and print a diff if generated/ differs from what spec/ and codegen/ produce,
+    /// instead of regenerating it
+    #[arg(long)]
+    check: bool,
+    /// Work on another checkout [default: the checkout containing the current directory]
+    #[arg(long, value_name = "DIR", global = true)]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Refresh spec/ from Cloudflare's full API schema, keeping its provenance
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExtractArgs {
+    /// Cloudflare's full API schema (openapi.yaml or .json)
+    #[arg(long, value_name = "FILE")]
+    from: PathBuf,
+    /// Where to write the subset [default: spec/cloudflare-images.openapi.yaml of the checkout]
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    upstream: UpstreamFlags,
+}
+
+/// Where the input comes from, when its provenance header or git checkout does not say.
+#[derive(Debug, Args)]
+struct UpstreamFlags {
+    /// The api-schemas commit the file comes from [default: read from the input's
+    /// provenance header, or from its git checkout]
+    #[arg(long = "upstream-commit", value_name = "SHA")]
+    commit: Option<String>,
+    /// Its git blob id [default: from the header, or computed from the file]
+    #[arg(long = "upstream-blob", value_name = "SHA")]
+    blob: Option<String>,
+    /// Its path upstream [default: from the header, or its path in its git checkout, else
+    /// openapi.yaml]
+    #[arg(long = "upstream-file", value_name = "PATH")]
+    file: Option<String>,
+    /// Its repository [default: from the header, else
+    /// https://github.com/cloudflare/api-schemas]
+    #[arg(long = "upstream-repository", value_name = "URL")]
+    repository: Option<String>,
 }
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1).collect()) {
+    // Usage errors exit 2 (clap's convention, like cfimg and the emulator); `--help` 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
+    if cli.check && cli.command.is_some() {
+        return usage(&Cli::command().error(
+            clap::error::ErrorKind::ArgumentConflict,
+            "--check compares generated/ with spec/; it cannot be combined with extract",
+        ));
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cargo codegen: {e}");
@@ -43,21 +89,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(mut args: Vec<String>) -> Result<(), String> {
-    let root = take_flag(&mut args, "--root")?.map(PathBuf::from);
-    let flags = UpstreamFlags {
-        commit: take_flag(&mut args, "--upstream-commit")?,
-        blob: take_flag(&mut args, "--upstream-blob")?,
-        file: take_flag(&mut args, "--upstream-file")?,
-        repository: take_flag(&mut args, "--upstream-repository")?,
-    };
-    let from = take_flag(&mut args, "--from")?;
-    let out = take_flag(&mut args, "--out")?;
+/// Prints a usage error (or the help) and gives its exit code: 2, or 0 for `--help`.
+fn usage(e: &clap::Error) -> ExitCode {
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
     // The checkout worked on is the one the command runs in, found at run time:
     // a binary built for another clone (a shared CARGO_TARGET_DIR) must not read
     // or rewrite that clone's files.
     let root = || -> Result<PathBuf, String> {
-        if let Some(root) = &root {
+        if let Some(root) = &cli.root {
             return Ok(root.clone());
         }
         let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
@@ -69,27 +112,15 @@ fn run(mut args: Vec<String>) -> Result<(), String> {
             )
         })
     };
-    match (
-        args.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        from,
-    ) {
-        ([], None) => generate(&root()?, false),
-        (["--check"], None) => generate(&root()?, true),
-        (["extract"], Some(from)) => {
-            let out = match out {
-                Some(out) => PathBuf::from(out),
+    match cli.command {
+        None => generate(&root()?, cli.check),
+        Some(Cmd::Extract(args)) => {
+            let out = match args.out {
+                Some(out) => out,
                 None => root()?.join(SPEC),
             };
-            extract(Path::new(&from), &out, flags)
+            extract(&args.from, &out, args.upstream)
         }
-        (["-h" | "--help"], None) => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => Err(format!("unrecognised arguments\n{USAGE}")),
     }
 }
 
@@ -126,13 +157,6 @@ fn generate(root: &Path, check: bool) -> Result<(), String> {
         println!("wrote {}", path.display());
     }
     Ok(())
-}
-
-struct UpstreamFlags {
-    commit: Option<String>,
-    blob: Option<String>,
-    file: Option<String>,
-    repository: Option<String>,
 }
 
 fn extract(from: &Path, out: &Path, flags: UpstreamFlags) -> Result<(), String> {

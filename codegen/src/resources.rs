@@ -20,7 +20,7 @@ use crate::Error;
 /// method returns, doc line)`. The type has `fn new(&Client) -> Self`.
 pub const HANDWRITTEN: &[(&str, &str)] = &[
     ("v1_create", "crate::upload::ImageUpload"),
-    ("v2_direct_uploads_create", "crate::upload::DirectUpload"),
+    ("v2_direct_uploads_create", "crate::upload::CreateUploadUrl"),
 ];
 
 // ---------------------------------------------------------------------------

@@ -214,3 +214,47 @@ fn extract_from_a_full_schema_records_commit_and_blob() {
     assert_eq!(std::fs::read_to_string(&again).unwrap(), written);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Usage errors exit 2 (clap's convention) and run nothing; `--help` lists the flags
+/// with their defaults, and `extract --help` extract's.
+#[test]
+fn usage_errors_exit_2_and_help_lists_the_flags() {
+    let dir = workspace();
+    for bad in [
+        &["--bogus"][..],
+        &["extract"],
+        &["--check", "extract", "--from", "x.yaml"],
+        &["extract", "--from"],
+    ] {
+        let out = run_in(&dir, bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+        assert!(out.stdout.is_empty(), "{bad:?} ran: {}", text(&out));
+    }
+    let help = run_in(&dir, &["--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in ["--check", "--root <DIR>", "extract"] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    let help = run_in(&dir, &["extract", "--help"]);
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--from <FILE>",
+        "--out <FILE>",
+        "--root <DIR>",
+        "--upstream-commit <SHA>",
+        "--upstream-blob <SHA>",
+        "--upstream-file <PATH>",
+        "--upstream-repository <URL>",
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.contains(flag))
+            .unwrap_or_else(|| panic!("{flag}: {help}"));
+        assert!(
+            line.contains("[default: ") || flag.starts_with("--from"),
+            "{flag} has no default: {line}"
+        );
+    }
+}

@@ -30,6 +30,7 @@ mod api;
 mod console;
 mod delivery;
 mod faults;
+pub mod fixtures;
 mod limits;
 mod store;
 mod util;
@@ -276,7 +277,7 @@ impl EmulatorHandle {
             })
             .collect();
         self.app
-            .db(move |s| s.seed(images, &Bytes::from_static(api::TINY_PNG)))
+            .db(move |s| s.seed(images, &Bytes::from_static(fixtures::PIXEL_PNG)))
             .await
             .unwrap_or_default()
     }

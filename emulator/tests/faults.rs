@@ -374,6 +374,62 @@ async fn binary_prints_base_url_and_applies_flags() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--fail-after-upload"));
 }
 
+/// `--help` lists every flag with its default, and a bad value is a usage error (exit 2)
+/// naming the flag, as before the arguments were parsed with clap.
+#[test]
+fn binary_help_lists_every_flag_with_its_default() {
+    let help = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
+        .arg("--help")
+        .output()
+        .expect("run");
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    let flags: Vec<&str> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("--"))
+        .collect();
+    for flag in [
+        "--port",
+        "--data-dir",
+        "--account-id",
+        "--account-hash",
+        "--token",
+        "--rate-limit-after",
+        "--retry-after",
+        "--fail-5xx-percent",
+        "--latency-ms",
+        "--reset-percent",
+        "--html-502",
+        "--fail-after-upload",
+        "--rate-limits",
+        "--rate-limit-scale",
+        "--batch-token-ttl",
+    ] {
+        let line = flags
+            .iter()
+            .find(|l| l.split([' ', '<']).next() == Some(flag))
+            .unwrap_or_else(|| panic!("{flag} is not listed:\n{help}"));
+        assert!(line.contains("[default: "), "{flag} has no default: {line}");
+    }
+    assert_eq!(flags.len(), 15, "a flag without a check here:\n{help}");
+    for bad in [
+        &["--fail-5xx-percent", "101"][..],
+        &["--port", "x"],
+        &["--latency-ms"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
+            .args(bad)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(bad[0]),
+            "{bad:?}"
+        );
+    }
+}
+
 /// A reader that takes the first line and closes the pipe (as tests and scripts do) must not
 /// take the server down: its stdout here is a pipe whose reading end is already closed.
 #[tokio::test]

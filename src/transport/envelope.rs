@@ -120,18 +120,18 @@ mod tests {
         let body = br#"{"success":false,"errors":[{"code":5404,"message":"gone"}],"messages":[],"result":{"id":"x"}}"#;
         let e = decode::<serde_json::Value>(200, None, body).unwrap_err();
         assert_eq!((e.kind(), e.status()), (ErrorKind::Api, Some(200)));
-        assert_eq!(e.codes().collect::<Vec<_>>(), [5404]);
+        assert_eq!(e.code_numbers().collect::<Vec<_>>(), [5404]);
         // A result that cannot decode does not hide the codes.
         let body = br#"{"success":false,"errors":[{"code":7003,"message":"no"}],"result":null}"#;
         let e = decode::<Vec<u8>>(200, None, body).unwrap_err();
-        assert_eq!(e.codes().collect::<Vec<_>>(), [7003]);
+        assert_eq!(e.code_numbers().collect::<Vec<_>>(), [7003]);
     }
 
     #[test]
     fn codes_outside_u32_are_kept() {
         let body = br#"{"success":false,"errors":[{"code":8000000000,"message":"big"},{"code":-1,"message":"neg"}]}"#;
         let e = error(400, None, body);
-        assert_eq!(e.codes().collect::<Vec<_>>(), [8_000_000_000, -1]);
+        assert_eq!(e.code_numbers().collect::<Vec<_>>(), [8_000_000_000, -1]);
     }
 
     #[test]

@@ -38,12 +38,19 @@ use crate::error::{Error, Result};
 use crate::transport::{FormFactory, Method, Operation, Replay, RequestOptions};
 use crate::Client;
 
-mod direct_upload;
+mod create_upload_url;
 mod metadata;
 mod source;
 mod validate;
 
-pub use direct_upload::DirectUpload;
+pub use create_upload_url::CreateUploadUrl;
+
+/// The old name of [`CreateUploadUrl`], which read like the upload itself (that is
+/// [`crate::direct::UploadToUrl`]).
+#[deprecated(
+    note = "renamed to `CreateUploadUrl` (it creates the one-time upload URL; `direct::UploadToUrl` uploads to it)"
+)]
+pub type DirectUpload<'a> = CreateUploadUrl<'a>;
 use metadata::Metadata;
 pub(crate) use source::FileSource;
 pub use validate::redact_url;

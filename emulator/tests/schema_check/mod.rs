@@ -1,30 +1,40 @@
-//! A small OpenAPI 3.0 schema validator: exactly the keywords the Images spec uses.
+//! Response checking for `tests/schema.rs`: the spec's OpenAPI 3.0 schemas, converted to
+//! JSON Schema (draft 2020-12), validated by the `jsonschema` crate.
 //!
-//! Supported: `$ref` (local JSON pointers), `type` (object, array, string, integer,
-//! number, boolean), `nullable`, `enum`, `properties`, `required`,
-//! `additionalProperties` (schema or boolean), `items`, `minItems`, `maxItems`,
-//! `uniqueItems`, `allOf` (every member), `anyOf` (at least one), `oneOf` (exactly
-//! one), `minimum`, `maximum`, `exclusiveMinimum`/`exclusiveMaximum` (3.0 booleans),
-//! `minLength`, `maxLength`, and `format` `date-time` (RFC 3339), `uuid` (hyphenated),
-//! `uri` (absolute), `uint32`, `binary`.
+//! OpenAPI 3.0 schemas are a dialect of JSON Schema draft 4/5 that `jsonschema` does not
+//! know, so [`to_json_schema`] converts them first:
 //!
-//! Annotations (`description`, `example`, `readOnly`, `default`, `x-*`, ...) are
-//! ignored. Anything else — `pattern` included, since this crate has no regex
-//! engine — is reported as an "unsupported" violation, never passed silently.
+//! - `nullable: true` adds `null` to `type` and `enum` (or, next to `$ref`, `allOf`, `anyOf`,
+//!   `oneOf` or `not`, which could reject null themselves, becomes
+//!   `anyOf: [{type: null}, <the schema>]`);
+//! - `$ref: '#/components/schemas/<name>'` becomes `#/$defs/<name>`, and the converted
+//!   components travel in `$defs` of every schema built ([`Validator::new`]); any other
+//!   `$ref` (remote, or elsewhere in the document) is refused;
+//! - the boolean `exclusiveMinimum`/`exclusiveMaximum` of draft 4 become the numeric ones;
+//! - the numeric formats (`int32`, `int64`, `uint32`) become a whole-number range check,
+//!   since JSON Schema formats only constrain strings; `float`/`double` constrain nothing;
+//! - `example`, `externalDocs`, `xml` and `x-*` extensions are dropped (annotations);
+//! - any other keyword is refused with an error: `jsonschema` ignores keywords it does not
+//!   know, and a check that silently passes is worse than none.
 //!
-//! Every violation carries the JSON path of the offending value (`$.result.images[0].id`).
-//! Keywords next to a `$ref` are checked too (stricter than OAS 3.0, which ignores them).
+//! Formats are asserted (`date-time`, `uuid`, `uri`, ...); an unknown format fails the
+//! build instead of passing, and `binary` (an OpenAPI annotation for raw bytes) accepts
+//! anything. `pattern` is checked (ECMA 262 regular expressions).
+//!
+//! Every violation carries the JSON path of the offending value (`$.result.images[0].id`)
+//! and a message that starts with the failing keyword (`pattern: ...`).
 
 #![allow(dead_code)]
 
-use serde_json::{Map, Value};
+use jsonschema::paths::LocationSegment;
+use serde_json::{json, Map, Value};
 
 /// One failed constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// Where in the instance, e.g. `$.result.variant.options.width`.
     pub path: String,
-    /// What failed, naming the keyword.
+    /// What failed, starting with the keyword (`required: ...`).
     pub message: String,
 }
 
@@ -34,403 +44,257 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Keywords that only annotate.
-const ANNOTATIONS: &[&str] = &[
-    "description",
-    "example",
-    "examples",
-    "title",
-    "readOnly",
-    "writeOnly",
-    "default",
-    "deprecated",
-    "externalDocs",
-];
+const COMPONENTS: &str = "#/components/schemas/";
 
-/// Keywords checked below (besides annotations and `x-*`).
-const CHECKED: &[&str] = &[
-    "$ref",
+/// Keywords copied unchanged: JSON Schema 2020-12 means by them what OpenAPI 3.0 does.
+const SAME_MEANING: &[&str] = &[
     "type",
-    "nullable",
     "enum",
-    "properties",
     "required",
-    "additionalProperties",
-    "items",
     "minItems",
     "maxItems",
     "uniqueItems",
-    "allOf",
-    "anyOf",
-    "oneOf",
     "minimum",
     "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
+    "multipleOf",
     "minLength",
     "maxLength",
-    "format",
+    "pattern",
+    "minProperties",
+    "maxProperties",
+    // Annotations in both.
+    "title",
+    "description",
+    "default",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
 ];
 
-/// Whether the validator understands (or may ignore) schema keyword `key`.
-pub fn is_supported_keyword(key: &str) -> bool {
-    ANNOTATIONS.contains(&key) || CHECKED.contains(&key) || key.starts_with("x-")
+/// Annotations OpenAPI has and JSON Schema 2020-12 does not: dropped.
+const OPENAPI_ANNOTATIONS: &[&str] = &["example", "externalDocs", "xml"];
+
+/// Keywords whose value is one schema.
+const ONE_SCHEMA: &[&str] = &["items", "additionalProperties", "not"];
+
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LISTS: &[&str] = &["allOf", "anyOf", "oneOf"];
+
+/// Converts one OpenAPI 3.0 schema to JSON Schema 2020-12 (see the module docs); `Err`
+/// names the first keyword that cannot be converted and where it is (`at`, a JSON pointer
+/// into the schema).
+pub fn to_json_schema(schema: &Value) -> Result<Value, String> {
+    convert(schema, "")
 }
 
-/// Guards against `$ref` cycles that never consume input.
-const MAX_DEPTH: usize = 64;
-
-/// Validates instances against schemas of one OpenAPI document (`$ref`s resolve in it).
-pub struct Validator<'a> {
-    root: &'a Value,
+fn convert(schema: &Value, at: &str) -> Result<Value, String> {
+    let s = match schema {
+        Value::Bool(_) => return Ok(schema.clone()),
+        Value::Object(s) => s,
+        other => return Err(format!("{at}: not a schema: {other}")),
+    };
+    let mut out = Map::new();
+    // Whole-number ranges (numeric formats) and exclusive bounds, checked next to the rest.
+    let mut extra: Vec<Value> = Vec::new();
+    let mut nullable = false;
+    for (key, value) in s {
+        let here = format!("{at}/{key}");
+        match key.as_str() {
+            "$ref" => {
+                let target = value.as_str().unwrap_or_default();
+                let Some(name) = target.strip_prefix(COMPONENTS) else {
+                    return Err(format!(
+                        "{here}: unsupported $ref {value} (only {COMPONENTS}<name>)"
+                    ));
+                };
+                out.insert(key.clone(), json!(format!("#/$defs/{name}")));
+            }
+            "nullable" => {
+                nullable = match value {
+                    Value::Bool(b) => *b,
+                    _ => return Err(format!("{here}: not a boolean: {value}")),
+                }
+            }
+            "properties" => {
+                let props = value
+                    .as_object()
+                    .ok_or_else(|| format!("{here}: not an object"))?;
+                let mut converted = Map::new();
+                for (name, prop) in props {
+                    converted.insert(name.clone(), convert(prop, &format!("{here}/{name}"))?);
+                }
+                out.insert(key.clone(), Value::Object(converted));
+            }
+            k if ONE_SCHEMA.contains(&k) => {
+                out.insert(key.clone(), convert(value, &here)?);
+            }
+            k if SCHEMA_LISTS.contains(&k) => {
+                let members = value
+                    .as_array()
+                    .ok_or_else(|| format!("{here}: not a list"))?;
+                let converted = members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| convert(m, &format!("{here}/{i}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.insert(key.clone(), Value::Array(converted));
+            }
+            "exclusiveMinimum" | "exclusiveMaximum" => {
+                let bound = if key == "exclusiveMinimum" {
+                    "minimum"
+                } else {
+                    "maximum"
+                };
+                match (value, s.get(bound)) {
+                    (Value::Bool(false), _) => {}
+                    // Draft 4: `minimum: x, exclusiveMinimum: true` is 2020-12's
+                    // `exclusiveMinimum: x` (`minimum` stays, and is implied by it).
+                    (Value::Bool(true), Some(limit)) => extra.push(json!({ key: limit })),
+                    _ => return Err(format!("{here}: {value} without a numeric `{bound}`")),
+                }
+            }
+            "format" => match value.as_str() {
+                Some("float" | "double") => {}
+                Some(numeric @ ("int32" | "int64" | "uint32")) => {
+                    let (lo, hi) = match numeric {
+                        "int32" => (json!(i32::MIN), json!(i32::MAX)),
+                        "int64" => (json!(i64::MIN), json!(i64::MAX)),
+                        _ => (json!(0), json!(u32::MAX)),
+                    };
+                    // Range keywords constrain numbers only, as the format does.
+                    extra.push(json!({"multipleOf": 1, "minimum": lo, "maximum": hi}));
+                }
+                Some(_) => {
+                    out.insert(key.clone(), value.clone());
+                }
+                None => return Err(format!("{here}: not a string: {value}")),
+            },
+            k if SAME_MEANING.contains(&k) => {
+                out.insert(key.clone(), value.clone());
+            }
+            k if OPENAPI_ANNOTATIONS.contains(&k) || k.starts_with("x-") => {}
+            _ => {
+                return Err(format!(
+                    "{here}: unsupported keyword `{key}` (cannot check it)"
+                ))
+            }
+        }
+    }
+    // Keywords that could reject null by themselves: with one of them, nullable must wrap
+    // the schema; without, widening `type` (and `enum`) is enough, and the other keywords
+    // (pattern, properties, ...) keep their own messages.
+    let null_rejecting = ["$ref", "allOf", "anyOf", "oneOf", "not"]
+        .iter()
+        .any(|k| out.contains_key(*k));
+    if !extra.is_empty() {
+        // Range checks constrain numbers only: null passes them.
+        let mut all = match out.remove("allOf") {
+            Some(Value::Array(all)) => all,
+            _ => Vec::new(),
+        };
+        all.extend(extra);
+        out.insert("allOf".into(), Value::Array(all));
+    }
+    if !nullable {
+        return Ok(Value::Object(out));
+    }
+    if null_rejecting {
+        return Ok(json!({"anyOf": [{"type": "null"}, Value::Object(out)]}));
+    }
+    if let Some(Value::String(t)) = out.get("type") {
+        let union = json!([t, "null"]);
+        out.insert("type".into(), union);
+    }
+    if let Some(Value::Array(values)) = out.get_mut("enum") {
+        if !values.contains(&Value::Null) {
+            values.push(Value::Null);
+        }
+    }
+    Ok(Value::Object(out))
 }
 
-impl<'a> Validator<'a> {
-    pub fn new(root: &'a Value) -> Self {
-        Validator { root }
+/// Validates instances against schemas of one OpenAPI document: its
+/// `components/schemas`, converted once, are the `$defs` of every schema checked.
+pub struct Validator {
+    defs: Map<String, Value>,
+}
+
+impl Validator {
+    /// Converts `spec`'s components; `Err` when one of them cannot be converted.
+    pub fn new(spec: &Value) -> Result<Validator, String> {
+        let mut defs = Map::new();
+        if let Some(schemas) = spec
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+        {
+            for (name, schema) in schemas {
+                let converted = convert(schema, &format!("/components/schemas/{name}"))?;
+                defs.insert(name.clone(), converted);
+            }
+        }
+        Ok(Validator { defs })
     }
 
-    /// Every violation of `schema` by `instance`; empty when it conforms.
+    /// Every violation of the OpenAPI `schema` by `instance`; empty when it conforms. A
+    /// schema that cannot be converted or compiled is one violation at `$`, never a pass.
     pub fn validate(&self, schema: &Value, instance: &Value) -> Vec<Violation> {
-        let mut out = Vec::new();
-        self.check(schema, instance, "$", 0, &mut out);
-        out
+        let fail = |message: String| {
+            vec![Violation {
+                path: "$".into(),
+                message,
+            }]
+        };
+        let root = match convert(schema, "") {
+            Ok(Value::Object(mut root)) => {
+                root.insert(
+                    "$schema".into(),
+                    json!("https://json-schema.org/draft/2020-12/schema"),
+                );
+                root.insert("$defs".into(), Value::Object(self.defs.clone()));
+                Value::Object(root)
+            }
+            Ok(other) => other,
+            Err(e) => return fail(format!("schema: {e}")),
+        };
+        let validator = match jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .should_ignore_unknown_formats(false)
+            // OpenAPI's raw-bytes marker: the body is not JSON, nothing to check.
+            .with_format("binary", |_: &str| true)
+            .offline()
+            .build(&root)
+        {
+            Ok(v) => v,
+            Err(e) => return fail(format!("schema: {e}")),
+        };
+        validator
+            .iter_errors(instance)
+            .map(|e| Violation {
+                path: json_path(e.instance_path()),
+                message: format!("{}: {e}", e.kind().keyword()),
+            })
+            .collect()
     }
 
     /// Like [`validate`](Self::validate) for the component `#/components/schemas/<name>`.
     pub fn validate_component(&self, name: &str, instance: &Value) -> Vec<Violation> {
-        let schema = serde_json::json!({"$ref": format!("#/components/schemas/{name}")});
+        let schema = json!({"$ref": format!("{COMPONENTS}{name}")});
         self.validate(&schema, instance)
     }
-
-    fn check(
-        &self,
-        schema: &Value,
-        inst: &Value,
-        path: &str,
-        depth: usize,
-        out: &mut Vec<Violation>,
-    ) {
-        let mut fail = |message: String| {
-            out.push(Violation {
-                path: path.to_string(),
-                message,
-            })
-        };
-        if depth > MAX_DEPTH {
-            fail("schema nesting too deep ($ref cycle?)".into());
-            return;
-        }
-        let s = match schema {
-            Value::Bool(true) => return,
-            Value::Bool(false) => return fail("no value is allowed here (schema `false`)".into()),
-            Value::Object(s) => s,
-            other => return fail(format!("invalid schema {other}")),
-        };
-        for key in s.keys() {
-            if !is_supported_keyword(key) {
-                fail(format!("unsupported keyword `{key}` (cannot check it)"));
-            }
-        }
-        if let Some(r) = s.get("$ref") {
-            match r.as_str().and_then(|r| r.strip_prefix('#')) {
-                Some(pointer) => match self.root.pointer(pointer) {
-                    Some(target) => self.check(target, inst, path, depth + 1, out),
-                    None => out.push(Violation {
-                        path: path.to_string(),
-                        message: format!("unresolvable $ref {r}"),
-                    }),
-                },
-                None => out.push(Violation {
-                    path: path.to_string(),
-                    message: format!("unsupported (non-local) $ref {r}"),
-                }),
-            }
-        }
-        if inst.is_null() && s.get("nullable") == Some(&Value::Bool(true)) {
-            return;
-        }
-        self.check_type_and_enum(s, inst, path, out);
-        self.check_combinators(s, inst, path, depth, out);
-        match inst {
-            Value::Object(obj) => self.check_object(s, obj, path, depth, out),
-            Value::Array(items) => self.check_array(s, items, path, depth, out),
-            Value::String(text) => check_string(s, text, path, out),
-            Value::Number(_) => check_number(s, inst, path, out),
-            _ => {}
-        }
-    }
-
-    fn check_type_and_enum(
-        &self,
-        s: &Map<String, Value>,
-        inst: &Value,
-        path: &str,
-        out: &mut Vec<Violation>,
-    ) {
-        if let Some(t) = s.get("type") {
-            let ok = match t.as_str() {
-                Some("object") => inst.is_object(),
-                Some("array") => inst.is_array(),
-                Some("string") => inst.is_string(),
-                Some("boolean") => inst.is_boolean(),
-                Some("number") => inst.is_number(),
-                Some("integer") => is_integer(inst),
-                _ => {
-                    out.push(violation(path, format!("unsupported type {t}")));
-                    true
-                }
-            };
-            if !ok {
-                out.push(violation(
-                    path,
-                    format!("type: expected {}, got {}", t, describe(inst)),
-                ));
-            }
-        }
-        if let Some(allowed) = s.get("enum") {
-            match allowed.as_array() {
-                Some(values) if values.contains(inst) => {}
-                Some(_) => out.push(violation(
-                    path,
-                    format!("enum: {inst} is not one of {allowed}"),
-                )),
-                None => out.push(violation(path, format!("invalid enum {allowed}"))),
-            }
-        }
-    }
-
-    fn check_combinators(
-        &self,
-        s: &Map<String, Value>,
-        inst: &Value,
-        path: &str,
-        depth: usize,
-        out: &mut Vec<Violation>,
-    ) {
-        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
-            for member in all {
-                self.check(member, inst, path, depth + 1, out);
-            }
-        }
-        for (key, exactly_one) in [("anyOf", false), ("oneOf", true)] {
-            let Some(members) = s.get(key).and_then(Value::as_array) else {
-                continue;
-            };
-            let results: Vec<Vec<Violation>> = members
-                .iter()
-                .map(|m| {
-                    let mut v = Vec::new();
-                    self.check(m, inst, path, depth + 1, &mut v);
-                    v
-                })
-                .collect();
-            let matching = results.iter().filter(|v| v.is_empty()).count();
-            if matching == 0 {
-                let why: Vec<String> = results
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let list: Vec<String> = v.iter().map(ToString::to_string).collect();
-                        format!("[{i}] {}", list.join("; "))
-                    })
-                    .collect();
-                out.push(violation(
-                    path,
-                    format!("{key}: matches none of the members ({})", why.join(" | ")),
-                ));
-            } else if exactly_one && matching > 1 {
-                out.push(violation(
-                    path,
-                    format!("oneOf: matches {matching} members, expected exactly one"),
-                ));
-            }
-        }
-    }
-
-    fn check_object(
-        &self,
-        s: &Map<String, Value>,
-        obj: &Map<String, Value>,
-        path: &str,
-        depth: usize,
-        out: &mut Vec<Violation>,
-    ) {
-        if let Some(required) = s.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !obj.contains_key(name) {
-                    out.push(violation(
-                        path,
-                        format!("required: property `{name}` is missing"),
-                    ));
-                }
-            }
-        }
-        let props = s.get("properties").and_then(Value::as_object);
-        for (key, value) in obj {
-            let child = format!("{path}.{key}");
-            match props.and_then(|p| p.get(key)) {
-                Some(prop) => self.check(prop, value, &child, depth + 1, out),
-                None => {
-                    if let Some(extra) = s.get("additionalProperties") {
-                        if extra == &Value::Bool(false) {
-                            out.push(violation(
-                                &child,
-                                "additionalProperties: property not allowed".into(),
-                            ));
-                        } else {
-                            self.check(extra, value, &child, depth + 1, out);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn check_array(
-        &self,
-        s: &Map<String, Value>,
-        items: &[Value],
-        path: &str,
-        depth: usize,
-        out: &mut Vec<Violation>,
-    ) {
-        if let Some(item_schema) = s.get("items") {
-            for (i, item) in items.iter().enumerate() {
-                self.check(item_schema, item, &format!("{path}[{i}]"), depth + 1, out);
-            }
-        }
-        if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
-            if (items.len() as u64) < min {
-                out.push(violation(
-                    path,
-                    format!("minItems: {} < {min}", items.len()),
-                ));
-            }
-        }
-        if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
-            if items.len() as u64 > max {
-                out.push(violation(
-                    path,
-                    format!("maxItems: {} > {max}", items.len()),
-                ));
-            }
-        }
-        if s.get("uniqueItems") == Some(&Value::Bool(true)) {
-            for (i, item) in items.iter().enumerate() {
-                if items[..i].contains(item) {
-                    out.push(violation(
-                        &format!("{path}[{i}]"),
-                        "uniqueItems: duplicate".into(),
-                    ));
-                }
-            }
-        }
-    }
 }
 
-fn violation(path: &str, message: String) -> Violation {
-    Violation {
-        path: path.to_string(),
-        message,
-    }
-}
-
-fn is_integer(v: &Value) -> bool {
-    v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
-}
-
-fn describe(v: &Value) -> String {
-    let kind = match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) if is_integer(v) => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    if matches!(v, Value::Null) {
-        return kind.to_string();
-    }
-    let mut text = v.to_string();
-    if text.chars().count() > 60 {
-        text = text.chars().take(60).collect::<String>() + "…";
-    }
-    format!("{kind} {text}")
-}
-
-fn check_string(s: &Map<String, Value>, text: &str, path: &str, out: &mut Vec<Violation>) {
-    let len = text.chars().count() as u64;
-    if let Some(min) = s.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            out.push(violation(path, format!("minLength: {len} < {min}")));
-        }
-    }
-    if let Some(max) = s.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            out.push(violation(path, format!("maxLength: {len} > {max}")));
-        }
-    }
-    if let Some(format) = s.get("format").and_then(Value::as_str) {
-        let ok = match format {
-            "date-time" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
-            "uuid" => text.len() == 36 && uuid::Uuid::try_parse(text).is_ok(),
-            "uri" => is_absolute_uri(text),
-            "binary" => true,
-            // Numeric formats: `type` rejects a string where a number is due.
-            "uint32" | "int32" | "int64" | "float" | "double" => true,
-            other => {
-                out.push(violation(path, format!("unsupported format `{other}`")));
-                true
+/// `/result/images/0/id` as `$.result.images[0].id`.
+fn json_path(location: &jsonschema::paths::Location) -> String {
+    let mut path = String::from("$");
+    for segment in location.iter() {
+        match segment {
+            LocationSegment::Index(i) => path.push_str(&format!("[{i}]")),
+            LocationSegment::Property(name) => {
+                path.push('.');
+                path.push_str(&name);
             }
-        };
-        if !ok {
-            out.push(violation(
-                path,
-                format!("format: {text:?} is not a valid {format}"),
-            ));
         }
     }
-}
-
-/// `scheme:rest` with an RFC 3986 scheme and no whitespace.
-fn is_absolute_uri(text: &str) -> bool {
-    let Some((scheme, rest)) = text.split_once(':') else {
-        return false;
-    };
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !rest.is_empty()
-        && !text.chars().any(char::is_whitespace)
-}
-
-fn check_number(s: &Map<String, Value>, inst: &Value, path: &str, out: &mut Vec<Violation>) {
-    let Some(n) = inst.as_f64() else { return };
-    let exclusive = |key: &str| s.get(key) == Some(&Value::Bool(true));
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64) {
-        if n < min || (exclusive("exclusiveMinimum") && n == min) {
-            out.push(violation(path, format!("minimum: {inst} < {min}")));
-        }
-    }
-    if let Some(max) = s.get("maximum").and_then(Value::as_f64) {
-        if n > max || (exclusive("exclusiveMaximum") && n == max) {
-            out.push(violation(path, format!("maximum: {inst} > {max}")));
-        }
-    }
-    let range = match s.get("format").and_then(Value::as_str) {
-        None | Some("float" | "double") => return,
-        Some("uint32") => (0.0, f64::from(u32::MAX)),
-        Some("int32") => (f64::from(i32::MIN), f64::from(i32::MAX)),
-        Some("int64") => (i64::MIN as f64, i64::MAX as f64),
-        Some(other) => {
-            out.push(violation(path, format!("unsupported format `{other}`")));
-            return;
-        }
-    };
-    if !(is_integer(inst) && (range.0..=range.1).contains(&n)) {
-        let format = &s["format"];
-        out.push(violation(path, format!("format: {inst} is not a {format}")));
-    }
+    path
 }

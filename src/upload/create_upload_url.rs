@@ -6,11 +6,11 @@ use super::*;
 /// /accounts/{account_id}/images/v2/direct_upload`): built by
 /// [`V2DirectUploads::create`](crate::resources::V2DirectUploads::create).
 ///
-/// Upload to the URL with [`crate::direct::CreatorUpload`] and wait for the
+/// Upload to the URL with [`crate::direct::UploadToUrl`] and wait for the
 /// image with [`crate::direct::wait_for_upload`].
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
-pub struct DirectUpload<'a> {
+pub struct CreateUploadUrl<'a> {
     client: &'a Client,
     id: Option<String>,
     creator: Option<String>,
@@ -19,9 +19,9 @@ pub struct DirectUpload<'a> {
     require_signed_urls: Option<bool>,
 }
 
-impl fmt::Debug for DirectUpload<'_> {
+impl fmt::Debug for CreateUploadUrl<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DirectUpload")
+        f.debug_struct("CreateUploadUrl")
             .field("id", &self.id)
             .field("creator", &self.creator)
             .field("expiry", &self.expiry)
@@ -30,10 +30,10 @@ impl fmt::Debug for DirectUpload<'_> {
     }
 }
 
-impl<'a> DirectUpload<'a> {
+impl<'a> CreateUploadUrl<'a> {
     /// A new direct upload on `client`; usually `client.v2().direct_uploads().create()`.
     pub fn new(client: &'a Client) -> Self {
-        DirectUpload {
+        CreateUploadUrl {
             client,
             id: None,
             creator: None,
