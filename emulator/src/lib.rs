@@ -11,7 +11,15 @@
 //! - delivery at `/{account_hash}/{image_id}/{variant}` and
 //!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks.
 //!
-//! Images are never resized: every variant serves the original bytes.
+//! Delivery renders variants with the `image` crate: named variants (`width`, `height`,
+//! `fit`, `metadata`) and, once enabled with `PATCH v1/config {"flexible_variants": true}`,
+//! flexible variants (`w=400,h=300,fit=cover,format=webp`). The output is WebP when the
+//! client's `Accept` lists `image/webp` (or `format=webp`), else the source format; AVIF is
+//! not built and falls back. SVG (and HEIC/AVIF sources, which are not decoded) are served
+//! as stored; animated GIFs stay animated; `v1/{id}/blob` is always the original bytes.
+//! Rendered results are cached by content, options and output format, up to a memory
+//! bound ([`EmulatorHandle::render_count`] counts the renders). See the README for the
+//! exact semantics.
 //! [`Faults`] injects rate limits, server errors, latency, connection resets and
 //! "stored but failed" uploads at run time.
 //!
@@ -31,6 +39,7 @@ mod console;
 mod delivery;
 mod faults;
 mod limits;
+mod render;
 mod store;
 mod util;
 
@@ -157,6 +166,7 @@ impl Emulator {
             limits,
             request_count: AtomicU64::new(0),
             batch_request_count: AtomicU64::new(0),
+            renders: render::RenderCache::new(render::DEFAULT_CACHE_BYTES),
             config,
         });
         let task = tokio::spawn(serve(listener, app.clone()));
@@ -229,6 +239,18 @@ impl EmulatorHandle {
     #[doc(hidden)]
     pub fn expire_batch_tokens(&self) {
         self.app.limits.expire_tokens();
+    }
+
+    /// Number of variant renders performed so far (deliveries that decoded and encoded an
+    /// image; answers from the render cache, SVGs and other formats served as stored are not
+    /// counted).
+    pub fn render_count(&self) -> u64 {
+        self.app.renders.renders()
+    }
+
+    /// Number of deliveries answered from the render cache.
+    pub fn render_cache_hits(&self) -> u64 {
+        self.app.renders.hits()
     }
 
     /// Number of stored images (drafts not counted).
@@ -308,6 +330,7 @@ pub(crate) struct App {
     pub limits: Limits,
     pub request_count: AtomicU64,
     pub batch_request_count: AtomicU64,
+    pub renders: render::RenderCache,
 }
 
 impl App {

@@ -105,10 +105,10 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
                 .map_err(|_| ApiError::bad_request("after must be a number"))?,
         ),
     };
-    let (images, count, keys) = app
+    let (images, count, keys, flexible, names) = app
         .db(move |s| {
-            let (images, _) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
-            Ok((images, s.count()?, s.keys()?))
+            let (images, names) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
+            Ok((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
         })
         .await?;
     let more = images.len() > PAGE;
@@ -126,18 +126,23 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
     let now = Utc::now().timestamp();
     for image in shown {
         let link = image_link(&image.id);
-        let thumb = if image.draft {
-            "<span class=placeholder>draft: waiting for its upload</span>".to_owned()
-        } else {
-            let src = delivery_path(
-                app,
-                &image.id,
-                "w=240",
-                image.require_signed_urls,
-                &keys,
-                now,
-            );
-            format!("<img src=\"{}\" alt=\"\" loading=lazy>", esc(&src))
+        let preview = preview_variant(flexible, image.require_signed_urls, &names, 240);
+        let thumb = match preview {
+            _ if image.draft => {
+                "<span class=placeholder>draft: waiting for its upload</span>".to_owned()
+            }
+            None => "<span class=placeholder>no variant to preview with</span>".to_owned(),
+            Some(variant) => {
+                let src = delivery_path(
+                    app,
+                    &image.id,
+                    &variant,
+                    image.require_signed_urls,
+                    &keys,
+                    now,
+                );
+                format!("<img src=\"{}\" alt=\"\" loading=lazy>", esc(&src))
+            }
         };
         let _ = write!(
             body,
@@ -181,8 +186,15 @@ async fn image_page(
     ttl: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let lookup = id.to_owned();
-    let (found, keys, variants) = app
-        .db(move |s| Ok((s.image(&lookup)?, s.keys()?, s.variants()?)))
+    let (found, keys, variants, flexible) = app
+        .db(move |s| {
+            Ok((
+                s.image(&lookup)?,
+                s.keys()?,
+                s.variants()?,
+                s.flexible_variants()?,
+            ))
+        })
         .await?;
     let Some((image, _)) = found else {
         return Err(ApiError::image_not_found());
@@ -195,11 +207,13 @@ async fn image_page(
         esc(&image.id),
         badges(&image)
     );
-    if !image.draft {
+    let names: Vec<String> = variants.keys().cloned().collect();
+    let preview = preview_variant(flexible, image.require_signed_urls, &names, 640);
+    if let (false, Some(preview)) = (image.draft, preview) {
         let src = delivery_path(
             app,
             &image.id,
-            "w=640",
+            &preview,
             image.require_signed_urls,
             &keys,
             now,
@@ -466,6 +480,21 @@ fn image_link(id: &str) -> String {
 }
 
 /// `/<hash>/<id>/<variant>`, percent-encoded as the emulator's own URLs are.
+/// The variant previews are delivered in: `w=<width>` when the account allows flexible
+/// variants and the image needs no signature (Cloudflare refuses flexible variants for
+/// images that require signed URLs), else `public` if it exists, else the first variant by
+/// name; `None` if there is no variant at all.
+fn preview_variant(flexible: bool, signed: bool, names: &[String], width: u32) -> Option<String> {
+    if flexible && !signed {
+        return Some(format!("w={width}"));
+    }
+    names
+        .iter()
+        .find(|n| *n == "public")
+        .or_else(|| names.first())
+        .cloned()
+}
+
 fn delivery_raw_path(app: &App, id: &str, variant: &str) -> String {
     let variant = if variant
         .chars()
