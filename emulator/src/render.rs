@@ -487,8 +487,10 @@ fn decode(
         let mut total = 0u64;
         for frame in decoder.into_frames() {
             let frame = frame.map_err(RenderError::from_image)?;
-            // The decoder bounds one frame; this bounds them all together.
-            total += frame_bytes;
+            // The decoder bounds one frame; this bounds them all together. Each frame is
+            // charged at least 1 KiB, so a flood of tiny frames (bookkeeping, and encoding
+            // time) is bounded too.
+            total += frame_bytes.max(1024);
             if total > RENDER_BUDGET_BYTES {
                 return Err(RenderError::too_large(
                     "the animation (all frames together)",
@@ -665,7 +667,7 @@ pub(crate) fn copyright_only(exif: &[u8]) -> Option<Vec<u8>> {
         _ => return None,
     };
     let u16_at = |at: usize| -> Option<u16> {
-        let b: [u8; 2] = exif.get(at..at + 2)?.try_into().ok()?;
+        let b: [u8; 2] = exif.get(at..at.checked_add(2)?)?.try_into().ok()?;
         Some(if big {
             u16::from_be_bytes(b)
         } else {
@@ -673,7 +675,7 @@ pub(crate) fn copyright_only(exif: &[u8]) -> Option<Vec<u8>> {
         })
     };
     let u32_at = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = exif.get(at..at + 4)?.try_into().ok()?;
+        let b: [u8; 4] = exif.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(if big {
             u32::from_be_bytes(b)
         } else {
@@ -683,15 +685,16 @@ pub(crate) fn copyright_only(exif: &[u8]) -> Option<Vec<u8>> {
     let ifd = usize::try_from(u32_at(4)?).ok()?;
     let entries = usize::from(u16_at(ifd)?);
     let value = (0..entries).find_map(|i| {
-        let entry = ifd + 2 + i * 12;
-        if u16_at(entry)? != TAG_COPYRIGHT || u16_at(entry + 2)? != TYPE_ASCII {
+        // Offsets come from the file: checked, so a hostile block cannot overflow them.
+        let entry = ifd.checked_add(2)?.checked_add(i.checked_mul(12)?)?;
+        if u16_at(entry)? != TAG_COPYRIGHT || u16_at(entry.checked_add(2)?)? != TYPE_ASCII {
             return None;
         }
-        let count = usize::try_from(u32_at(entry + 4)?).ok()?;
+        let count = usize::try_from(u32_at(entry.checked_add(4)?)?).ok()?;
         let start = if count <= 4 {
-            entry + 8
+            entry.checked_add(8)?
         } else {
-            usize::try_from(u32_at(entry + 8)?).ok()?
+            usize::try_from(u32_at(entry.checked_add(8)?)?).ok()?
         };
         exif.get(start..start.checked_add(count)?)
     })?;
