@@ -624,6 +624,30 @@ fn redirect(to: &'static str) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn previews_use_a_flexible_width_only_where_cloudflare_would_serve_it() {
+        let names = vec!["hero".to_owned(), "public".to_owned()];
+        assert_eq!(
+            preview_variant(true, false, &names, 240).as_deref(),
+            Some("w=240")
+        );
+        // Disabled, or an image that requires signed URLs: a named variant, `public` first.
+        assert_eq!(
+            preview_variant(false, false, &names, 240).as_deref(),
+            Some("public")
+        );
+        assert_eq!(
+            preview_variant(true, true, &names, 240).as_deref(),
+            Some("public")
+        );
+        let others = vec!["avatar".to_owned(), "hero".to_owned()];
+        assert_eq!(
+            preview_variant(false, false, &others, 240).as_deref(),
+            Some("avatar")
+        );
+        assert_eq!(preview_variant(false, false, &[], 240), None);
+    }
     use super::*;
 
     #[test]
