@@ -332,9 +332,18 @@ async fn self_test_round(client: &Client, app: &str) -> Result<(), Box<dyn std::
             .send()
             .await?;
         check(shown.status().is_success(), "the image is delivered")?;
+        // Delivery renders the variant (the emulator, like Cloudflare, re-encodes it, as
+        // WebP when the client accepts it), so the bytes are checked to be an image, not
+        // compared with the upload's.
+        let shown_type = shown
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         check(
-            shown.bytes().await?.as_ref() == PIXEL_PNG,
-            "the bytes are the uploaded ones",
+            shown_type.starts_with("image/") && !shown.bytes().await?.is_empty(),
+            "an image is delivered",
         )?;
         if private {
             let unsigned = http

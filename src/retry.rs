@@ -58,7 +58,7 @@ impl RetryPolicy {
     }
 
     /// Sets how many times a request may be repeated after its first attempt
-    /// (read back with [`get_max_retries`](Self::get_max_retries)).
+    /// (read back with [`retry_limit`](Self::retry_limit)).
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
@@ -79,16 +79,16 @@ impl RetryPolicy {
 
     /// How many times a request may be repeated after its first attempt: the
     /// value set by [`max_retries`](Self::max_retries).
-    pub fn get_max_retries(&self) -> u32 {
+    pub fn retry_limit(&self) -> u32 {
         self.max_retries
     }
 
-    /// The old name of [`get_max_retries`](Self::get_max_retries), which read like
+    /// The old name of [`retry_limit`](Self::retry_limit), which read like
     /// the number of retries made rather than the limit set by
     /// [`max_retries`](Self::max_retries).
-    #[deprecated(note = "renamed to `get_max_retries`, the getter of `max_retries(n)`")]
+    #[deprecated(note = "renamed to `retry_limit`, the getter of `max_retries(n)`")]
     pub fn retries(&self) -> u32 {
-        self.get_max_retries()
+        self.retry_limit()
     }
 
     /// How long to wait before repeating a request that failed with `outcome`,
@@ -194,9 +194,9 @@ mod tests {
     }
 
     #[test]
-    fn get_max_retries_reads_what_max_retries_set() {
-        assert_eq!(RetryPolicy::default().max_retries(5).get_max_retries(), 5);
-        assert_eq!(RetryPolicy::none().get_max_retries(), 0);
+    fn retry_limit_reads_what_max_retries_set() {
+        assert_eq!(RetryPolicy::default().max_retries(5).retry_limit(), 5);
+        assert_eq!(RetryPolicy::none().retry_limit(), 0);
         #[allow(deprecated)]
         let old = RetryPolicy::default().max_retries(3).retries();
         assert_eq!(old, 3);

@@ -594,6 +594,16 @@ fn verifier_rejects_missing_duplicate_and_malformed_parameters() {
 // Against the emulator
 // ---------------------------------------------------------------------------
 
+/// The width and height of a PNG (from its IHDR chunk), or `None` if `bytes` is not one.
+/// The emulator renders variants, so delivered bytes are a new PNG, not the upload's.
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(..8)? != b"\x89PNG\r\n\x1a\n" || bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let word = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    Some((word(16)?, word(20)?))
+}
+
 async fn emulator() -> (EmulatorHandle, Client) {
     let emulator = Emulator::start().await.expect("emulator starts");
     let client = Client::builder()
@@ -676,9 +686,10 @@ async fn signed_delivery_end_to_end() {
     );
     let resp = http.get(&signed).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.bytes().await.unwrap().as_ref(), PIXEL_PNG);
+    assert_eq!(png_size(&resp.bytes().await.unwrap()), Some((1, 1)));
 
-    // Flexible variant, signed: served.
+    // Flexible variant, signed: refused until the account enables flexible variants
+    // (through the SDK's `v1().config().edit()`), then served.
     let flexible = DeliveryUrl::new(
         emulator.account_hash(),
         id.as_str(),
@@ -687,13 +698,22 @@ async fn signed_delivery_end_to_end() {
     .unwrap()
     .with_base_url(&emulator.origin())
     .unwrap();
-    let resp = http
-        .get(flexible.sign_for(&key, Duration::from_secs(300)).unwrap())
+    let flexible = flexible.sign_for(&key, Duration::from_secs(300)).unwrap();
+    let resp = http.get(&flexible).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let config = client
+        .v1()
+        .config()
+        .edit()
+        .flexible_variants(true)
         .send()
         .await
         .unwrap();
+    assert_eq!(config.flexible_variants, Some(true));
+    let resp = http.get(&flexible).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.bytes().await.unwrap().as_ref(), PIXEL_PNG);
+    // w=400 with scale-down (the default fit) never enlarges the 1x1 image.
+    assert_eq!(png_size(&resp.bytes().await.unwrap()), Some((1, 1)));
 
     // Unsigned: refused.
     let resp = http.get(url.to_string()).send().await.unwrap();
@@ -748,7 +768,8 @@ async fn escaped_custom_ids_are_served() {
             .unwrap();
         let resp = http.get(url.to_string()).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "{url}");
-        assert_eq!(resp.bytes().await.unwrap().as_ref(), PIXEL_PNG, "{url}");
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(png_size(&bytes), Some((1, 1)), "{url}");
     }
 }
 
@@ -776,7 +797,7 @@ async fn signed_delivery_on_the_cdn_cgi_path() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    assert_eq!(resp.bytes().await.unwrap().as_ref(), PIXEL_PNG);
+    assert_eq!(png_size(&resp.bytes().await.unwrap()), Some((1, 1)));
     let resp = http.get(url.to_string()).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 403);
 }

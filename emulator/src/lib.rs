@@ -11,7 +11,15 @@
 //! - delivery at `/{account_hash}/{image_id}/{variant}` and
 //!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks.
 //!
-//! Images are never resized: every variant serves the original bytes.
+//! Delivery renders variants with the `image` crate: named variants (`width`, `height`,
+//! `fit`, `metadata`) and, once enabled with `PATCH v1/config {"flexible_variants": true}`,
+//! flexible variants (`w=400,h=300,fit=cover,format=webp`). The output is WebP when the
+//! client's `Accept` lists `image/webp` (or `format=webp`), else the source format; AVIF is
+//! not built and falls back. SVG (and HEIC/AVIF sources, which are not decoded) are served
+//! as stored; animated GIFs stay animated; `v1/{id}/blob` is always the original bytes.
+//! Rendered results are cached by content, options and output format, up to a memory
+//! bound ([`EmulatorHandle::render_count`] counts the renders). See the README for the
+//! exact semantics.
 //! [`Faults`] injects rate limits, server errors, latency, connection resets and
 //! "stored but failed" uploads at run time.
 //!
@@ -32,6 +40,7 @@ mod delivery;
 mod faults;
 pub mod fixtures;
 mod limits;
+mod render;
 mod store;
 mod util;
 
@@ -87,6 +96,10 @@ pub struct Config {
     /// Lifetime of the batch tokens `GET v1/batch_token` issues (not scaled). Default 60
     /// minutes.
     pub batch_token_ttl: Duration,
+    /// Turns flexible variants on at start, as `PATCH v1/config {"flexible_variants":
+    /// true}` would (kept in the data folder). Default off, as on Cloudflare: delivery then
+    /// refuses `w=...` options in place of a variant name.
+    pub flexible_variants: bool,
 }
 
 impl Default for Config {
@@ -101,6 +114,7 @@ impl Default for Config {
             rate_limits: false,
             rate_limit_scale: 1.0,
             batch_token_ttl: Duration::from_secs(60 * 60),
+            flexible_variants: false,
         }
     }
 }
@@ -117,6 +131,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limits", &self.rate_limits)
             .field("rate_limit_scale", &self.rate_limit_scale)
             .field("batch_token_ttl", &self.batch_token_ttl)
+            .field("flexible_variants", &self.flexible_variants)
             .finish()
     }
 }
@@ -143,9 +158,18 @@ impl Emulator {
             ));
         }
         let dir = config.data_dir.clone();
-        let store = tokio::task::spawn_blocking(move || Store::open(dir.as_deref()))
-            .await
-            .map_err(std::io::Error::other)??;
+        let flexible = config.flexible_variants;
+        let store = tokio::task::spawn_blocking(move || {
+            let store = Store::open(dir.as_deref())?;
+            if flexible {
+                store
+                    .set_flexible_variants(true)
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            }
+            Ok::<_, std::io::Error>(store)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let port = listener.local_addr()?.port();
         let origin = format!("http://127.0.0.1:{port}");
@@ -158,6 +182,7 @@ impl Emulator {
             limits,
             request_count: AtomicU64::new(0),
             batch_request_count: AtomicU64::new(0),
+            renders: render::RenderCache::new(render::DEFAULT_CACHE_BYTES),
             config,
         });
         let task = tokio::spawn(serve(listener, app.clone()));
@@ -239,6 +264,18 @@ impl EmulatorHandle {
         self.app.limits.expire_tokens();
     }
 
+    /// Number of variant renders performed so far (deliveries that decoded and encoded an
+    /// image; answers from the render cache, SVGs and other formats served as stored are not
+    /// counted).
+    pub fn render_count(&self) -> u64 {
+        self.app.renders.renders()
+    }
+
+    /// Number of deliveries answered from the render cache.
+    pub fn render_cache_hits(&self) -> u64 {
+        self.app.renders.hits()
+    }
+
     /// Number of stored images (drafts not counted).
     pub fn image_count(&self) -> usize {
         self.app.store.count().unwrap_or(0)
@@ -316,6 +353,7 @@ pub(crate) struct App {
     pub limits: Limits,
     pub request_count: AtomicU64,
     pub batch_request_count: AtomicU64,
+    pub renders: render::RenderCache,
 }
 
 impl App {

@@ -64,6 +64,10 @@ struct Args {
     /// Lifetime of batch tokens
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     batch_token_ttl: u64,
+    /// Turn flexible variants on at start, as `PATCH v1/config {"flexible_variants": true}`
+    /// would (kept in the data folder) [default: off, as on Cloudflare]
+    #[arg(long)]
+    flexible_variants: bool,
 }
 
 /// A finite number above zero (a window scale of 0, a negative or an infinite one means
@@ -85,6 +89,7 @@ impl Args {
             api_token: self.token,
             rate_limits: self.rate_limits || self.rate_limit_scale.is_some(),
             batch_token_ttl: Duration::from_secs(self.batch_token_ttl),
+            flexible_variants: self.flexible_variants,
             ..Config::default()
         };
         if let Some(scale) = self.rate_limit_scale {

@@ -168,10 +168,16 @@ impl<'a> CreatorFilter<'a> {
 #[derive(Debug)]
 pub(crate) enum Delivery {
     VariantNotFound,
+    /// Flexible-variant options, but the account has not enabled them.
+    FlexibleDisabled,
     ImageNotFound,
     Found {
         mime: String,
         blob: BlobSource,
+        /// The SHA-256 of the bytes (what rendered results are cached by).
+        hash: String,
+        /// The named variant; `None` for flexible options.
+        variant: Option<Variant>,
         require_signed: bool,
         keys: Vec<String>,
     },
@@ -304,6 +310,18 @@ fn variant_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT id FROM variants ORDER BY id")?;
     let names = stmt.query_map([], |r| r.get(0))?;
     names.collect()
+}
+
+/// The `flexible_variants` account setting (absent means off, Cloudflare's default).
+fn flexible_variants(conn: &Connection) -> rusqlite::Result<bool> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'flexible_variants'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(value.as_deref() == Some("true"))
 }
 
 fn all_keys(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
@@ -926,21 +944,28 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Everything delivery of `id` in `variant` needs, read in one go.
+    /// Everything delivery of `id` in `variant` needs, read in one go. Flexible options
+    /// (`flexible`) are refused unless the account enabled them (`PATCH v1/config`).
     pub fn delivery(&self, id: &str, variant: &str, flexible: bool) -> Result<Delivery, ApiError> {
         let conn = self.lock();
-        let never_signed: Option<bool> = conn
+        let named = conn
             .query_row(
-                "SELECT never_require_signed_urls FROM variants WHERE id = ?1",
+                "SELECT id, fit, metadata, width, height, never_require_signed_urls \
+                 FROM variants WHERE id = ?1",
                 [variant],
-                |r| r.get(0),
+                variant_from_row,
             )
             .optional()?;
-        let never_signed = match never_signed {
-            Some(n) => n,
-            None if flexible => false,
+        match &named {
+            Some(_) => {}
+            None if flexible => {
+                if !flexible_variants(&conn)? {
+                    return Ok(Delivery::FlexibleDisabled);
+                }
+            }
             None => return Ok(Delivery::VariantNotFound),
-        };
+        }
+        let never_signed = named.as_ref().is_some_and(|v| v.never_require_signed_urls);
         let Some(image) = get_image(&conn, id)? else {
             return Ok(Delivery::ImageNotFound);
         };
@@ -954,9 +979,28 @@ impl Store {
         Ok(Delivery::Found {
             mime: mime.clone(),
             blob,
+            hash: hash.clone(),
+            variant: named,
             require_signed: image.require_signed_urls && !never_signed,
             keys,
         })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Account settings.
+
+    /// Whether flexible variants are enabled (off until `PATCH v1/config` turns them on).
+    pub fn flexible_variants(&self) -> Result<bool, ApiError> {
+        Ok(flexible_variants(&self.lock())?)
+    }
+
+    /// Turns flexible variants on or off; returns the new value.
+    pub fn set_flexible_variants(&self, on: bool) -> Result<bool, ApiError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO settings (name, value) VALUES ('flexible_variants', ?1)",
+            [if on { "true" } else { "false" }],
+        )?;
+        Ok(on)
     }
 
     // -----------------------------------------------------------------------------------------

@@ -269,7 +269,8 @@ async fn console_lists_and_escapes() {
     assert_eq!(status, 200);
     let signed = html
         .split('"')
-        .find(|s| s.contains("/public?exp=") && s.contains("sig="))
+        // The generator's absolute URL (the preview above it is signed too, but relative).
+        .find(|s| s.starts_with("http") && s.contains("/public?exp=") && s.contains("sig="))
         .expect("a signed URL")
         .replace("&amp;", "&");
     let resp = ctx.http.get(&signed).send().await.unwrap();

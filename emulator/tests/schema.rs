@@ -83,6 +83,7 @@ const KEY_PUT: Op = Op("put", "/v1/keys/{signing_key_name}");
 const KEY_DELETE: Op = Op("delete", "/v1/keys/{signing_key_name}");
 const STATS: Op = Op("get", "/v1/stats");
 const BATCH_TOKEN: Op = Op("get", "/v1/batch_token");
+const CONFIG: Op = Op("patch", "/v1/config");
 const LIST_V2: Op = Op("get", "/v2");
 const VARIANTS_LIST: Op = Op("get", "/v1/variants");
 const VARIANT_CREATE: Op = Op("post", "/v1/variants");
@@ -98,6 +99,7 @@ const GROUPS: &[(&str, &[Op])] = &[
     ("keys", &[KEYS_LIST, KEY_PUT, KEY_DELETE]),
     ("stats_and_v2_list", &[STATS, LIST_V2]),
     ("batch_token", &[BATCH_TOKEN]),
+    ("config", &[CONFIG]),
     (
         "variants",
         &[
@@ -119,11 +121,6 @@ const NOT_EMULATED: &[(&str, &str, &str)] = &[
         "",
         "/v2/sourcingkit",
         "Sourcing Kit migrations copy from remote buckets: out of the emulator's scope",
-    ),
-    (
-        "patch",
-        "/v1/config",
-        "account configuration: flexible variants are always allowed by the emulator",
     ),
 ];
 
@@ -632,6 +629,35 @@ async fn batch_token() {
     ctx.check(BATCH_TOKEN, ctx.anon(Method::GET, "v1/batch_token"), 401)
         .await;
     ctx.assert_covered(group("batch_token"));
+}
+
+#[tokio::test]
+async fn config() {
+    let ctx = Ctx::new().await;
+    let answer = ctx
+        .check(
+            CONFIG,
+            ctx.req(Method::PATCH, "v1/config")
+                .json(&json!({"flexible_variants": true})),
+            200,
+        )
+        .await;
+    assert_eq!(answer.json["result"]["flexible_variants"], true);
+    ctx.check(
+        CONFIG,
+        ctx.req(Method::PATCH, "v1/config")
+            .json(&json!({"flexible_variants": "yes"})),
+        400,
+    )
+    .await;
+    ctx.check(
+        CONFIG,
+        ctx.anon(Method::PATCH, "v1/config")
+            .json(&json!({"flexible_variants": false})),
+        401,
+    )
+    .await;
+    ctx.assert_covered(group("config"));
 }
 
 #[tokio::test]

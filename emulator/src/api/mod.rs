@@ -8,6 +8,7 @@
 //! `a%2Fb%2Fc` stays one path segment, and `.../v1/{id}/blob` is recognised whatever the id holds.
 
 mod batch;
+mod config;
 pub(crate) mod direct_upload;
 mod fetch;
 mod form;
@@ -134,6 +135,8 @@ fn routes() -> &'static [Route] {
             route!(DELETE "v1/keys/{name}" => |c| keys::key_delete(&c.app, c.raw(0)).await),
             route!(GET "v1/stats" => |c| stats::stats(&c.app).await),
             route!(GET "v1/batch_token" => |c| batch::issue_token(&c.app)),
+            // Only PATCH: any other method on `v1/config` still means an image with that id.
+            route!(PATCH "v1/config" => |c| config::config_patch(&c.app, c.req).await),
             route!(GET "v1/variants" => |c| variants::variants_list(&c.app).await),
             route!(POST "v1/variants" => |c| variants::variant_create(&c.app, c.req).await),
             route!(GET "v1/variants/{id}" => |c| variants::variant_get(&c.app, c.raw(0), false).await),

@@ -116,10 +116,10 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
                 .map_err(|_| ApiError::bad_request("after must be a number"))?,
         ),
     };
-    let (images, count, keys) = app
+    let (images, count, keys, flexible, names) = app
         .db(move |s| {
-            let (images, _) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
-            Ok((images, s.count()?, s.keys()?))
+            let (images, names) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
+            Ok((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
         })
         .await?;
     let more = images.len() > PAGE;
@@ -137,18 +137,23 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
     let now = Utc::now().timestamp();
     for image in shown {
         let link = image_link(&image.id);
-        let thumb = if image.draft {
-            "<span class=placeholder>draft: waiting for its upload</span>".to_owned()
-        } else {
-            let src = delivery_path(
-                app,
-                &image.id,
-                "w=240",
-                image.require_signed_urls,
-                &keys,
-                now,
-            );
-            format!("<img src=\"{}\" alt=\"\" loading=lazy>", esc(&src))
+        let preview = preview_variant(flexible, image.require_signed_urls, &names, 240);
+        let thumb = match preview {
+            _ if image.draft => {
+                "<span class=placeholder>draft: waiting for its upload</span>".to_owned()
+            }
+            None => "<span class=placeholder>no variant to preview with</span>".to_owned(),
+            Some(variant) => {
+                let src = delivery_path(
+                    app,
+                    &image.id,
+                    &variant,
+                    image.require_signed_urls,
+                    &keys,
+                    now,
+                );
+                format!("<img src=\"{}\" alt=\"\" loading=lazy>", esc(&src))
+            }
         };
         let _ = write!(
             body,
@@ -192,8 +197,15 @@ async fn image_page(
     ttl: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
     let lookup = id.to_owned();
-    let (found, keys, variants) = app
-        .db(move |s| Ok((s.image(&lookup)?, s.keys()?, s.variants()?)))
+    let (found, keys, variants, flexible) = app
+        .db(move |s| {
+            Ok((
+                s.image(&lookup)?,
+                s.keys()?,
+                s.variants()?,
+                s.flexible_variants()?,
+            ))
+        })
         .await?;
     let Some((image, _)) = found else {
         return Err(ApiError::image_not_found());
@@ -206,11 +218,13 @@ async fn image_page(
         esc(&image.id),
         badges(&image)
     );
-    if !image.draft {
+    let names: Vec<String> = variants.keys().cloned().collect();
+    let preview = preview_variant(flexible, image.require_signed_urls, &names, 640);
+    if let (false, Some(preview)) = (image.draft, preview) {
         let src = delivery_path(
             app,
             &image.id,
-            "w=640",
+            &preview,
             image.require_signed_urls,
             &keys,
             now,
@@ -477,6 +491,21 @@ fn image_link(id: &str) -> String {
 }
 
 /// `/<hash>/<id>/<variant>`, percent-encoded as the emulator's own URLs are.
+/// The variant previews are delivered in: `w=<width>` when the account allows flexible
+/// variants and the image needs no signature (Cloudflare refuses flexible variants for
+/// images that require signed URLs), else `public` if it exists, else the first variant by
+/// name; `None` if there is no variant at all.
+fn preview_variant(flexible: bool, signed: bool, names: &[String], width: u32) -> Option<String> {
+    if flexible && !signed {
+        return Some(format!("w={width}"));
+    }
+    names
+        .iter()
+        .find(|n| *n == "public")
+        .or_else(|| names.first())
+        .cloned()
+}
+
 fn delivery_raw_path(app: &App, id: &str, variant: &str) -> String {
     let variant = if variant
         .chars()
@@ -606,6 +635,30 @@ fn redirect(to: &'static str) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn previews_use_a_flexible_width_only_where_cloudflare_would_serve_it() {
+        let names = vec!["hero".to_owned(), "public".to_owned()];
+        assert_eq!(
+            preview_variant(true, false, &names, 240).as_deref(),
+            Some("w=240")
+        );
+        // Disabled, or an image that requires signed URLs: a named variant, `public` first.
+        assert_eq!(
+            preview_variant(false, false, &names, 240).as_deref(),
+            Some("public")
+        );
+        assert_eq!(
+            preview_variant(true, true, &names, 240).as_deref(),
+            Some("public")
+        );
+        let others = vec!["avatar".to_owned(), "hero".to_owned()];
+        assert_eq!(
+            preview_variant(false, false, &others, 240).as_deref(),
+            Some("avatar")
+        );
+        assert_eq!(preview_variant(false, false, &[], 240), None);
+    }
     use super::*;
 
     #[test]
