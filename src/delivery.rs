@@ -63,9 +63,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
-use hmac::{Hmac, Mac};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use sha2::Sha256;
 
 use crate::client::Secret;
 use crate::error::{Error, Result};
@@ -763,8 +761,9 @@ impl fmt::Display for DeliveryUrl {
 pub struct SigningKey {
     name: Option<String>,
     secret: Secret,
-    /// The HMAC keyed with the secret, ready to clone for each message.
-    mac: Hmac<Sha256>,
+    /// The HMAC-SHA256 key made from the secret (ring's: the crypto provider the
+    /// default TLS already compiles, so signing adds no crates to a user's build).
+    mac: ring::hmac::Key,
 }
 
 impl fmt::Debug for SigningKey {
@@ -784,8 +783,7 @@ impl SigningKey {
         if secret.expose().is_empty() {
             return Err(Error::invalid_input("the signing key is empty"));
         }
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
-            .map_err(|_| Error::invalid_input("the signing key cannot key an HMAC"))?;
+        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose().as_bytes());
         Ok(SigningKey {
             name: None,
             secret,
@@ -845,23 +843,19 @@ impl SigningKey {
         }
     }
 
-    fn signature_bytes(&self, message: &str) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(message.as_bytes());
-        mac.finalize().into_bytes().into()
+    fn signature_bytes(&self, message: &str) -> ring::hmac::Tag {
+        ring::hmac::sign(&self.mac, message.as_bytes())
     }
 
     /// Whether `sig` is this key's signature of `message`, compared in constant time
-    /// (`Mac::verify_slice`), so timing does not reveal how much of a guess was right.
+    /// (`ring::hmac::verify`), so timing does not reveal how much of a guess was right.
     fn verifies(&self, message: &str, sig: &[u8]) -> bool {
-        let mut mac = self.mac.clone();
-        mac.update(message.as_bytes());
-        mac.verify_slice(sig).is_ok()
+        ring::hmac::verify(&self.mac, message.as_bytes(), sig).is_ok()
     }
 
     /// The lowercase hex HMAC-SHA256 of `message` (`/<hash>/<id>/<variant>?exp=…`).
     pub fn signature(&self, message: &str) -> String {
-        hex(&self.signature_bytes(message))
+        hex(self.signature_bytes(message).as_ref())
     }
 }
 
@@ -1225,10 +1219,11 @@ mod tests {
     #[test]
     fn a_key_verifies_its_own_signature_and_nothing_else() {
         let key = SigningKey::new("secret").expect("key");
-        let sig = key.signature_bytes("/h/id/public?exp=1");
+        let sig: Vec<u8> = key.signature_bytes("/h/id/public?exp=1").as_ref().to_vec();
+        assert_eq!(sig.len(), 32);
         assert!(key.verifies("/h/id/public?exp=1", &sig));
         assert!(!key.verifies("/h/id/public?exp=2", &sig));
-        let mut flipped = sig;
+        let mut flipped = sig.clone();
         flipped[31] ^= 1;
         assert!(!key.verifies("/h/id/public?exp=1", &flipped));
         assert!(!key.verifies("/h/id/public?exp=1", &sig[..31]));
@@ -1301,5 +1296,12 @@ mod tests {
         let key = SigningKey::new("k").unwrap();
         assert_eq!(key.signature("m").len(), 64);
         assert!(SigningKey::new("").is_err());
+        // RFC 4231, test case 2: HMAC-SHA256 as Cloudflare computes it, lowercase hex.
+        assert_eq!(
+            SigningKey::new("Jefe")
+                .unwrap()
+                .signature("what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

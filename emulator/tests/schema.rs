@@ -116,13 +116,11 @@ const GROUPS: &[(&str, &[Op])] = &[
 /// The spec's operations the emulator does not serve (it answers them 404 or 405, as any
 /// unknown path), by path prefix, with the reason. Every operation of the spec is
 /// either here or in [`GROUPS`]; the test below fails otherwise.
-const NOT_EMULATED: &[(&str, &str, &str)] = &[
-    (
-        "",
-        "/v2/sourcingkit",
-        "Sourcing Kit migrations copy from remote buckets: out of the emulator's scope",
-    ),
-];
+const NOT_EMULATED: &[(&str, &str, &str)] = &[(
+    "",
+    "/v2/sourcingkit",
+    "Sourcing Kit migrations copy from remote buckets: out of the emulator's scope",
+)];
 
 /// Whether NOT_EMULATED lists `method` `path` (an empty method matches every method).
 fn not_emulated(method: &str, path: &str) -> bool {
