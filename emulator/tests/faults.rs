@@ -405,6 +405,7 @@ fn binary_help_lists_every_flag_with_its_default() {
         "--rate-limits",
         "--rate-limit-scale",
         "--batch-token-ttl",
+        "--flexible-variants",
     ] {
         let line = flags
             .iter()
@@ -412,7 +413,7 @@ fn binary_help_lists_every_flag_with_its_default() {
             .unwrap_or_else(|| panic!("{flag} is not listed:\n{help}"));
         assert!(line.contains("[default: "), "{flag} has no default: {line}");
     }
-    assert_eq!(flags.len(), 15, "a flag without a check here:\n{help}");
+    assert_eq!(flags.len(), 16, "a flag without a check here:\n{help}");
     for bad in [
         &["--fail-5xx-percent", "101"][..],
         &["--port", "x"],
