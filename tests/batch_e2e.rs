@@ -49,6 +49,25 @@ fn api_requests(emu: &EmulatorHandle) -> u64 {
     emu.request_count() - emu.batch_request_count()
 }
 
+/// Uploads `n` images named `<prefix>-<i>.png`, `concurrency` at a time.
+async fn upload_many(
+    client: &Client,
+    n: usize,
+    prefix: &str,
+    concurrency: usize,
+) -> Vec<cloudflare_images::Result<types::Image>> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..n)
+        .map(|i| {
+            let client = client.clone();
+            let name = format!("{prefix}-{i}.png");
+            async move { client.v1().create().file(PIXEL_PNG, name).send().await }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
 #[tokio::test]
 async fn image_operations_go_through_the_batch_host() {
     let (emu, client) = start(false).await;
@@ -237,24 +256,9 @@ async fn batch_host_works_past_the_global_limit() {
 /// queued for a connection arrive in the next, and the server refuses some.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paced_batch_uploads_meet_no_429_at_the_token_limit() {
-    use futures_util::StreamExt;
     let (emu, client) = start(true).await;
     let uploads = 4 * 200;
-    let results: Vec<_> = futures_util::stream::iter(0..uploads)
-        .map(|i| {
-            let client = client.clone();
-            async move {
-                client
-                    .v1()
-                    .create()
-                    .file(PIXEL_PNG, format!("paced-{i}.png"))
-                    .send()
-                    .await
-            }
-        })
-        .buffer_unordered(128)
-        .collect()
-        .await;
+    let results = upload_many(&client, uploads, "paced", 128).await;
     let failed = results.iter().filter(|r| r.is_err()).count();
     assert_eq!(failed, 0, "{:?}", results.iter().find(|r| r.is_err()));
     assert_eq!(emu.rate_limited_count(), 0);
@@ -312,7 +316,6 @@ async fn paced_api_requests_meet_no_429_at_the_global_limit() {
 /// it, until the deadline).
 #[tokio::test]
 async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
-    use futures_util::StreamExt;
     let emu = Emulator::start_with(Config {
         api_token: Some(TOKEN.into()),
         ..Config::default()
@@ -330,21 +333,7 @@ async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
         .retry_policy(RetryPolicy::none())
         .build()
         .expect("client builds");
-    let results: Vec<_> = futures_util::stream::iter(0..4)
-        .map(|i| {
-            let client = client.clone();
-            async move {
-                client
-                    .v1()
-                    .create()
-                    .file(PIXEL_PNG, format!("one-place-{i}.png"))
-                    .send()
-                    .await
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
+    let results = upload_many(&client, 4, "one-place", 4).await;
     for r in &results {
         assert!(r.is_ok(), "{r:?}");
     }
