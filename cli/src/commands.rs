@@ -473,6 +473,28 @@ pub async fn keys_delete(client: &Client, name: &str) -> CliResult<()> {
 // Stats
 
 /// `cfimg stats`.
+/// `cfimg config`: sets the account's flexible-variants switch and prints the setting
+/// the API answers with.
+pub async fn config(client: &Client, flexible_variants: bool) -> CliResult<()> {
+    let config = client
+        .v1()
+        .config()
+        .edit()
+        .flexible_variants(flexible_variants)
+        .send()
+        .await?;
+    let now = config.flexible_variants.unwrap_or(flexible_variants);
+    if output::machine() {
+        print_json(&json!({ "flexible_variants": now }));
+    } else {
+        print_out(&format!(
+            "flexible variants: {}\n",
+            if now { "on" } else { "off" }
+        ));
+    }
+    Ok(())
+}
+
 pub async fn stats(client: &Client) -> CliResult<()> {
     let stats = client.v1().stats().get().send().await?;
     let count = stats.count.unwrap_or_default();

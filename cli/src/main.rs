@@ -152,6 +152,14 @@ Examples:
     Keys(KeysCommand),
     /// Show how many images are stored and allowed.
     Stats,
+    /// Change the account's Images settings (PATCH v1/config).
+    #[command(after_help = "\
+Example:
+  cfimg config --flexible-variants on   # allow w=400,h=300 in place of a variant name
+
+Flexible variants are off on a new account, on Cloudflare as in the local emulator:
+delivery URLs with options instead of a variant name are refused until then.")]
+    Config(ConfigArgs),
     /// Create a one-time upload URL for a browser or device (no credentials needed to use it).
     #[command(after_help = "\
 Examples:
@@ -345,6 +353,14 @@ impl UploadArgs {
             batch_rate: self.batch_rate,
         }
     }
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Allow (on) or refuse (off) flexible variants: options like `w=400,h=300` in place
+    /// of a variant name in delivery URLs.
+    #[arg(long, value_name = "on|off", action = clap::ArgAction::Set, required = true, value_parser = clap::builder::BoolishValueParser::new())]
+    flexible_variants: bool,
 }
 
 #[derive(Debug, Args)]
@@ -700,6 +716,7 @@ async fn dispatch(backend: &Backend, command: Command) -> CliResult<()> {
             KeysCommand::Delete { name } => commands::keys_delete(client, &name).await,
         },
         Command::Stats => commands::stats(client).await,
+        Command::Config(a) => commands::config(client, a.flexible_variants).await,
         Command::DirectUpload(a) => {
             let o = commands::DirectOptions {
                 id: a.fields.id,

@@ -469,11 +469,17 @@ fn against_an_emulator_through_environment_credentials() {
     let url = json(&r.stdout)["url"].as_str().unwrap().to_string();
     assert!(url.contains("exp=") && url.contains("sig="));
     let (signed, unsigned) = rt.block_on(async {
-        let signed = reqwest::get(&url).await.unwrap();
+        // With the SDK's TLS: its default `rustls` feature leaves reqwest without a
+        // crypto provider of its own (a plain `reqwest::get` panics in a lone cfimg build).
+        let http = cloudflare_images::http_client_builder()
+            .unwrap()
+            .build()
+            .unwrap();
+        let signed = http.get(&url).send().await.unwrap();
         let status = signed.status().as_u16();
         let bytes = signed.bytes().await.unwrap();
         let plain = url.split('?').next().unwrap();
-        let unsigned = reqwest::get(plain).await.unwrap().status().as_u16();
+        let unsigned = http.get(plain).send().await.unwrap().status().as_u16();
         ((status, bytes), unsigned)
     });
     assert_eq!(signed.0, 200);
@@ -1160,4 +1166,52 @@ fn small_fixes() {
             assert!(r.stdout.contains(flag), "{command} {flag}");
         }
     }
+}
+
+/// `cfimg config --flexible-variants on|off` sets the account's switch (PATCH v1/config);
+/// against the embedded emulator it is kept in the data directory, where the next run (or
+/// any emulator on that folder) finds it.
+#[test]
+fn config_turns_flexible_variants_on_and_off() {
+    let data = tempfile::tempdir().unwrap();
+    let on = ok(
+        &mut local(data.path()),
+        &["config", "--flexible-variants", "on"],
+    );
+    assert_eq!(on.stdout, "flexible variants: on\n");
+    // An emulator on the same folder sees it: an empty PATCH reports the setting.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seen = runtime.block_on(async {
+        let emu = Emulator::start_with(Config {
+            data_dir: Some(data.path().to_path_buf()),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let client = cloudflare_images::Client::builder()
+            .api_token("t")
+            .account_id(emu.account_id())
+            .base_url(emu.base_url())
+            .build()
+            .unwrap();
+        let config = client.v1().config().edit().send().await.unwrap();
+        emu.shutdown().await;
+        config.flexible_variants
+    });
+    assert_eq!(seen, Some(true));
+    let off = ok(
+        &mut local(data.path()),
+        &["config", "--flexible-variants", "off", "--json"],
+    );
+    assert_eq!(
+        json(&off.stdout),
+        serde_json::json!({"flexible_variants": false})
+    );
+    let bad = run(
+        &mut local(data.path()),
+        &["config", "--flexible-variants", "maybe"],
+    );
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let missing = run(&mut local(data.path()), &["config"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
 }
