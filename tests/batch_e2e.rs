@@ -23,24 +23,35 @@ fn meta(image: &types::Image) -> Value {
     Value::Object(image.meta.clone().map(Map::from).unwrap_or_default())
 }
 
-async fn start(rate_limits: bool) -> (EmulatorHandle, Client) {
+/// An emulator with `config` (and the test token) and a client for it and its batch host,
+/// without retries, tuned by `tune`.
+async fn start_with(
+    config: Config,
+    tune: impl FnOnce(cloudflare_images::ClientBuilder) -> cloudflare_images::ClientBuilder,
+) -> (EmulatorHandle, Client) {
     let emu = Emulator::start_with(Config {
         api_token: Some(TOKEN.into()),
-        rate_limits,
-        ..Config::default()
+        ..config
     })
     .await
     .expect("emulator starts");
-    let client = Client::builder()
+    let builder = Client::builder()
         .api_token(TOKEN)
         .account_id(emu.account_id())
         .base_url(emu.base_url())
         .batch_url(emu.batch_url())
-        .batch_api(2)
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("client builds");
+        .retry_policy(RetryPolicy::none());
+    let client = tune(builder).build().expect("client builds");
     (emu, client)
+}
+
+/// Batch mode with two tokens.
+async fn start(rate_limits: bool) -> (EmulatorHandle, Client) {
+    let config = Config {
+        rate_limits,
+        ..Config::default()
+    };
+    start_with(config, |b| b.batch_api(2)).await
 }
 
 /// Requests the emulator received on the API (everything but the batch host; this test
@@ -275,26 +286,15 @@ async fn paced_batch_uploads_meet_no_429_at_the_token_limit() {
 async fn paced_api_requests_meet_no_429_at_the_global_limit() {
     use futures_util::StreamExt;
     let scale = 0.01;
-    let emu = Emulator::start_with(Config {
-        api_token: Some(TOKEN.into()),
+    let global = cloudflare_images::RateLimit::cloudflare_global();
+    let scaled = cloudflare_images::RateLimit::new(global.requests(), global.per().mul_f64(scale))
+        .expect("a rate");
+    let config = Config {
         rate_limits: true,
         rate_limit_scale: scale,
         ..Config::default()
-    })
-    .await
-    .expect("emulator starts");
-    let global = cloudflare_images::RateLimit::cloudflare_global();
-    let client = Client::builder()
-        .api_token(TOKEN)
-        .account_id(emu.account_id())
-        .base_url(emu.base_url())
-        .rate_limit(
-            cloudflare_images::RateLimit::new(global.requests(), global.per().mul_f64(scale))
-                .expect("a rate"),
-        )
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("client builds");
+    };
+    let (emu, client) = start_with(config, |b| b.rate_limit(scaled)).await;
     let results: Vec<_> = futures_util::stream::iter(0..1500)
         .map(|_| {
             let client = client.clone();
@@ -316,23 +316,12 @@ async fn paced_api_requests_meet_no_429_at_the_global_limit() {
 /// it, until the deadline).
 #[tokio::test]
 async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
-    let emu = Emulator::start_with(Config {
-        api_token: Some(TOKEN.into()),
-        ..Config::default()
+    let (emu, client) = start_with(Config::default(), |b| {
+        b.batch_api(1)
+            .max_connections(1)
+            .timeout(std::time::Duration::from_secs(10))
     })
-    .await
-    .expect("emulator starts");
-    let client = Client::builder()
-        .api_token(TOKEN)
-        .account_id(emu.account_id())
-        .base_url(emu.base_url())
-        .batch_url(emu.batch_url())
-        .batch_api(1)
-        .max_connections(1)
-        .timeout(std::time::Duration::from_secs(10))
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("client builds");
+    .await;
     let results = upload_many(&client, 4, "one-place", 4).await;
     for r in &results {
         assert!(r.is_ok(), "{r:?}");

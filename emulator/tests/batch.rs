@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use cloudflare_images_emulator::{Config, FaultConfig};
@@ -434,44 +433,25 @@ async fn batch_requests_never_count_against_the_global_window() {
     assert_eq!(count(&answers, 429), 1);
 }
 
-/// Kills the child process when dropped.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn binary_prints_the_batch_url_and_takes_the_rate_flags() {
-    let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
-        .args([
+    let (child, banner) = Binary::start(
+        &[
             "--port",
             "0",
             "--token",
             "bin-token",
             "--account-id",
             "acct",
-        ])
-        .args(["--rate-limit-scale", "0.01", "--batch-token-ttl", "120"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut child = KillOnDrop(child);
-    let stdout = child.0.stdout.take().expect("stdout");
-    let (first, second) = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let (mut first, mut second) = (String::new(), String::new());
-        reader.read_line(&mut first)?;
-        reader.read_line(&mut second)?;
-        Ok::<_, std::io::Error>((first, second))
-    })
-    .await
-    .expect("join")
-    .expect("read");
+            "--rate-limit-scale",
+            "0.01",
+            "--batch-token-ttl",
+            "120",
+        ],
+        2,
+    )
+    .await;
+    let (first, second) = (&banner[0], &banner[1]);
     let base = first.trim().to_owned();
     assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/client/v4"));
     let batch = second

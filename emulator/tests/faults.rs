@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -313,20 +312,10 @@ async fn shutdown_frees_the_port() {
 // ----------------------------------------------------------------------------------------------
 // The binary
 
-/// Kills the child process when dropped (also when an assertion fails).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn binary_prints_base_url_and_applies_flags() {
-    let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
-        .args([
+    let (child, banner) = Binary::start(
+        &[
             "--port",
             "0",
             "--token",
@@ -335,20 +324,11 @@ async fn binary_prints_base_url_and_applies_flags() {
             "acct",
             "--rate-limit-after",
             "1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut child = KillOnDrop(child);
-    let stdout = child.0.stdout.take().expect("stdout");
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
-    })
-    .await
-    .expect("join")
-    .expect("read");
+        ],
+        1,
+    )
+    .await;
+    let line = &banner[0];
     let base = line.trim().to_owned();
     assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/client/v4"));
     let http = reqwest::Client::new();
@@ -447,7 +427,7 @@ async fn binary_survives_a_closed_stdout() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut child = KillOnDrop(child);
+    let mut child = Binary(child);
     let http = reqwest::Client::new();
     let url = format!(
         "http://127.0.0.1:{port}/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/stats"

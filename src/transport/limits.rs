@@ -133,7 +133,9 @@ impl Limits {
                 rate,
                 window: Mutex::new(Window {
                     in_flight: 0,
-                    done: VecDeque::with_capacity(rate.requests as usize),
+                    // Grows as needed: a caller's `RateLimit::new(u32::MAX, ..)` must not
+                    // reserve 64 GiB up front.
+                    done: VecDeque::with_capacity((rate.requests as usize).min(1024)),
                     last_admitted: None,
                 }),
                 completed: tokio::sync::Notify::new(),
@@ -347,5 +349,21 @@ mod tests {
         // ...and the fourth keeps the schedule: 4 s, not 4.5 s.
         drop(limits.admit(far).await.ok().expect("fourth"));
         assert_eq!(Instant::now() - start, Duration::from_secs(4));
+    }
+
+    /// A limit too high to bind (a raised account, a benchmark) costs no memory up front.
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_limit_reserves_nothing() {
+        let limits = Limits::new(RateLimit::new(u32::MAX, Duration::from_secs(1)));
+        let far = Instant::now() + Duration::from_secs(1);
+        for _ in 0..3 {
+            drop(limits.admit(far).await.ok().expect("admitted"));
+        }
+        let Some(pacing) = &limits.pacing else {
+            panic!("pacing")
+        };
+        let window = pacing.window.lock().unwrap();
+        assert_eq!(window.done.len(), 3);
+        assert!(window.done.capacity() <= 1024);
     }
 }

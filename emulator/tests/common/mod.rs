@@ -187,3 +187,43 @@ pub fn now_secs() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+/// The emulator binary running in a child process; killed (and reaped) when dropped, also
+/// when an assertion fails.
+pub struct Binary(pub std::process::Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Binary {
+    /// Starts the binary with `args` and reads the first `lines` lines of its banner.
+    pub async fn start(args: &[&str], lines: usize) -> (Binary, Vec<String>) {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let mut binary = Binary(child);
+        let stdout = binary.0.stdout.take().expect("stdout");
+        let banner = tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            (0..lines)
+                .map(|_| {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).map(|_| line.trim().to_owned())
+                })
+                .collect::<std::io::Result<Vec<_>>>()
+        })
+        .await
+        .expect("join")
+        .expect("the banner");
+        (binary, banner)
+    }
+}
