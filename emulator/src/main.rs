@@ -134,16 +134,16 @@ async fn main() -> ExitCode {
         }
     };
     // The first line is the bare base URL (scripts and tests read it); the second names
-    // the batch URL. One write, and its error ignored: a reader that took the first line and
-    // closed the pipe must not take the server down (println! would panic on EPIPE).
-    {
-        use std::io::Write as _;
-        let banner = format!("{}\nbatch: {}\n", emulator.base_url(), emulator.batch_url());
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
-    }
-    eprintln!(
-        "Cloudflare Images emulator listening.\n  API base URL: {}\n  batch URL:    {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>\n  rate limits:  {}",
+    // the batch URL. Then the human banner on stderr. Each is one write whose error is
+    // ignored: a reader that took what it needed and closed either pipe must not take the
+    // server down (println!/eprintln! panic on EPIPE).
+    use std::io::Write as _;
+    let banner = format!("{}\nbatch: {}\n", emulator.base_url(), emulator.batch_url());
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    drop(out);
+    let human = format!(
+        "Cloudflare Images emulator listening.\n  API base URL: {}\n  batch URL:    {}\n  account id:   {}\n  delivery:     {}/{}/<image_id>/<variant>\n  rate limits:  {}\n",
         emulator.base_url(),
         emulator.batch_url(),
         emulator.account_id(),
@@ -151,6 +151,7 @@ async fn main() -> ExitCode {
         emulator.account_hash(),
         limits,
     );
+    let _ = std::io::stderr().write_all(human.as_bytes());
     std::future::pending::<()>().await;
     ExitCode::SUCCESS
 }

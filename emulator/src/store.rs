@@ -486,10 +486,27 @@ impl Store {
                 std::fs::create_dir_all(dir.join("blobs"))?;
                 let conn = Connection::open(dir.join("images.db")).map_err(to_io)?;
                 conn.busy_timeout(Duration::from_secs(30)).map_err(to_io)?;
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| {
-                    r.get::<_, String>(0)
-                })
-                .map_err(to_io)?;
+                // Switching to WAL needs the database to itself, and SQLite may answer
+                // SQLITE_BUSY at once, without the busy handler, while another process
+                // opens the same new database: retry for as long as the busy timeout.
+                let started = std::time::Instant::now();
+                loop {
+                    match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| {
+                        r.get::<_, String>(0)
+                    }) {
+                        Ok(_) => break,
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if matches!(
+                                e.code,
+                                rusqlite::ErrorCode::DatabaseBusy
+                                    | rusqlite::ErrorCode::DatabaseLocked
+                            ) && started.elapsed() < Duration::from_secs(30) =>
+                        {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => return Err(to_io(e)),
+                    }
+                }
                 conn.pragma_update(None, "synchronous", "FULL")
                     .map_err(to_io)?;
                 (conn, Blobs::Disk(dir.join("blobs")))

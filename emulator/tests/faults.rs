@@ -412,7 +412,8 @@ fn binary_help_lists_every_flag_with_its_default() {
 }
 
 /// A reader that takes the first line and closes the pipe (as tests and scripts do) must not
-/// take the server down: its stdout here is a pipe whose reading end is already closed.
+/// take the server down: its stdout and stderr here are pipes whose reading ends are
+/// already closed.
 #[tokio::test]
 async fn binary_survives_a_closed_stdout() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -421,10 +422,12 @@ async fn binary_survives_a_closed_stdout() {
         .port();
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
+    let (err_reader, err_writer) = std::io::pipe().expect("pipe");
+    drop(err_reader);
     let child = Command::new(env!("CARGO_BIN_EXE_cloudflare-images-emulator"))
         .args(["--port", &port.to_string(), "--token", "t"])
         .stdout(writer)
-        .stderr(Stdio::null())
+        .stderr(err_writer)
         .spawn()
         .expect("spawn");
     let mut child = Binary(child);

@@ -42,7 +42,7 @@ impl Proc {
             .arg(dir)
             .args(["--token", TOKEN])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
         let stdout = child.stdout.take().expect("stdout");
@@ -51,7 +51,16 @@ impl Proc {
             .read_line(&mut line)
             .expect("base URL line");
         let base = line.trim().to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "got {base:?}");
+        if !base.starts_with("http://127.0.0.1:") {
+            // It exited: say why.
+            let mut why = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut why);
+            }
+            panic!("the emulator did not start (got {base:?}): {why}");
+        }
+        // Nothing reads stderr from here on: a full pipe must not block the emulator.
+        drop(child.stderr.take());
         Proc {
             child,
             api: format!("{base}/accounts/023e105f4ecef8ad9ca31a8372d0c353/images"),
