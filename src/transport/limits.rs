@@ -74,8 +74,10 @@ pub(crate) struct Limits {
 /// latency is kept low too: once the window is half full, admissions are spaced
 /// `per / requests` apart instead of bursting the rest, so a sustained run does
 /// not queue a window's worth of requests at the server at once (which made the
-/// latency, and the loss, a fifth of a 1-second window). A short job (under half
-/// a window) still goes at once.
+/// latency, and the loss, a fifth of a 1-second window). The gaps follow a
+/// schedule that a late admission catches up on (up to [`CATCH_UP`]), so the
+/// hiccups of a busy machine do not add up to a lower rate. A short job (under
+/// half a window) still goes at once.
 struct Pacing {
     rate: RateLimit,
     window: Mutex<Window>,
@@ -120,6 +122,11 @@ pub(crate) enum WouldPassDeadline {
     /// Pacing, or the cap on requests in flight.
     Waiting,
 }
+
+/// How far behind its schedule pacing may fall and still catch up (see
+/// `admit`): a few scheduler hiccups of a loaded machine, at most a tenth of
+/// the window. At 200 per second, a burst of at most 10.
+const CATCH_UP: Duration = Duration::from_millis(50);
 
 /// The longest a 429 pauses the client: Cloudflare's documented penalty (every
 /// call refused for 5 minutes), whatever a `Retry-After` asks.
@@ -181,6 +188,7 @@ impl Limits {
         let per = pacing.rate.per;
         let capacity = pacing.rate.requests as usize;
         let spacing = per / pacing.rate.requests;
+        let catch_up = spacing.max(CATCH_UP.min(per / 10));
         loop {
             // Registered before looking, so a completion between the look and
             // the wait is not missed.
@@ -203,15 +211,19 @@ impl Limits {
                         None => {
                             window.in_flight += 1;
                             // On the schedule, not when the wait happened to end: a
-                            // timer that fires late would otherwise stretch every
-                            // gap (1 ms late on 5 ms gaps loses a sixth of the rate).
-                            // Only for a wait that ended less than one gap late: after
-                            // a longer one (the window was full) the schedule restarts.
+                            // timer that fires late, or a caller busy elsewhere, would
+                            // otherwise lose its lateness for good (1 ms late on 5 ms
+                            // gaps loses a sixth of the rate), and a loaded machine is
+                            // late by more than a gap now and then. So up to
+                            // `catch_up` behind, the next admissions follow at once
+                            // until back on schedule (a short burst; the window's
+                            // slots still bound it). Further behind (the window was
+                            // full, or nothing was asked), the schedule restarts.
                             let on_schedule = window
                                 .last_admitted
                                 .filter(|_| occupied >= capacity / 2)
                                 .and_then(|t| t.checked_add(spacing))
-                                .filter(|t| *t <= now && now - *t < spacing)
+                                .filter(|t| *t <= now && now - *t < catch_up)
                                 .unwrap_or(now);
                             window.last_admitted = Some(on_schedule);
                             return Ok(Admission {
@@ -349,6 +361,36 @@ mod tests {
         // ...and the fourth keeps the schedule: 4 s, not 4.5 s.
         drop(limits.admit(far).await.ok().expect("fourth"));
         assert_eq!(Instant::now() - start, Duration::from_secs(4));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn falling_behind_by_less_than_the_catch_up_is_made_up() {
+        // 200 per second: gaps of 5 ms once 100 are in the window.
+        let limits = Limits::new(RateLimit::new(200, Duration::from_secs(1)));
+        let start = Instant::now();
+        let far = start + Duration::from_secs(100);
+        async fn admit_at(limits: &Limits, start: Instant, far: Instant) -> u128 {
+            drop(limits.admit(far).await.ok().expect("admitted"));
+            (Instant::now() - start).as_millis()
+        }
+        for _ in 0..101 {
+            admit_at(&limits, start, far).await;
+        }
+        // The 101st went at 5 ms. The caller comes back 30 ms after the 102nd's
+        // turn (10 ms): six turns were missed and go at once, then 5 ms gaps again.
+        tokio::time::advance(Duration::from_millis(35)).await;
+        let mut at = Vec::new();
+        for _ in 0..9 {
+            at.push(admit_at(&limits, start, far).await);
+        }
+        assert_eq!(at, [40, 40, 40, 40, 40, 40, 40, 45, 50]);
+        // 200 ms behind (more than the catch-up, 50 ms): the schedule restarts.
+        tokio::time::advance(Duration::from_millis(255)).await;
+        let mut at = Vec::new();
+        for _ in 0..3 {
+            at.push(admit_at(&limits, start, far).await);
+        }
+        assert_eq!(at, [305, 310, 315]);
     }
 
     /// A limit too high to bind (a raised account, a benchmark) costs no memory up front.
