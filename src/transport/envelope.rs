@@ -89,8 +89,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
             result: Some(result),
             ..
         }) => Ok(result),
-        // No `result` (or `null`): right for a type that has a "nothing".
-        Ok(Envelope { result: None, .. }) => serde_json::from_value(serde_json::Value::Null)
+        // No `result` (or `null`): right for a type that has a "nothing". From
+        // bytes, not `Value::Null`: the same deserializer as above, so each `T`'s
+        // decoder is compiled once, not twice (a user's build pays for each).
+        Ok(Envelope { result: None, .. }) => serde_json::from_slice(b"null")
             .map_err(|e| Error::decode(e, status, body).with_ray_id(ray_id)),
         Err(e) => match serde_json::from_slice::<Failure>(body) {
             // The result did not decode because there is none: a failure.

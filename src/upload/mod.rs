@@ -31,7 +31,6 @@ use futures_util::{Stream, StreamExt};
 use reqwest::multipart::{Form, Part};
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::api::types;
 use crate::error::{Error, Result};

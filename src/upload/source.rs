@@ -79,7 +79,7 @@ impl FileSource {
             }
             FileSource::Path { path } => {
                 let (file, length, filename, mime) = open_image_file(&path).await?;
-                let stream: ChunkStream = Box::pin(ReaderStream::with_capacity(file, CHUNK_SIZE));
+                let stream = reader_chunks(file);
                 (Some(stream), length, filename, mime)
             }
             FileSource::Reader {
@@ -102,8 +102,7 @@ impl FileSource {
                 head.truncate(got);
                 let mime = check_format(&head, &filename)?;
                 let chained = std::io::Cursor::new(head).chain(reader);
-                let stream: ChunkStream =
-                    Box::pin(ReaderStream::with_capacity(chained, CHUNK_SIZE));
+                let stream = reader_chunks(chained);
                 (Some(stream), length, filename, mime)
             }
         };
@@ -200,6 +199,20 @@ async fn read_head(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io:
 /// A body stream that reports progress and holds the source to its declared
 /// length: a file that grows or shrinks mid-upload fails the request instead of
 /// sending a body that disagrees with its `Content-Length`.
+/// `reader` as a stream of chunks of at most [`CHUNK_SIZE`], each read once
+/// (tokio-util's `ReaderStream` does the same; these few lines keep that crate
+/// out of every user's build).
+fn reader_chunks<R: AsyncRead + Send + Unpin + 'static>(reader: R) -> ChunkStream {
+    Box::pin(futures_util::stream::try_unfold(
+        reader,
+        |mut reader| async move {
+            let mut chunk = bytes::BytesMut::with_capacity(CHUNK_SIZE);
+            let read = reader.read_buf(&mut chunk).await?;
+            Ok((read > 0).then(|| (chunk.freeze(), reader)))
+        },
+    ))
+}
+
 struct Counted {
     inner: ChunkStream,
     sent: u64,
