@@ -196,9 +196,6 @@ async fn read_head(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io:
     Ok(filled)
 }
 
-/// A body stream that reports progress and holds the source to its declared
-/// length: a file that grows or shrinks mid-upload fails the request instead of
-/// sending a body that disagrees with its `Content-Length`.
 /// `reader` as a stream of chunks of at most [`CHUNK_SIZE`], each read once
 /// (tokio-util's `ReaderStream` does the same; these few lines keep that crate
 /// out of every user's build).
@@ -213,6 +210,9 @@ fn reader_chunks<R: AsyncRead + Send + Unpin + 'static>(reader: R) -> ChunkStrea
     ))
 }
 
+/// A body stream that reports progress and holds the source to its declared
+/// length: a file that grows or shrinks mid-upload fails the request instead of
+/// sending a body that disagrees with its `Content-Length`.
 struct Counted {
     inner: ChunkStream,
     sent: u64,
