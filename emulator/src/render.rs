@@ -947,34 +947,22 @@ mod tests {
     #[test]
     fn output_format_choice() {
         use FormatOption::*;
-        assert_eq!(
-            choose_output(ImageFormat::Png, Auto, false, false),
-            Output::Png
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Png, Auto, true, false),
-            Output::Webp
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Jpeg, Auto, false, false),
-            Output::Jpeg
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Png, Jpeg, true, false),
-            Output::Jpeg
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Jpeg, Webp, false, false),
-            Output::Webp
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Gif, Webp, true, true),
-            Output::Gif
-        );
-        assert_eq!(
-            choose_output(ImageFormat::Gif, Auto, false, false),
-            Output::Gif
-        );
+        // (source, format=, Accept has WebP, animated) -> output
+        for (source, option, webp_accepted, animated, output) in [
+            (ImageFormat::Png, Auto, false, false, Output::Png),
+            (ImageFormat::Png, Auto, true, false, Output::Webp),
+            (ImageFormat::Jpeg, Auto, false, false, Output::Jpeg),
+            (ImageFormat::Png, Jpeg, true, false, Output::Jpeg),
+            (ImageFormat::Jpeg, Webp, false, false, Output::Webp),
+            (ImageFormat::Gif, Webp, true, true, Output::Gif),
+            (ImageFormat::Gif, Auto, false, false, Output::Gif),
+        ] {
+            assert_eq!(
+                choose_output(source, option, webp_accepted, animated),
+                output,
+                "{source:?} {option:?} webp={webp_accepted} animated={animated}"
+            );
+        }
     }
 
     fn tiff_with(tags: &[(u16, &[u8])], big: bool) -> Vec<u8> {

@@ -198,14 +198,21 @@ async fn read_head(reader: &mut (impl AsyncRead + Unpin), buf: &mut [u8]) -> io:
 
 /// `reader` as a stream of chunks of at most [`CHUNK_SIZE`], each read once
 /// (tokio-util's `ReaderStream` does the same; these few lines keep that crate
-/// out of every user's build).
+/// out of every user's build). Chunks are split off one buffer, so a reader
+/// that trickles a byte per read fills one allocation with many small chunks
+/// rather than allocating [`CHUNK_SIZE`] for each byte.
 fn reader_chunks<R: AsyncRead + Send + Unpin + 'static>(reader: R) -> ChunkStream {
+    use bytes::BufMut;
     Box::pin(futures_util::stream::try_unfold(
-        reader,
-        |mut reader| async move {
-            let mut chunk = bytes::BytesMut::with_capacity(CHUNK_SIZE);
-            let read = reader.read_buf(&mut chunk).await?;
-            Ok((read > 0).then(|| (chunk.freeze(), reader)))
+        (reader, bytes::BytesMut::new()),
+        |(mut reader, mut buffer)| async move {
+            if buffer.capacity() == 0 {
+                buffer.reserve(CHUNK_SIZE);
+            }
+            let read = reader
+                .read_buf(&mut (&mut buffer).limit(CHUNK_SIZE))
+                .await?;
+            Ok((read > 0).then(|| (buffer.split().freeze(), (reader, buffer))))
         },
     ))
 }
@@ -278,6 +285,65 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    /// Hands out `step` bytes per read.
+    struct Trickle {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let end = (self.at.saturating_add(self.step))
+                .min(self.data.len())
+                .min(self.at + buf.remaining());
+            let (at, data) = (self.at, std::mem::take(&mut self.data));
+            buf.put_slice(&data[at..end]);
+            self.data = data;
+            self.at = end;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn chunks_of(data: &[u8], step: usize) -> Vec<Bytes> {
+        let reader = Trickle {
+            data: data.to_vec(),
+            at: 0,
+            step,
+        };
+        block_on(
+            reader_chunks(reader)
+                .map(|c| c.unwrap())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn a_reader_becomes_chunks_of_at_most_chunk_size_in_order() {
+        let data: Vec<u8> = (0..3 * CHUNK_SIZE + 17).map(|i| (i % 251) as u8).collect();
+        let chunks = chunks_of(&data, usize::MAX);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [CHUNK_SIZE, CHUNK_SIZE, CHUNK_SIZE, 17]);
+        assert_eq!(chunks.concat(), data);
+    }
+
+    #[test]
+    fn a_trickling_reader_shares_one_buffer_between_its_chunks() {
+        let data: Vec<u8> = (0..1000).map(|i| (i % 251) as u8).collect();
+        let chunks = chunks_of(&data, 1);
+        assert_eq!(chunks.len(), 1000);
+        assert_eq!(chunks.concat(), data);
+        // Each byte sits right after the previous one: one allocation, not 1,000
+        // allocations of CHUNK_SIZE.
+        for pair in chunks.windows(2) {
+            assert_eq!(pair[1].as_ptr(), pair[0].as_ptr().wrapping_add(1));
+        }
     }
 
     #[test]
