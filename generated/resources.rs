@@ -134,7 +134,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/{image_id}`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     creator: ::std::option::Option<::std::string::String>,
     page: ::std::option::Option<u32>,
     per_page: ::std::option::Option<u32>,
@@ -178,9 +178,9 @@ impl<'a> V1ListRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImagesListResponseResult> {
         let Self { client, request_options, creator, page, per_page } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1",
         );
         operation.query_param("creator", creator.as_deref());
@@ -195,7 +195,7 @@ impl<'a> V1ListRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DeleteRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1DeleteRequest<'_> {
@@ -223,9 +223,9 @@ impl<'a> V1DeleteRequest<'a> {
         self,
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, image_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_delete",
-            crate::transport::Method::DELETE,
+            crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
         operation.path_param("image_id", &image_id);
@@ -238,7 +238,7 @@ impl<'a> V1DeleteRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1GetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1GetRequest<'_> {
@@ -264,9 +264,9 @@ impl<'a> V1GetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::Image> {
         let Self { client, request_options, image_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
         operation.path_param("image_id", &image_id);
@@ -279,10 +279,10 @@ impl<'a> V1GetRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1EditRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
     creator: ::std::option::Option<::std::string::String>,
-    metadata: ::std::option::Option<crate::transport::JsonObject>,
+    metadata: ::std::option::Option<crate::runtime::JsonObject>,
     require_signed_urls: ::std::option::Option<bool>,
 }
 impl ::std::fmt::Debug for V1EditRequest<'_> {
@@ -307,7 +307,7 @@ impl<'a> V1EditRequest<'a> {
     /// a `json!({..})`, a `#[derive(Serialize)]` struct); checked when sent.
     pub fn metadata(mut self, value: impl ::serde::Serialize) -> Self {
         self.metadata = ::std::option::Option::Some(
-            crate::transport::JsonObject::new(&value),
+            crate::runtime::JsonObject::new(&value),
         );
         self
     }
@@ -343,12 +343,12 @@ impl<'a> V1EditRequest<'a> {
         } = self;
         let body = types::ImagePatchRequest {
             creator,
-            metadata: metadata.map(crate::transport::JsonObject::into_map).transpose()?,
+            metadata: metadata.map(crate::runtime::JsonObject::into_map).transpose()?,
             require_signed_urls,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_edit",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
         operation.path_param("image_id", &image_id);
@@ -384,7 +384,7 @@ Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BatchTokenGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1BatchTokenGetRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -407,9 +407,9 @@ impl<'a> V1BatchTokenGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::BatchToken> {
         let Self { client, request_options } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_batch_token_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/batch_token",
         );
         operation.options(request_options);
@@ -447,7 +447,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}/blob`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BlobsGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1BlobsGetRequest<'_> {
@@ -473,9 +473,9 @@ impl<'a> V1BlobsGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<crate::Blob> {
         let Self { client, request_options, image_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_blobs_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}/blob",
         );
         operation.path_param("image_id", &image_id);
@@ -511,7 +511,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ConfigEditRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     flexible_variants: ::std::option::Option<bool>,
 }
 impl ::std::fmt::Debug for V1ConfigEditRequest<'_> {
@@ -543,9 +543,9 @@ impl<'a> V1ConfigEditRequest<'a> {
         let body = types::ConfigPatchRequest {
             flexible_variants,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_config_edit",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/config",
         );
         operation.json_body(&body)?;
@@ -586,7 +586,7 @@ Sends `POST /accounts/{account_id}/images/v1/direct_upload`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DirectUploadsCreateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     expiry: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
 impl ::std::fmt::Debug for V1DirectUploadsCreateRequest<'_> {
@@ -621,9 +621,9 @@ impl<'a> V1DirectUploadsCreateRequest<'a> {
         let body = types::ImageDirectUploadRequestV1 {
             expiry,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_direct_uploads_create",
-            crate::transport::Method::POST,
+            crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/direct_upload",
         );
         operation.json_body(&body)?;
@@ -689,7 +689,7 @@ Sends `PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1KeysListRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -712,9 +712,9 @@ impl<'a> V1KeysListRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_keys_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/keys",
         );
         operation.options(request_options);
@@ -726,7 +726,7 @@ impl<'a> V1KeysListRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysDeleteRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1KeysDeleteRequest<'_> {
@@ -752,9 +752,9 @@ impl<'a> V1KeysDeleteRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_keys_delete",
-            crate::transport::Method::DELETE,
+            crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
         operation.path_param("signing_key_name", &signing_key_name);
@@ -767,7 +767,7 @@ impl<'a> V1KeysDeleteRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysUpdateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1KeysUpdateRequest<'_> {
@@ -793,9 +793,9 @@ impl<'a> V1KeysUpdateRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_keys_update",
-            crate::transport::Method::PUT,
+            crate::runtime::Method::PUT,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
         operation.path_param("signing_key_name", &signing_key_name);
@@ -830,7 +830,7 @@ Sends `GET /accounts/{account_id}/images/v1/stats`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1StatsGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1StatsGetRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -853,9 +853,9 @@ impl<'a> V1StatsGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImagesStats> {
         let Self { client, request_options } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_stats_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/stats",
         );
         operation.options(request_options);
@@ -970,7 +970,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1VariantsListRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -993,9 +993,9 @@ impl<'a> V1VariantsListRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageVariantsResponse> {
         let Self { client, request_options } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants",
         );
         operation.options(request_options);
@@ -1007,7 +1007,7 @@ impl<'a> V1VariantsListRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsCreateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
     options: types::ImageVariantOptions,
@@ -1046,9 +1046,9 @@ impl<'a> V1VariantsCreateRequest<'a> {
             never_require_signed_urls,
             options,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_create",
-            crate::transport::Method::POST,
+            crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/variants",
         );
         operation.json_body(&body)?;
@@ -1061,7 +1061,7 @@ impl<'a> V1VariantsCreateRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsDeleteRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1VariantsDeleteRequest<'_> {
@@ -1089,9 +1089,9 @@ impl<'a> V1VariantsDeleteRequest<'a> {
         self,
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, variant_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_delete",
-            crate::transport::Method::DELETE,
+            crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
         operation.path_param("variant_id", &variant_id);
@@ -1104,7 +1104,7 @@ impl<'a> V1VariantsDeleteRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1VariantsGetRequest<'_> {
@@ -1130,9 +1130,9 @@ impl<'a> V1VariantsGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageVariantResponse> {
         let Self { client, request_options, variant_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
         operation.path_param("variant_id", &variant_id);
@@ -1145,7 +1145,7 @@ impl<'a> V1VariantsGetRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsEditRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
     options: types::ImageVariantOptions,
@@ -1191,9 +1191,9 @@ impl<'a> V1VariantsEditRequest<'a> {
             never_require_signed_urls,
             options,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_edit",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
         operation.path_param("variant_id", &variant_id);
@@ -1207,7 +1207,7 @@ impl<'a> V1VariantsEditRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetFlatRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
 impl ::std::fmt::Debug for V1VariantsGetFlatRequest<'_> {
@@ -1233,9 +1233,9 @@ impl<'a> V1VariantsGetFlatRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::ImageVariantDefinition> {
         let Self { client, request_options, variant_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v1_variants_get_flat",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}/flat",
         );
         operation.path_param("variant_id", &variant_id);
@@ -1340,7 +1340,7 @@ Sends `GET /accounts/{account_id}/images/v2`.*/
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2ListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     metadata_filters: ::std::vec::Vec<crate::pagination::MetadataFilter>,
     continuation_token: ::std::option::Option<::std::string::String>,
     creator: ::std::option::Option<::std::string::String>,
@@ -1419,9 +1419,9 @@ impl<'a> V2ListRequest<'a> {
             per_page,
             sort_order,
         } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2",
         );
         operation.query_param("continuation_token", continuation_token.as_deref());
@@ -1560,7 +1560,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     offset: ::std::option::Option<u32>,
 }
@@ -1597,9 +1597,9 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
         self,
     ) -> crate::Result<types::SourcingkitMigrationListResponseResult> {
         let Self { client, request_options, limit, offset } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
         operation.query_param("limit", limit.as_ref());
@@ -1613,7 +1613,7 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsCreateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     conflict_behaviour: ::std::option::Option<
         crate::api::open_enums::SourcingkitConflictBehaviour,
     >,
@@ -1696,9 +1696,9 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
             root_directory,
             source_id,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_create",
-            crate::transport::Method::POST,
+            crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
         operation.json_body(&body)?;
@@ -1711,7 +1711,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsDeleteRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitMigrationsDeleteRequest<'_> {
@@ -1739,9 +1739,9 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
         self,
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, migration_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_delete",
-            crate::transport::Method::DELETE,
+            crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
         operation.path_param("migration_id", &migration_id);
@@ -1754,7 +1754,7 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitMigrationsGetRequest<'_> {
@@ -1780,9 +1780,9 @@ impl<'a> V2SourcingKitMigrationsGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
         operation.path_param("migration_id", &migration_id);
@@ -1869,7 +1869,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleGetRequest<'_> {
@@ -1897,9 +1897,9 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
         self,
     ) -> crate::Result<types::SourcingkitMigrationProgressResponseResult> {
         let Self { client, request_options, migration_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_lifecycle_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle",
         );
         operation.path_param("migration_id", &migration_id);
@@ -1912,7 +1912,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleAbortRequest<'_> {
@@ -1938,9 +1938,9 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_lifecycle_abort",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/abort",
         );
         operation.path_param("migration_id", &migration_id);
@@ -1953,7 +1953,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleStartRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleStartRequest<'_> {
@@ -1979,9 +1979,9 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_lifecycle_start",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/start",
         );
         operation.path_param("migration_id", &migration_id);
@@ -1994,7 +1994,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
     limit: ::std::option::Option<u32>,
     offset: ::std::option::Option<u32>,
@@ -2034,9 +2034,9 @@ impl<'a> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
         self,
     ) -> crate::Result<types::SourcingkitMigrationLogListResponseResult> {
         let Self { client, request_options, migration_id, limit, offset } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_migrations_lifecycle_logs",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/logs",
         );
         operation.path_param("migration_id", &migration_id);
@@ -2187,7 +2187,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesListRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     name: ::std::option::Option<::std::string::String>,
     offset: ::std::option::Option<u32>,
@@ -2233,9 +2233,9 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
         self,
     ) -> crate::Result<types::SourcingkitSourceListResponseResult> {
         let Self { client, request_options, limit, name, offset } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_list",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
         operation.query_param("limit", limit.as_ref());
@@ -2250,7 +2250,7 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesCreateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,
     name: ::std::string::String,
@@ -2293,9 +2293,9 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
             secret,
             vendor,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_create",
-            crate::transport::Method::POST,
+            crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
         operation.json_body(&body)?;
@@ -2308,7 +2308,7 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesDeleteRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesDeleteRequest<'_> {
@@ -2336,9 +2336,9 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
         self,
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, source_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_delete",
-            crate::transport::Method::DELETE,
+            crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
         operation.path_param("source_id", &source_id);
@@ -2351,7 +2351,7 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesGetRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesGetRequest<'_> {
@@ -2377,9 +2377,9 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
     ///Sends the request and returns the `result` of Cloudflare's envelope.
     pub async fn send(self) -> crate::Result<types::SourcingkitSource> {
         let Self { client, request_options, source_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_get",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
         operation.path_param("source_id", &source_id);
@@ -2392,7 +2392,7 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesUpdateRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
     name: ::std::string::String,
 }
@@ -2422,9 +2422,9 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
         let body = types::SourcingkitSourceUpdateRequest {
             name,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_update",
-            crate::transport::Method::PATCH,
+            crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
         operation.path_param("source_id", &source_id);
@@ -2438,7 +2438,7 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesConnectivityRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesConnectivityRequest<'_> {
@@ -2466,9 +2466,9 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
         self,
     ) -> crate::Result<types::SourcingkitConnectivityCheckResponseResult> {
         let Self { client, request_options, source_id } = self;
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_connectivity",
-            crate::transport::Method::GET,
+            crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/connectivity",
         );
         operation.path_param("source_id", &source_id);
@@ -2481,7 +2481,7 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesPreCheckRequest<'a> {
     client: &'a Client,
-    request_options: crate::transport::RequestOptions,
+    request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,
     region: ::std::option::Option<::std::string::String>,
@@ -2534,9 +2534,9 @@ impl<'a> V2SourcingKitSourcesPreCheckRequest<'a> {
             secret,
             vendor,
         };
-        let mut operation = crate::transport::Operation::new(
+        let mut operation = crate::runtime::Operation::new(
             "v2_sourcing_kit_sources_pre_check",
-            crate::transport::Method::POST,
+            crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-precheck",
         );
         operation.json_body(&body)?;

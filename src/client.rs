@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
-use crate::transport::{
+use crate::runtime::{
     Config, Operation, Parts, RateLimit, Transport, DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
 };
@@ -161,7 +161,7 @@ impl Client {
     /// another account.
     pub fn with_account(&self, account_id: impl Into<String>) -> Result<Client> {
         let account_id = account_id.into();
-        crate::transport::path::check("account_id", &account_id)?;
+        crate::ids::check("account_id", &account_id)?;
         Ok(Client {
             transport: Arc::clone(&self.transport),
             account_id: account_id.into(),
@@ -472,8 +472,7 @@ impl ClientBuilder {
         let account_id = self.account_id.ok_or_else(|| {
             Error::config("no account id: call account_id() or set CLOUDFLARE_ACCOUNT_ID")
         })?;
-        crate::transport::path::check("account_id", &account_id)
-            .map_err(|e| Error::config(e.to_string()))?;
+        crate::ids::check("account_id", &account_id).map_err(|e| Error::config(e.to_string()))?;
         let base_url = self
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());

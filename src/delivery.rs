@@ -63,10 +63,11 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 
 use crate::client::Secret;
 use crate::error::{Error, Result};
+use crate::ids::SEGMENT;
 use crate::Client;
 
 /// Cloudflare's delivery origin.
@@ -77,13 +78,6 @@ pub const ZONE_PATH_PREFIX: &str = "/cdn-cgi/imagedelivery";
 
 /// The longest named variant Cloudflare accepts.
 pub const MAX_VARIANT_NAME_LEN: usize = 99;
-
-/// Bytes percent-encoded in an image id segment: all but RFC 3986 unreserved.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Bytes percent-encoded in the variant segment: as [`SEGMENT`], but the `=`
 /// and `,` of flexible-variant options stay literal.
@@ -568,7 +562,7 @@ fn check_account_hash(hash: &str) -> Result<()> {
 }
 
 fn check_image_id(id: &str) -> Result<()> {
-    crate::transport::path::check_delivery_id("the image id", id)
+    crate::ids::check_delivery_id("the image id", id)
 }
 
 /// Checks a DNS host name with an optional port (`images.example.com`,

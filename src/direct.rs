@@ -190,7 +190,7 @@ impl UploadToUrl {
             .multipart(Form::new().part("file", part))
             .build()
             .map_err(|e| Error::invalid_input("the request could not be built").with_source(e))?;
-        crate::transport::send_once(&http, request, self.timeout).await
+        crate::runtime::send_once(&http, request, self.timeout).await
     }
 }
 
@@ -266,7 +266,7 @@ impl WaitForUpload<'_> {
     /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error whose
     /// `source()` is an [`UploadWaitTimedOut`].
     pub async fn send(self) -> Result<types::Image> {
-        crate::transport::path::check("image_id", &self.id)?;
+        crate::ids::check("image_id", &self.id)?;
         if self.poll_interval.is_zero() {
             return Err(Error::invalid_input("the poll interval must not be zero"));
         }

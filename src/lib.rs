@@ -127,10 +127,11 @@ pub mod direct;
 pub mod error;
 pub mod error_code;
 mod finite;
+pub mod ids;
 pub mod pagination;
 pub mod retry;
+mod runtime;
 mod tls;
-mod transport;
 pub mod upload;
 
 pub use api::open_enums;
@@ -141,13 +142,13 @@ pub use client::{
 };
 pub use error::{ApiMessage, Error, ErrorKind, Result, TimeoutLimit};
 pub use error_code::ImagesErrorCode;
+pub use ids::MAX_ID_LEN;
 pub use retry::RetryPolicy;
-pub use tls::http_client_builder;
-pub use transport::path::MAX_ID_LEN;
-pub use transport::{
+pub use runtime::{
     RateLimit, BATCH_REQUESTS_PER_SECOND, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BATCH_URL,
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
 };
+pub use tls::http_client_builder;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {

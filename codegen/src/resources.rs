@@ -503,7 +503,7 @@ fn emit_operation(
                             .ident();
                         let json_object = inner.to_string().contains("serde_json :: Map");
                         let full = if json_object {
-                            quote!(::std::option::Option<crate::transport::JsonObject>)
+                            quote!(::std::option::Option<crate::runtime::JsonObject>)
                         } else {
                             prop_ty.ident()
                         };
@@ -517,7 +517,7 @@ fn emit_operation(
                         });
                         if json_object {
                             inits.push(quote!(#fident: #fident
-                                .map(crate::transport::JsonObject::into_map)
+                                .map(crate::runtime::JsonObject::into_map)
                                 .transpose()?));
                             continue;
                         }
@@ -675,7 +675,7 @@ fn emit_operation(
                 /// Takes anything that serializes to a JSON object (a `serde_json::Map`,
                 /// a `json!({..})`, a `#[derive(Serialize)]` struct); checked when sent.
                 pub fn #i(mut self, value: impl ::serde::Serialize) -> Self {
-                    self.#i = ::std::option::Option::Some(crate::transport::JsonObject::new(&value));
+                    self.#i = ::std::option::Option::Some(crate::runtime::JsonObject::new(&value));
                     self
                 }
             });
@@ -757,7 +757,7 @@ fn emit_operation(
         #[must_use = "a request does nothing until it is sent with `.send().await`"]
         pub struct #request<'a> {
             client: &'a Client,
-            request_options: crate::transport::RequestOptions,
+            request_options: crate::runtime::RequestOptions,
             #filter_field
             #(#field_defs,)*
         }
@@ -787,9 +787,9 @@ fn emit_operation(
             pub async fn send(self) -> crate::Result<#ret> {
                 let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
                 #body_build
-                let mut operation = crate::transport::Operation::new(
+                let mut operation = crate::runtime::Operation::new(
                     #flat,
-                    crate::transport::Method::#http_method,
+                    crate::runtime::Method::#http_method,
                     #template,
                 );
                 #(#joins)*

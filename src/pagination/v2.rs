@@ -296,9 +296,9 @@ async fn fetch_v2(
     pairs: &[(String, String)],
     token: Option<&str>,
 ) -> Result<types::ImagesListResponseV2Result> {
-    let mut operation = crate::transport::Operation::new(
+    let mut operation = crate::runtime::Operation::new(
         "v2_list",
-        crate::transport::Method::GET,
+        crate::runtime::Method::GET,
         "/accounts/{account_id}/images/v2",
     );
     // `continuation_token` first, as the generated method orders it.

@@ -34,7 +34,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt};
 
 use crate::api::types;
 use crate::error::{Error, Result};
-use crate::transport::{FormFactory, Method, Operation, Replay, RequestOptions};
+use crate::runtime::{FormFactory, Method, Operation, Replay, RequestOptions};
 use crate::Client;
 
 mod create_upload_url;
@@ -60,7 +60,7 @@ pub const MAX_IMAGE_BYTES: u64 = 10 * 1024 * 1024;
 /// The largest `metadata`, serialized: 1,024 bytes.
 pub const MAX_METADATA_BYTES: usize = 1024;
 /// The longest custom id: 1,024 characters.
-pub const MAX_CUSTOM_ID_LEN: usize = crate::transport::path::MAX_ID_LEN;
+pub const MAX_CUSTOM_ID_LEN: usize = crate::ids::MAX_ID_LEN;
 /// The size of the chunks a file or reader is streamed in: 64 KiB.
 pub const CHUNK_SIZE: usize = 64 * 1024;
 

@@ -53,7 +53,7 @@ pub(crate) fn validate_id_and_signing(
     require_signed_urls: Option<bool>,
 ) -> Result<()> {
     let Some(id) = id else { return Ok(()) };
-    crate::transport::path::check_custom_id(id)?;
+    crate::ids::check_custom_id(id)?;
     if require_signed_urls == Some(true) {
         return Err(Error::invalid_input(
             "an image with a custom id cannot require signed URLs (Cloudflare rejects the combination)",

@@ -20,7 +20,6 @@ mod batch;
 mod envelope;
 mod json;
 mod limits;
-pub(crate) mod path;
 
 use std::borrow::Cow;
 use std::fmt::Display;
@@ -134,10 +133,10 @@ impl Operation {
     }
 
     /// Fills `{name}` of the template; the value is checked against the path
-    /// rule ([`path::check`]) and encoded when the URL is built.
+    /// rule ([`crate::ids::check`]) and encoded when the URL is built.
     pub(crate) fn path_param(&mut self, name: &'static str, value: &impl Display) {
         let value = value.to_string();
-        if let Err(e) = path::check(name, &value) {
+        if let Err(e) = crate::ids::check(name, &value) {
             self.reject(e);
         }
         self.path.push((name, value));
@@ -408,7 +407,7 @@ impl Transport {
     /// The operation's URL on `base` (the API, or the batch host, which takes
     /// the template without its `/accounts/{account_id}` prefix).
     fn url(&self, base: &str, account_id: &str, operation: &Operation) -> Result<reqwest::Url> {
-        path::check("account_id", account_id)?;
+        crate::ids::check("account_id", account_id)?;
         let mut text = String::with_capacity(base.len() + operation.template.len() + 64);
         text.push_str(base);
         let mut rest = if base == self.base_url {
@@ -438,7 +437,7 @@ impl Transport {
                         Error::transport_message(format!("internal: no value for {{{name}}}"))
                     })?
             };
-            path::push_encoded(&mut text, value);
+            crate::ids::push_encoded(&mut text, value);
             rest = &rest[close + 1..];
         }
         text.push_str(rest);

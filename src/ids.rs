@@ -1,5 +1,6 @@
-//! The one rule for values that go into a URL path (image ids, variant and key
-//! names, the account id), and their encoding.
+//! Ids: the one rule for values that go into a URL path (image ids, variant and
+//! key names, the account id), and their percent-encoding, used by the runtime,
+//! uploads and delivery URLs alike.
 //!
 //! Every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`) is
 //! percent-encoded, `/` and `\` included, so the server decodes exactly the
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 pub const MAX_ID_LEN: usize = 1024;
 
 /// Everything but RFC 3986's unreserved characters.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
