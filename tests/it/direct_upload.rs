@@ -1,16 +1,14 @@
 //! Direct creator uploads end to end (emulator), the credential-free upload
 //! request (mock upload host), waiting for drafts, and blobs saved to files.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use cloudflare_images::direct::{image_status, wait_for_upload, UploadToUrl, UploadWaitTimedOut};
 use cloudflare_images::{Client, ErrorKind};
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
-use common::*;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;

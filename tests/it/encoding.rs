@@ -1,8 +1,6 @@
 //! Path parameters are percent-encoded on the way out and come back intact.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 #[tokio::test]

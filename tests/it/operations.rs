@@ -1,14 +1,12 @@
 //! One behaviour test per operation of the spec (34): the exact request that goes
 //! out and the typed value that comes back.
 
-mod common;
-
+use crate::common::*;
 use cloudflare_images::open_enums::{
     ImageVariantFit, ImageVariantSchemasMetadata, SourcingkitMigrationStatus, SourcingkitVendor,
 };
 use cloudflare_images::types;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
-use common::*;
 use serde_json::{json, Map, Value};
 
 const SOURCE: &str = "6f1bb1b4-6d4a-4ac5-9f2a-bb36d0fd1d1c";

@@ -1,11 +1,9 @@
 //! Retries: repeated only when repeating cannot do anything twice.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use cloudflare_images::{ErrorKind, RetryPolicy};
-use common::*;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 

@@ -2,8 +2,6 @@
 //! metadata from any `Serialize`; batches. Every test asserts what went out on the
 //! wire (or that nothing did).
 
-mod common;
-
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -12,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use cloudflare_images::batch::BatchUpload;
 use cloudflare_images::upload::{CHUNK_SIZE, MAX_IMAGE_BYTES};
 use cloudflare_images::ErrorKind;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
-use common::*;
 use serde::Serialize;
 use serde_json::json;
 use tokio::io::{AsyncRead, ReadBuf};

@@ -1,12 +1,10 @@
 //! Errors: Cloudflare envelopes, non-JSON error pages, lenient decoding, and input
 //! rejected before anything is sent.
 
-mod common;
-
 use std::error::Error as _;
 
+use crate::common::*;
 use cloudflare_images::ErrorKind;
-use common::*;
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
