@@ -59,6 +59,12 @@ impl Subscriber for Recorder {
 fn attempts_are_spans_with_their_outcome_and_no_secret() {
     let recorder = Recorder::default();
     let lines = Arc::clone(&recorder.lines);
+    // tracing caches each callsite's interest for the whole process. While only one
+    // dispatcher is registered, a callsite first reached on another test's thread
+    // (which has no subscriber) is cached as "never", and the recorder would miss
+    // the SDK's span. With a second dispatcher registered, tracing asks every
+    // registered one instead.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     tracing::subscriber::with_default(recorder, || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
