@@ -3,19 +3,25 @@
 //! test asserts the exact request that went out (method, raw path, raw query,
 //! headers, body) and that nothing else was sent.
 
-#![allow(dead_code)]
-
 use cloudflare_images::{Client, RetryPolicy};
 use serde_json::{json, Value};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+pub use crate::envelope::{failure, ok};
+
+/// The account id the harness's client is built with.
 pub const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+/// The API token the harness's client is built with.
 pub const TOKEN: &str = "test-token-7c1d";
+/// A UUID in Cloudflare's format, for ids in paths and results.
 pub const UUID: &str = "107b9558-dd06-4bbd-5fef-9c2c16bb7900";
 
+/// A mock server and an SDK client pointed at it.
 pub struct Harness {
+    /// The mock server; it records every request.
     pub server: MockServer,
+    /// A client for [`ACCOUNT`] with [`TOKEN`], whose base URL is the server's.
     pub client: Client,
 }
 
@@ -28,6 +34,7 @@ impl Harness {
         .await
     }
 
+    /// A client with `policy`.
     pub async fn with_retry(policy: RetryPolicy) -> Self {
         let server = MockServer::start().await;
         let client = Client::builder()
@@ -64,8 +71,7 @@ impl Harness {
 
     /// Every request gets `200` with Cloudflare's success envelope around `result`.
     pub async fn respond_ok(&self, result: Value) {
-        self.respond(ResponseTemplate::new(200).set_body_json(ok(result)))
-            .await;
+        self.respond(ok_response(result)).await;
     }
 
     /// The one request the server received; fails if it received any other number.
@@ -80,6 +86,7 @@ impl Harness {
         requests.remove(0)
     }
 
+    /// How many requests the server received.
     pub async fn request_count(&self) -> usize {
         self.server.received_requests().await.map_or(0, |r| r.len())
     }
@@ -136,22 +143,31 @@ impl Harness {
     }
 }
 
+/// The body [`Harness::expect`] expects.
 pub enum Body {
+    /// No body at all.
     Empty,
+    /// `application/json`, equal to this value.
     Json(Value),
+    /// `multipart/form-data` with exactly these parts, in order.
     Multipart(Vec<Part>),
 }
 
 /// One multipart part as it went over the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
+    /// The `name` of its `Content-Disposition`.
     pub name: String,
+    /// The `filename` of its `Content-Disposition`, if any.
     pub filename: Option<String>,
+    /// Its `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// Its bytes.
     pub value: Vec<u8>,
 }
 
 impl Part {
+    /// A text field.
     pub fn text(name: &str, value: &str) -> Part {
         Part {
             name: name.into(),
@@ -161,6 +177,7 @@ impl Part {
         }
     }
 
+    /// A file.
     pub fn file(name: &str, filename: &str, content_type: &str, value: &[u8]) -> Part {
         Part {
             name: name.into(),
@@ -171,6 +188,7 @@ impl Part {
     }
 }
 
+/// A request header's value, if present and text.
 pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers
         .get(name)
@@ -178,12 +196,9 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-pub fn ok(result: Value) -> Value {
-    json!({"success": true, "errors": [], "messages": [], "result": result})
-}
-
-pub fn failure(code: u32, message: &str) -> Value {
-    json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null})
+/// `200` with the success envelope around `result`.
+pub fn ok_response(result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(ok(result))
 }
 
 /// A realistic image as Cloudflare returns it.

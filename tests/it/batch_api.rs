@@ -6,17 +6,12 @@
 use chrono::Utc;
 use cloudflare_images::{Client, RetryPolicy};
 use serde_json::{json, Value};
+use test_support::harness::ok_response;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const API_TOKEN: &str = "account-api-token";
 const ACCOUNT: &str = "acc";
-
-fn envelope(result: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "success": true, "errors": [], "messages": [], "result": result
-    }))
-}
 
 fn image(id: &str) -> Value {
     json!({"id": id, "filename": "a.png", "requireSignedURLs": false, "variants": [],
@@ -24,7 +19,7 @@ fn image(id: &str) -> Value {
 }
 
 fn token(name: &str, expires_in: chrono::Duration) -> ResponseTemplate {
-    envelope(json!({"token": name, "expiresAt": (Utc::now() + expires_in).to_rfc3339()}))
+    ok_response(json!({"token": name, "expiresAt": (Utc::now() + expires_in).to_rfc3339()}))
 }
 
 fn auth(request: &Request) -> String {
@@ -56,14 +51,14 @@ async fn setup(tokens: usize) -> Setup {
         .unwrap();
     Mock::given(method("GET"))
         .and(path("/client/v4/accounts/acc/images/v1/stats"))
-        .respond_with(envelope(
+        .respond_with(ok_response(
             json!({"count": {"allowed": 100000, "current": 1}}),
         ))
         .mount(&api)
         .await;
     Mock::given(method("GET"))
         .and(path("/images/v1/pets%2Fcat"))
-        .respond_with(envelope(image("pets/cat")))
+        .respond_with(ok_response(image("pets/cat")))
         .mount(&batch)
         .await;
     Setup { api, batch, client }
@@ -173,12 +168,12 @@ async fn uploads_and_v2_listing_use_the_batch_host() {
         .await;
     Mock::given(method("POST"))
         .and(path("/images/v1"))
-        .respond_with(envelope(image("up")))
+        .respond_with(ok_response(image("up")))
         .mount(&s.batch)
         .await;
     Mock::given(method("GET"))
         .and(path("/images/v2"))
-        .respond_with(envelope(
+        .respond_with(ok_response(
             json!({"images": [image("up")], "continuation_token": null}),
         ))
         .mount(&s.batch)
@@ -243,7 +238,7 @@ async fn batch_mode_is_a_view_of_the_same_client() {
     // Without batch mode a served operation goes to the API.
     Mock::given(method("GET"))
         .and(path("/client/v4/accounts/acc/images/v1/x"))
-        .respond_with(envelope(image("x")))
+        .respond_with(ok_response(image("x")))
         .mount(&s.api)
         .await;
     plain.v1().get("x").send().await.unwrap();

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use cloudflare_images::direct::{image_status, wait_for_upload, UploadToUrl, UploadWaitTimedOut};
 use cloudflare_images::{Client, ErrorKind};
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
 use serde_json::json;
+use test_support::harness::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,7 +1,7 @@
 //! Path parameters are percent-encoded on the way out and come back intact.
 
-use crate::common::*;
 use serde_json::json;
+use test_support::harness::*;
 
 #[tokio::test]
 async fn image_ids_are_percent_encoded_in_paths() {

@@ -3,9 +3,9 @@
 
 use std::error::Error as _;
 
-use crate::common::*;
 use cloudflare_images::ErrorKind;
 use serde_json::json;
+use test_support::harness::*;
 use wiremock::ResponseTemplate;
 
 #[tokio::test]

@@ -9,8 +9,6 @@
 //! Run one feature with `cargo test --test it <module>::`, e.g.
 //! `cargo test --test it hostile::`.
 
-mod common;
-
 mod batch_api;
 mod batch_e2e;
 mod delivery;

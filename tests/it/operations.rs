@@ -1,13 +1,13 @@
 //! One behaviour test per operation of the spec (34): the exact request that goes
 //! out and the typed value that comes back.
 
-use crate::common::*;
 use cloudflare_images::open_enums::{
     ImageVariantFit, ImageVariantSchemasMetadata, SourcingkitMigrationStatus, SourcingkitVendor,
 };
 use cloudflare_images::types;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use serde_json::{json, Map, Value};
+use test_support::harness::*;
 
 const SOURCE: &str = "6f1bb1b4-6d4a-4ac5-9f2a-bb36d0fd1d1c";
 const MIGRATION: &str = "0c7a3e54-6e2b-4a7b-8a5f-5b9d6e1f2a3b";

@@ -14,6 +14,7 @@ use cloudflare_images::types::V2ListSortOrder;
 use cloudflare_images::{Client, ErrorKind, RetryPolicy};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
+use test_support::harness::ok_response;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -53,12 +54,6 @@ fn num(req: &Request, name: &str, default: usize) -> usize {
     param(req, name).map_or(default, |v| v.parse().expect("numeric parameter"))
 }
 
-fn envelope(result: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({
-        "success": true, "errors": [], "messages": [], "result": result,
-    }))
-}
-
 impl Respond for PageServer {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         self.log.lock().unwrap().push((
@@ -72,7 +67,7 @@ impl Respond for PageServer {
             Mode::V1 => {
                 let per_page = num(req, "per_page", 100);
                 let page = num(req, "page", 1);
-                envelope(json!({ "images": slice((page - 1) * per_page, per_page) }))
+                ok_response(json!({ "images": slice((page - 1) * per_page, per_page) }))
             }
             Mode::V2 | Mode::V2Repeat { .. } | Mode::V2FailAt(_) => {
                 let per_page = num(req, "per_page", 1000);
@@ -90,12 +85,14 @@ impl Respond for PageServer {
                     _ if next < self.items.len() => json!(format!("tok-{next}")),
                     _ => Value::Null,
                 };
-                envelope(json!({ "images": slice(offset, per_page), "continuation_token": token }))
+                ok_response(
+                    json!({ "images": slice(offset, per_page), "continuation_token": token }),
+                )
             }
             Mode::Offset(key) => {
                 let limit = num(req, "limit", 25);
                 let offset = num(req, "offset", 0);
-                envelope(json!({ key: slice(offset, limit) }))
+                ok_response(json!({ key: slice(offset, limit) }))
             }
         }
     }

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::common::*;
 use cloudflare_images::{ErrorKind, RetryPolicy};
 use serde_json::json;
+use test_support::harness::*;
 use wiremock::ResponseTemplate;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use cloudflare_images::batch::BatchUpload;
 use cloudflare_images::upload::{CHUNK_SIZE, MAX_IMAGE_BYTES};
 use cloudflare_images::ErrorKind;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use serde::Serialize;
 use serde_json::json;
+use test_support::harness::*;
 use tokio::io::{AsyncRead, ReadBuf};
 use wiremock::matchers::any;
 use wiremock::{Match, Mock, Request, ResponseTemplate};
