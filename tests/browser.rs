@@ -9,6 +9,11 @@
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test prints a skip message and passes, unless `CI=true`.
+//!
+//! A test binary of its own, not a module of `tests/it`: Chromium and chromedriver take both
+//! cores and hundreds of MiB for a long run, and cargo runs test binaries one after another,
+//! so the browser never competes with the timing-sensitive tests of `tests/it` (timeouts,
+//! trickled bodies, retry waits). It also runs alone as `cargo test --test browser`.
 
 #[allow(dead_code)]
 #[path = "../examples/direct_upload_web.rs"]
