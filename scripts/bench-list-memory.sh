@@ -10,8 +10,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
 cargo build --release --quiet -p cloudflare-images-emulator
-cargo build --release --quiet -p cloudflare-images --example bench_list_memory
-bench=target/release/examples/bench_list_memory
+# A bench target's binary has a hashed name: take its path from cargo's JSON messages.
+bench="$(cargo bench --quiet -p cloudflare-images --bench bench_list_memory --no-run --message-format=json \
+  | grep '"name":"bench_list_memory"' | grep -o '"executable":"[^"]*"' | tail -n1 | cut -d'"' -f4)"
+[ -x "$bench" ] || { echo "bench_list_memory was not built" >&2; exit 1; }
 work="$root/target/bench-list-memory"
 rm -rf "$work" && mkdir -p "$work"
 emu=

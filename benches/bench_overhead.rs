@@ -2,7 +2,7 @@
 //! one run on the same local emulator (see BENCHMARKS.md):
 //!
 //! ```sh
-//! cargo run --release --example bench_overhead
+//! cargo bench --bench bench_overhead
 //! ```
 //!
 //! Both sides send `GET v1/stats` with the same credentials over a warm

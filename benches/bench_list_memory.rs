@@ -3,8 +3,8 @@
 //! 100,000 images with 10,000).
 //!
 //! ```sh
-//! cargo run --release --example bench_list_memory -- seed DIR N   # N images into DIR
-//! cargo run --release --example bench_list_memory -- list         # CLOUDFLARE_* from the environment
+//! cargo bench --bench bench_list_memory -- seed DIR N   # N images into DIR
+//! cargo bench --bench bench_list_memory -- list         # CLOUDFLARE_* from the environment
 //! ```
 
 use cloudflare_images::pagination::V2Images;
@@ -14,7 +14,11 @@ use futures_util::TryStreamExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` adds `--bench` to the arguments it passes on.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg != "--bench")
+        .collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["seed", dir, n] => {
             let emu = Emulator::start_with(Config {
