@@ -6,8 +6,13 @@
 //! `tests/memory_bound.rs` (reads the process's own peak memory) and
 //! `tests/browser.rs` (drives Chromium).
 //!
+//! What several modules share (the raw misbehaving server, Cloudflare's envelopes,
+//! the wiremock harness) is in the `test-support` crate, not here.
+//!
 //! Run one feature with `cargo test --test it <module>::`, e.g.
-//! `cargo test --test it hostile::`.
+//! `cargo test --test it hostile::`. A module whose tests need process-wide state
+//! of their own (a global subscriber, environment variables, the process's memory)
+//! belongs in a binary of its own, with the reason in its header.
 
 mod batch_api;
 mod batch_e2e;
