@@ -562,7 +562,7 @@ pub async fn create_direct_upload(
     if let Some(d) = o.expires_in {
         // The API measures its 2-minute minimum from when the request arrives:
         // a few seconds of slack keep `--expires-in 2m` inside it.
-        let d = d.max(crate::sign::DIRECT_MIN + Duration::from_secs(5));
+        let d = d.max(crate::cmd::sign::DIRECT_MIN + Duration::from_secs(5));
         let d = chrono::Duration::from_std(d)
             .map_err(|_| CliError::usage("--expires-in is too long"))?;
         req = req.expiry(chrono::Utc::now() + d);
@@ -658,7 +658,7 @@ pub async fn sign(
     key: Option<&str>,
     local: bool,
 ) -> CliResult<()> {
-    let (url, exp) = crate::sign::signed_url(client, id, variant, expires_in, key).await?;
+    let (url, exp) = crate::cmd::sign::signed_url(client, id, variant, expires_in, key).await?;
     if output::machine() {
         print_json(&json!({"url": url, "exp": exp}));
     } else {

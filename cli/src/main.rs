@@ -10,17 +10,12 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod cmd;
 mod commands;
-mod demo;
 mod error;
 mod files;
-mod imagegen;
 mod journal;
-mod list;
-mod migrate;
 mod output;
-mod sign;
-mod upload;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +26,8 @@ use cloudflare_images::pagination::MetadataFilter;
 use serde_json::{json, Map, Value};
 
 use crate::backend::Backend;
+use crate::cmd::upload::migrate;
+use crate::cmd::{demo, list, sign, upload};
 use crate::error::{CliError, CliResult};
 
 const EXAMPLES: &str = "\

@@ -13,6 +13,8 @@ use cloudflare_images_emulator::{Config, Emulator};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
+mod imagegen;
+
 use crate::backend;
 
 /// `println!` that ignores a closed stdout (`cfimg demo | head`).
@@ -21,12 +23,11 @@ macro_rules! outln {
         crate::output::print_out(&format!("{}\n", format_args!($($arg)*)))
     };
 }
+use super::list::{self, Query};
+use super::upload::{self, UploadOptions};
 use crate::commands::{self, DirectOptions};
 use crate::error::{CliError, CliResult};
-use crate::imagegen;
-use crate::list::{self, Query};
 use crate::output::{self, human_bytes, human_duration, print_json, Table};
-use crate::upload::{self, UploadOptions};
 
 const STEPS: usize = 9;
 
@@ -394,7 +395,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     // 5. Signed delivery.
     tour.step("Sign a delivery URL for the private image and fetch it over HTTP");
     let private_id = id_of(&private);
-    let (signed, exp) = crate::sign::signed_url(
+    let (signed, exp) = super::sign::signed_url(
         client,
         &private_id,
         "thumb",

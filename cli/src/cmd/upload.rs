@@ -19,8 +19,10 @@ use serde_json::{json, Map, Value};
 use crate::error::{CliError, CliResult};
 use crate::files::{self, Input};
 use crate::journal::{Journal, State};
-use crate::migrate::{self, Shard};
+pub mod migrate;
+
 use crate::output::{self, human_bytes, human_duration, Table};
+use migrate::Shard;
 
 /// What every upload of a batch gets.
 #[derive(Debug, Clone, Default)]
