@@ -153,7 +153,7 @@ impl UploadArgs {
 pub struct Job {
     /// What to upload.
     pub input: Input,
-    /// The custom id to upload it as (else `UploadOptions::id`, else none).
+    /// The custom id to upload it as (else `--id`, else none).
     pub id: Option<String>,
     /// Its row in the journal, if one is kept.
     pub key: Option<String>,
