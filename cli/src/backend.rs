@@ -182,10 +182,16 @@ impl Backend {
         }
     }
 
+    /// Whether requests go to the embedded emulator (whose delivery URLs work
+    /// only while this process runs).
+    pub fn local(&self) -> bool {
+        self.emulator.is_some()
+    }
+
     /// Where an upload journal's rows belong: the embedded emulator (`local`,
     /// whatever port it got), or the account and API the client talks to.
     pub fn target(&self) -> String {
-        if self.emulator.is_some() {
+        if self.local() {
             "local".into()
         } else {
             format!("{}@{}", self.client.account_id(), self.client.base_url())

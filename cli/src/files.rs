@@ -89,7 +89,7 @@ pub struct Expanded {
     pub inputs: Vec<Input>,
     /// For each input, its key: a file's path relative to the directory (or the
     /// fixed part of the pattern) that named it, `/`-separated, or its name when
-    /// named explicitly; a URL's [`url_key`](crate::migrate::url_key); the
+    /// named explicitly; a URL's [`url_key`](crate::cmd::upload::migrate::url_key); the
     /// argument otherwise. The same on every machine whatever the mount point.
     pub keys: Vec<String>,
     /// Files found in directories that were skipped for not looking like images.
@@ -120,7 +120,7 @@ pub fn expand(args: &[String]) -> Expanded {
         if seen.insert(seen_key) {
             let key = match &input {
                 Input::File(p) => relative_key(p, &root.borrow()),
-                Input::Url(u) => crate::migrate::url_key(u),
+                Input::Url(u) => crate::cmd::upload::migrate::url_key(u),
                 Input::Missing { arg, .. } => arg.clone(),
                 other => other.display(),
             };

@@ -102,6 +102,42 @@ pub struct Settings {
     pub verbose: bool,
 }
 
+/// The flags every command takes, which set the output [`Settings`].
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct GlobalArgs {
+    /// Print one JSON document on stdout: an object, or an array for lists (errors
+    /// too, as {"error": ...}).
+    #[arg(long, global = true, conflicts_with = "jsonl")]
+    pub json: bool,
+    /// Print JSON lines on stdout: one compact object per line, one per item for
+    /// lists (streamed).
+    #[arg(long, global = true)]
+    pub jsonl: bool,
+    /// No notes on stderr (such as "using the local emulator"); errors still.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail: `upload` prints a row for every input.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+impl GlobalArgs {
+    /// The output settings these flags ask for.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            mode: if self.json {
+                Mode::Json
+            } else if self.jsonl {
+                Mode::Jsonl
+            } else {
+                Mode::Human
+            },
+            quiet: self.quiet,
+            verbose: self.verbose,
+        }
+    }
+}
+
 static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
 
 /// Sets the process's output settings (the first call wins).

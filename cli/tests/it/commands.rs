@@ -3,12 +3,10 @@
 //! `CFIMG_DATA_DIR`), or against an emulator started in this test process and
 //! reached through `CLOUDFLARE_BASE_URL`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use cloudflare_images_emulator::{Config, Emulator};
 use serde_json::Value;
@@ -26,23 +24,8 @@ fn remote(base_url: &str, token: &str, account: &str) -> Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(cmd: &mut Command, args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.args(args).output().expect("cfimg runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+    Run::from(cmd.args(args).output().expect("cfimg runs"))
 }
 
 fn ok(cmd: &mut Command, args: &[&str]) -> Run {
@@ -1038,11 +1021,7 @@ fn run_with_stdin(mut cmd: Command, args: &[&str], input: Vec<u8>) -> Run {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::from(out)
 }
 
 #[test]

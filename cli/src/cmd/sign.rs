@@ -1,13 +1,62 @@
-//! Signed delivery URLs (signed by the SDK's `delivery` module with a key fetched
-//! through the keys API) and `--expires-in` durations.
+//! `cfimg sign ID`: signed delivery URLs (signed by the SDK's `delivery` module
+//! with a key fetched through the keys API), and `--expires-in` durations.
 
 use std::time::Duration;
 
+use clap::Args;
 use cloudflare_images::delivery::{self, Expiry, SigningKey, SystemClock};
 use cloudflare_images::types::Image;
 use cloudflare_images::Client;
+use serde_json::json;
 
+use crate::backend::Backend;
 use crate::error::{CliError, CliResult};
+use crate::output::{self, print_json, print_out};
+
+/// The help shown after `cfimg sign`'s options.
+pub const AFTER_HELP: &str = "\
+Examples:
+  cfimg sign products/cat
+  cfimg sign 2cdc28f0-017a-49c4-9ed7-87056c83901 --variant thumb --expires-in 15min
+  cfimg sign products/cat --expires-in '1h 30m'  # no fractions: not 1.5h
+  cfimg sign products/cat --variant w=400,h=300 --key rotation2";
+
+/// Arguments of `cfimg sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image id.
+    pub id: String,
+    /// Variant name, or flexible options like `w=400,h=300`.
+    #[arg(long, default_value = "public")]
+    pub variant: String,
+    /// How long the URL works: 90s, 30m, 30min, 1h, 1h 30m, 2d (whole units, not 1.5h).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub expires_in: Duration,
+    /// Signing key name (default: `default`, else the first).
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+/// Runs `cfimg sign`.
+pub async fn run(args: SignArgs, ctx: &Backend) -> CliResult<()> {
+    let (url, exp) = signed_url(
+        &ctx.client,
+        &args.id,
+        &args.variant,
+        args.expires_in,
+        args.key.as_deref(),
+    )
+    .await?;
+    if output::machine() {
+        print_json(&json!({"url": url, "exp": exp}));
+    } else {
+        print_out(&format!("{url}\n"));
+        if ctx.local() {
+            output::note(output::LOCAL_URL_NOTE);
+        }
+    }
+    Ok(())
+}
 
 /// Parses a duration the way `humantime` does (`90s`, `30m`, `30min`, `1h 30m`,
 /// `1h30m`, `2d`), or a bare number of seconds (`90`). Fractions (`1.5h`) are

@@ -1,11 +1,13 @@
 //! `cfimg list`: the v2 listing (continuation tokens, metadata filters) as a
 //! table, JSON lines or CSV; `--v1` walks the deprecated page-numbered listing.
 
+use clap::Args;
 use cloudflare_images::pagination::{FilterValue, MetadataFilter, V1Images, V2Images};
 use cloudflare_images::types::{Image, V2ListSortOrder};
 use cloudflare_images::Client;
 use futures_util::TryStreamExt;
 
+use crate::backend::Backend;
 use crate::error::{CliError, CliResult};
 use crate::output::{self, Table, IMAGE_COLUMNS};
 
@@ -29,19 +31,58 @@ pub enum Sort {
     Desc,
 }
 
-/// What to list.
-#[derive(Debug, Clone, Default)]
-pub struct Query {
-    /// Only images with this creator (`""`: images without one).
+/// The help shown after `cfimg list`'s options.
+pub const AFTER_HELP: &str = "\
+Examples:
+  cfimg list --limit 20
+  cfimg list --creator user-42 --sort asc --jsonl
+  cfimg list --meta status=active --meta-filter 'priority[gte:number]=2'
+  cfimg list --meta-filter 'tag[in]=cat|dog' --format csv > images.csv
+
+Filter operators: eq, gt, gte, lt, lte, in (values separated by |), each optionally
+typed as :string, :number or :boolean. Untyped, gt/gte/lt/lte compare numbers and
+eq/in strings (--meta KEY=VALUE is a string equality). At most 5 filters, all of
+which must match.";
+
+/// Arguments of `cfimg list`: what to list, and how to print it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// Only images with this creator (empty: images without a creator).
+    #[arg(long)]
     pub creator: Option<String>,
-    /// Sort order (v2 only).
+    /// Order by upload time.
+    #[arg(long, value_enum)]
     pub sort: Option<Sort>,
     /// At most this many images.
-    pub limit: Option<usize>,
-    /// Images per request.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Images per request (10..=10000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(10..=10000))]
     pub per_page: Option<u32>,
-    /// Metadata filters (v2 only), combined with AND.
-    pub filters: Vec<MetadataFilter>,
+    /// Metadata equals a string, KEY=VALUE (KEY may be a dotted path); repeatable.
+    #[arg(long = "meta", value_parser = parse_meta_eq, value_name = "KEY=VALUE")]
+    pub meta: Vec<MetadataFilter>,
+    /// Metadata filter with an operator, PATH[OP(:TYPE)]=VALUE; repeatable.
+    #[arg(long = "meta-filter", value_parser = parse_meta_filter, value_name = "FILTER")]
+    pub meta_filter: Vec<MetadataFilter>,
+    /// Output format (instead of --json or --jsonl).
+    #[arg(long, value_enum, conflicts_with_all = ["json", "jsonl"])]
+    pub format: Option<Format>,
+    /// Use the deprecated v1 listing (page numbers; no sort or filters).
+    #[arg(long)]
+    pub v1: bool,
+}
+
+impl ListArgs {
+    /// Every metadata filter (`--meta`, then `--meta-filter`), combined with AND.
+    fn filters(&self) -> impl Iterator<Item = &MetadataFilter> {
+        self.meta.iter().chain(&self.meta_filter)
+    }
+
+    /// `--limit` as a count of images.
+    fn limit(&self) -> Option<usize> {
+        self.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX))
+    }
 }
 
 const OPS: &[&str] = &["eq", "gt", "gte", "lt", "lte", "in"];
@@ -149,10 +190,10 @@ pub fn parse_meta_filter(text: &str) -> Result<MetadataFilter, String> {
 /// done or `limit` is reached. Returns the number of images passed on.
 pub async fn v2_pages(
     client: &Client,
-    q: &Query,
+    q: &ListArgs,
     mut on_page: impl FnMut(&[Image]) -> CliResult<()>,
 ) -> CliResult<usize> {
-    let mut pager = V2Images::new(client).filters(q.filters.iter().cloned());
+    let mut pager = V2Images::new(client).filters(q.filters().cloned());
     if let Some(c) = &q.creator {
         pager = pager.creator(c.clone());
     }
@@ -169,12 +210,12 @@ pub async fn v2_pages(
     let mut seen = 0usize;
     while let Some(page) = pages.try_next().await? {
         let mut images = page.images;
-        if let Some(limit) = q.limit {
+        if let Some(limit) = q.limit() {
             images.truncate(limit.saturating_sub(seen));
         }
         seen += images.len();
         on_page(&images)?;
-        if q.limit.is_some_and(|l| seen >= l) {
+        if q.limit().is_some_and(|l| seen >= l) {
             break;
         }
     }
@@ -185,7 +226,7 @@ pub async fn v2_pages(
 /// numbers) to `on_page`.
 pub async fn v1_pages(
     client: &Client,
-    q: &Query,
+    q: &ListArgs,
     mut on_page: impl FnMut(u32, &[Image]) -> CliResult<()>,
 ) -> CliResult<usize> {
     let mut pager = V1Images::new(client);
@@ -199,31 +240,25 @@ pub async fn v1_pages(
     let mut seen = 0usize;
     while let Some(page) = pages.try_next().await? {
         let mut images = page.images;
-        if let Some(limit) = q.limit {
+        if let Some(limit) = q.limit() {
             images.truncate(limit.saturating_sub(seen));
         }
         seen += images.len();
         if !images.is_empty() {
             on_page(page.page, &images)?;
         }
-        if q.limit.is_some_and(|l| seen >= l) {
+        if q.limit().is_some_and(|l| seen >= l) {
             break;
         }
     }
     Ok(seen)
 }
 
-/// Runs `cfimg list`. `format` (when given) wins; else `--json` prints one
-/// array, `--jsonl` one image per line, and people get a table. `local`: the
-/// images' delivery URLs point at the embedded emulator.
-pub async fn run(
-    client: &Client,
-    q: Query,
-    format: Option<Format>,
-    v1: bool,
-    local: bool,
-) -> CliResult<()> {
-    if v1 && (q.sort.is_some() || !q.filters.is_empty()) {
+/// Runs `cfimg list`. `--format` (when given) wins; else `--json` prints one
+/// array, `--jsonl` one image per line, and people get a table.
+pub async fn run(q: ListArgs, ctx: &Backend) -> CliResult<()> {
+    let client = &ctx.client;
+    if q.v1 && (q.sort.is_some() || q.filters().next().is_some()) {
         return Err(CliError::usage(
             "--v1 lists by page number and takes neither --sort nor metadata filters",
         ));
@@ -235,7 +270,7 @@ pub async fn run(
         Array,
         Csv,
     }
-    let out = match (format, output::settings().mode) {
+    let out = match (q.format, output::settings().mode) {
         (Some(Format::Table), _) => Out::Table,
         (Some(Format::Jsonl), _) | (None, output::Mode::Jsonl) => Out::Lines,
         (Some(Format::Csv), _) => Out::Csv,
@@ -275,7 +310,7 @@ pub async fn run(
         }
         Ok(())
     };
-    let count = if v1 {
+    let count = if q.v1 {
         v1_pages(client, &q, |_, images| emit(images)).await?
     } else {
         v2_pages(client, &q, &mut emit).await?
@@ -294,7 +329,7 @@ pub async fn run(
         _ => {}
     }
     // The JSON of an image carries its delivery URLs.
-    if local && count > 0 && matches!(out, Out::Array | Out::Lines) {
+    if ctx.local() && count > 0 && matches!(out, Out::Array | Out::Lines) {
         output::note(output::LOCAL_URL_NOTE);
     }
     Ok(())

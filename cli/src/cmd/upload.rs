@@ -10,50 +10,142 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use cloudflare_images::types::Image;
 use cloudflare_images::Client;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::ImageFields;
+use crate::backend::{self, Backend};
 use crate::error::{CliError, CliResult};
 use crate::files::{self, Input};
-use crate::journal::{Journal, State};
-use crate::migrate::{self, Shard};
-use crate::output::{self, human_bytes, human_duration, Table};
+use crate::journal::{self, Journal, State};
+pub mod migrate;
 
-/// What every upload of a batch gets.
-#[derive(Debug, Clone, Default)]
-pub struct UploadOptions {
-    /// A custom id (only with a single input).
-    pub id: Option<String>,
-    /// The creator recorded on each image.
-    pub creator: Option<String>,
-    /// Metadata set on each image.
-    pub metadata: Option<Map<String, Value>>,
-    /// Whether the images are served only through signed URLs.
-    pub require_signed_urls: bool,
-    /// How many uploads run at once.
-    pub concurrency: usize,
-    /// The file name recorded for an image read from stdin (`-`).
+use crate::output::{self, human_bytes, human_duration, Table};
+use migrate::Shard;
+
+/// The help shown after `cfimg upload`'s options.
+pub const AFTER_HELP: &str = "\
+Examples:
+  cfimg upload cat.png dog.jpg
+  cfimg upload ./photos --concurrency 8 --metadata '{\"album\":\"summer\"}'
+  cfimg upload 'shots/**/*.png'        # quoted: cfimg expands the pattern itself
+  cfimg upload 'icons/[ab]*.{png,svg}'
+  cfimg upload https://example.com/cat.png --id animals/cat
+  cat cat.png | cfimg upload - --name cat.png
+  cfimg upload /mnt/library --resume            # a migration: run again to resume
+  cfimg upload /mnt/library --resume --shard 2/3 --batch-api --tokens 2
+
+Patterns: * and ? within a path component, ** across directories, [abc], [!abc]
+and {png,svg}; names starting with . match only a pattern starting with .
+Directories contribute files with image extensions (png, jpg, jpeg, gif, webp, svg,
+heic, heif, avif); files named explicitly are always tried. `-` reads one image
+(at most 10 MiB) from stdin.
+
+One input: one line. Several: a line per failure and a summary (-v: a row for
+every input). Exits with status 1 if any upload failed.
+
+--resume journals every input in the data directory (journal.db) and uploads it
+under a custom id derived from its relative path, so the same command run again
+after a crash, Ctrl-C or kill -9 skips what is stored and never stores an image
+twice. --shard K/N takes a share chosen by a hash of those paths: N machines,
+no overlap. Uploads are paced to Cloudflare's limit: 1,200 per 5 minutes, or
+200 per second per batch token with --batch-api.";
+
+/// Arguments of `cfimg upload`.
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files, directories, glob patterns, http(s) URLs, or `-` for stdin.
+    #[arg(required = true, value_name = "PATH|GLOB|URL|-")]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub fields: ImageFields,
+    /// The file name recorded for the image read from stdin (`-`); default `stdin`.
+    #[arg(long, value_name = "FILENAME")]
     pub name: Option<String>,
-    /// The pace the client keeps (requests per second), for the progress bar's
-    /// ETA.
-    pub limit_per_sec: Option<f64>,
+    /// How many uploads run at once [default: 8; with --batch-api, 64 per token, at most 512].
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
+    /// Keep a journal in the data directory and skip what it records as stored:
+    /// run the same command again after a crash, Ctrl-C or kill to finish
+    /// without uploading anything twice. Each input is uploaded under a custom id,
+    /// its path relative to the argument that named it (see --id-prefix).
+    #[arg(long, conflicts_with = "id")]
+    pub resume: bool,
+    /// Prepended to the custom ids --resume derives (e.g. `archive/`).
+    #[arg(long, requires = "resume", value_name = "PREFIX")]
+    pub id_prefix: Option<String>,
+    /// Upload only the K-th of N shares of the inputs, chosen by a stable hash
+    /// of their relative path or URL: N machines given 1/N..N/N split one
+    /// migration without overlap.
+    #[arg(long, value_parser = migrate::parse_shard, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Upload through Cloudflare's Batch API (batch tokens, 200 requests/s each,
+    /// outside the account's global limit).
+    #[arg(long)]
+    pub batch_api: bool,
+    /// How many batch tokens to share the uploads over (with --batch-api).
+    #[arg(long, requires = "batch_api", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub tokens: u16,
+    /// Pace to Cloudflare's global limit (1,200 requests per 5 minutes) against
+    /// the local emulator too; always done with credentials, unless --batch-api.
+    #[arg(long)]
+    pub rate_limit: bool,
+    /// Do not pace to the global limit with credentials either (an emulator
+    /// reached through CLOUDFLARE_BASE_URL, or an account whose limit was raised;
+    /// a 429 still pauses the client).
+    #[arg(long, conflicts_with = "rate_limit")]
+    pub no_rate_limit: bool,
+    /// The account's global limit to pace to, as N/PERIOD [default: 1200/5m,
+    /// Cloudflare's]: for an account whose limit was raised, or an emulator whose
+    /// windows are scaled (`--rate-limit-scale 0.01`: 1200/3s).
+    #[arg(long, value_parser = migrate::parse_rate, value_name = "N/PERIOD")]
+    pub api_rate: Option<cloudflare_images::RateLimit>,
+    /// Each batch token's limit, as N/PERIOD [default: 200/1s, Cloudflare's]
+    /// (with --batch-api).
+    #[arg(long, requires = "batch_api", value_parser = migrate::parse_rate, value_name = "N/PERIOD")]
+    pub batch_rate: Option<cloudflare_images::RateLimit>,
 }
 
-/// What makes an upload a migration (`--resume`, `--shard`).
-#[derive(Debug, Clone, Default)]
-pub struct MigrationOptions {
-    /// The journal to keep (`--resume`): its path and target.
-    pub journal: Option<(std::path::PathBuf, String)>,
-    /// Upload each input under a custom id derived from its key (with
-    /// `--resume`, unless `--require-signed-urls`).
-    pub custom_ids: bool,
+impl UploadArgs {
+    /// The concurrency asked for, or the mode's default.
+    pub fn concurrency(&self) -> usize {
+        match (self.concurrency, self.batch_api) {
+            (Some(n), _) => usize::from(n),
+            (None, false) => 8,
+            (None, true) => (64 * usize::from(self.tokens)).min(512),
+        }
+    }
+
+    /// How the client of this upload is tuned: pacing, connections, batch mode.
+    pub fn tuning(&self) -> backend::Tuning {
+        backend::Tuning {
+            pace_local: self.rate_limit && !self.batch_api,
+            pace_remote: !self.batch_api && !self.no_rate_limit,
+            max_connections: Some(
+                self.concurrency()
+                    .max(cloudflare_images::DEFAULT_MAX_CONNECTIONS),
+            ),
+            batch_tokens: self.batch_api.then_some(usize::from(self.tokens)),
+            api_rate: self.api_rate,
+            batch_rate: self.batch_rate,
+        }
+    }
+
+    /// Whether each input goes up under a custom id derived from its key: with
+    /// `--resume`, unless `--require-signed-urls` (Cloudflare refuses a custom
+    /// id on an image served only signed).
+    fn custom_ids(&self) -> bool {
+        self.resume && !self.fields.require_signed_urls
+    }
+
     /// Prepended to every derived custom id (`--id-prefix`).
-    pub id_prefix: String,
-    /// Only this share of the inputs (`--shard K/N`).
-    pub shard: Option<Shard>,
+    fn id_prefix(&self) -> &str {
+        self.id_prefix.as_deref().unwrap_or_default()
+    }
 }
 
 /// One input to upload: where from, and under which custom id and journal key.
@@ -61,7 +153,7 @@ pub struct MigrationOptions {
 pub struct Job {
     /// What to upload.
     pub input: Input,
-    /// The custom id to upload it as (else `UploadOptions::id`, else none).
+    /// The custom id to upload it as (else `--id`, else none).
     pub id: Option<String>,
     /// Its row in the journal, if one is kept.
     pub key: Option<String>,
@@ -91,10 +183,10 @@ async fn upload_one(
     client: &Client,
     input: &Input,
     custom_id: Option<&str>,
-    opts: &UploadOptions,
+    fields: &ImageFields,
     bar: &ProgressBar,
 ) -> Outcome {
-    let custom_id = custom_id.or(opts.id.as_deref());
+    let custom_id = custom_id.or(fields.id.as_deref());
     let source = input.display();
     let bytes = match input {
         Input::File(path) => tokio::fs::metadata(path)
@@ -139,13 +231,13 @@ async fn upload_one(
         if let Some(id) = custom_id {
             request = request.id(id.to_string());
         }
-        if let Some(c) = &opts.creator {
+        if let Some(c) = &fields.creator {
             request = request.creator(c.clone());
         }
-        if let Some(m) = &opts.metadata {
+        if let Some(m) = &fields.metadata {
             request = request.metadata(m);
         }
-        if opts.require_signed_urls {
+        if fields.require_signed_urls {
             request = request.require_signed_urls(true);
         }
         let result = request.send().await;
@@ -164,7 +256,7 @@ async fn upload_one(
                 let mut found = false;
                 let result = match (result, custom_id) {
                     (Err(e), Some(id)) if e.has_code(5409) => {
-                        match already_stored(client, id, input, opts).await {
+                        match already_stored(client, id, input, fields).await {
                             Some(image) => {
                                 found = true;
                                 Ok(image)
@@ -209,7 +301,7 @@ async fn already_stored(
     client: &Client,
     id: &str,
     input: &Input,
-    opts: &UploadOptions,
+    fields: &ImageFields,
 ) -> Option<Image> {
     let stored = client.v1().get(id).send().await.ok()?;
     let filename = match input {
@@ -217,7 +309,7 @@ async fn already_stored(
         Input::Bytes { name, .. } => Some(name.clone()),
         _ => None,
     };
-    let metadata = opts
+    let metadata = fields
         .metadata
         .as_ref()
         .filter(|m| !m.is_empty())
@@ -229,8 +321,8 @@ async fn already_stored(
         .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
     let same = (filename.is_none() || stored.filename == filename)
         && metadata == stored_metadata
-        && stored.creator == opts.creator
-        && stored.require_signed_urls == opts.require_signed_urls;
+        && stored.creator == fields.creator
+        && stored.require_signed_urls == fields.require_signed_urls;
     same.then_some(stored)
 }
 
@@ -315,12 +407,13 @@ pub fn progress_bar(
     (bar, items)
 }
 
-/// Uploads every input, `opts.concurrency` at a time, and returns the outcomes in
-/// input order.
+/// Uploads every input with `fields`, `concurrency` at a time, and returns the
+/// outcomes in input order.
 pub async fn upload_all(
     client: &Client,
     inputs: &[Input],
-    opts: &UploadOptions,
+    fields: &ImageFields,
+    concurrency: usize,
     progress: bool,
 ) -> Vec<Outcome> {
     let jobs: Vec<Job> = inputs
@@ -331,7 +424,7 @@ pub async fn upload_all(
             key: None,
         })
         .collect();
-    upload_jobs(client, &jobs, opts, None, progress).await
+    upload_jobs(client, &jobs, fields, concurrency, None, None, progress).await
 }
 
 /// Records an outcome in the journal; a failure to write it is reported, not
@@ -351,13 +444,16 @@ fn record(journal: &Journal, key: &str, outcome: &Outcome) {
     }
 }
 
-/// Uploads every job, `opts.concurrency` at a time, recording each in `journal`
-/// (as sent before its request, then as done or failed as soon as the answer
-/// arrives), and returns the outcomes in job order.
+/// Uploads every job with `fields`, `concurrency` at a time, recording each in
+/// `journal` (as sent before its request, then as done or failed as soon as
+/// the answer arrives), and returns the outcomes in job order. `limit_per_sec`
+/// is the pace the client keeps, for the progress bar's ETA.
 pub async fn upload_jobs(
     client: &Client,
     jobs: &[Job],
-    opts: &UploadOptions,
+    fields: &ImageFields,
+    concurrency: usize,
+    limit_per_sec: Option<f64>,
     journal: Option<&Journal>,
     progress: bool,
 ) -> Vec<Outcome> {
@@ -372,11 +468,11 @@ pub async fn upload_jobs(
         }
     }
     let (bar, items) = if progress {
-        progress_bar(total_bytes, jobs.len(), opts.limit_per_sec)
+        progress_bar(total_bytes, jobs.len(), limit_per_sec)
     } else {
         (ProgressBar::hidden(), Arc::new(AtomicU64::new(0)))
     };
-    let concurrency = opts.concurrency.max(1);
+    let concurrency = concurrency.max(1);
     let mut outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(jobs.iter().enumerate())
         .map(|(i, job)| {
             let bar = bar.clone();
@@ -388,7 +484,7 @@ pub async fn upload_jobs(
                         eprintln!("cfimg: {e}");
                     }
                 }
-                let outcome = upload_one(client, &job.input, job.id.as_deref(), opts, &bar).await;
+                let outcome = upload_one(client, &job.input, job.id.as_deref(), fields, &bar).await;
                 if let Some((journal, key)) = journal {
                     record(journal, key, &outcome);
                 }
@@ -487,8 +583,7 @@ struct Plan {
 fn plan(
     inputs: Vec<Input>,
     keys: Vec<String>,
-    opts: &UploadOptions,
-    migration: &MigrationOptions,
+    args: &UploadArgs,
     journal: Option<&Journal>,
 ) -> CliResult<Plan> {
     let mut plan = Plan {
@@ -497,7 +592,7 @@ fn plan(
     };
     let mut jobs = Vec::with_capacity(inputs.len());
     for (input, key) in inputs.into_iter().zip(keys) {
-        if let Some(shard) = &migration.shard {
+        if let Some(shard) = &args.shard {
             if !shard.contains(&key) {
                 plan.other_shards += 1;
                 continue;
@@ -508,16 +603,16 @@ fn plan(
             id: None,
             key: None,
         };
-        if migration.journal.is_some() {
-            let journal_key = match &opts.id {
+        if journal.is_some() {
+            let journal_key = match &args.fields.id {
                 Some(id) => id.clone(),
-                None => format!("{}{key}", migration.id_prefix),
+                None => format!("{}{key}", args.id_prefix()),
             };
-            if migration.custom_ids
-                && opts.id.is_none()
+            if args.custom_ids()
+                && args.fields.id.is_none()
                 && !matches!(job.input, Input::Missing { .. })
             {
-                match migrate::custom_id(&migration.id_prefix, &key) {
+                match migrate::custom_id(args.id_prefix(), &key) {
                     Ok(id) => job.id = Some(id),
                     Err(reason) => {
                         job.input = Input::Missing {
@@ -553,22 +648,31 @@ fn plan(
     Ok(plan)
 }
 
-/// Runs `cfimg upload`.
-pub async fn run(
-    client: &Client,
-    args: &[String],
-    opts: UploadOptions,
-    migration: MigrationOptions,
-) -> CliResult<()> {
+/// Runs `cfimg upload`. With `--resume`, the journal is in the data directory,
+/// its rows keyed by `ctx`'s target.
+pub async fn run(args: UploadArgs, ctx: &Backend) -> CliResult<()> {
+    let client = &ctx.client;
+    let journal_path = if args.resume {
+        let dir = backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            CliError::new(format!(
+                "cannot create the data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        Some(dir.join(journal::FILE_NAME))
+    } else {
+        None
+    };
     let mode = output::settings().mode;
-    let mut expanded = files::expand(args);
+    let mut expanded = files::expand(&args.inputs);
     let has_stdin = expanded.inputs.contains(&Input::Stdin);
-    if opts.name.is_some() && !has_stdin {
+    if args.name.is_some() && !has_stdin {
         return Err(CliError::usage(
             "--name names an image read from stdin: give `-` as the input",
         ));
     }
-    if has_stdin && migration.journal.is_some() {
+    if has_stdin && args.resume {
         return Err(CliError::usage(
             "--resume cannot journal stdin (`-`): it cannot be read again; save it to a file",
         ));
@@ -581,14 +685,14 @@ pub async fn run(
             "nothing to upload".to_string()
         }));
     }
-    if opts.id.is_some() && expanded.inputs.len() > 1 {
+    if args.fields.id.is_some() && expanded.inputs.len() > 1 {
         return Err(CliError::usage(format!(
             "--id names one image, but {} inputs were given",
             expanded.inputs.len()
         )));
     }
     if has_stdin {
-        let name = opts.name.as_deref().unwrap_or("stdin");
+        let name = args.name.as_deref().unwrap_or("stdin");
         let read = read_stdin(name).await;
         for input in &mut expanded.inputs {
             if *input == Input::Stdin {
@@ -596,23 +700,24 @@ pub async fn run(
             }
         }
     }
-    let journal = match &migration.journal {
-        Some((path, target)) => Some(Journal::open(path, target)?),
+    let journal = match &journal_path {
+        Some(path) => Some(Journal::open(path, &ctx.target())?),
         None => None,
     };
-    let migrating = migration.journal.is_some() || migration.shard.is_some();
+    let migrating = args.resume || args.shard.is_some();
     let plan = plan(
         std::mem::take(&mut expanded.inputs),
         std::mem::take(&mut expanded.keys),
-        &opts,
-        &migration,
+        &args,
         journal.as_ref(),
     )?;
     let started = Instant::now();
     let outcomes = upload_jobs(
         client,
         &plan.jobs,
-        &opts,
+        &args.fields,
+        args.concurrency(),
+        ctx.limit_per_sec,
         journal.as_ref(),
         mode == output::Mode::Human && !output::settings().quiet,
     )
@@ -637,7 +742,7 @@ pub async fn run(
             skipped.len()
         ));
     }
-    if let Some(shard) = &migration.shard {
+    if let Some(shard) = &args.shard {
         output::info(&format!(
             "shard {shard}: {} of {} input(s); {} belong to other shards",
             plan.total - plan.other_shards,
@@ -660,7 +765,7 @@ pub async fn run(
                 report["already_done"] = json!(plan.already_done.len());
                 report["found"] = json!(found);
             }
-            if let Some(shard) = &migration.shard {
+            if let Some(shard) = &args.shard {
                 report["shard"] = json!({
                     "k": shard.k,
                     "n": shard.n,
@@ -741,7 +846,7 @@ pub async fn run(
         failed.len(),
         outcomes.len(),
         human_bytes(ok_bytes),
-        if migration.journal.is_some() {
+        if args.resume {
             "; run the same command again to retry them"
         } else {
             ""

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use cloudflare_images::direct::{image_status, UploadToUrl};
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::pagination::{MetadataFilter, V1Images, V2Images};
@@ -13,6 +14,8 @@ use cloudflare_images_emulator::{Config, Emulator};
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{json, Map, Value};
 
+mod imagegen;
+
 use crate::backend;
 
 /// `println!` that ignores a closed stdout (`cfimg demo | head`).
@@ -21,12 +24,12 @@ macro_rules! outln {
         crate::output::print_out(&format!("{}\n", format_args!($($arg)*)))
     };
 }
-use crate::commands::{self, DirectOptions};
+use super::direct_upload::{self, DirectUploadArgs};
+use super::list::{self, ListArgs};
+use super::upload;
+use super::ImageFields;
 use crate::error::{CliError, CliResult};
-use crate::imagegen;
-use crate::list::{self, Query};
 use crate::output::{self, human_bytes, human_duration, print_json, Table};
-use crate::upload::{self, UploadOptions};
 
 const STEPS: usize = 9;
 
@@ -120,8 +123,13 @@ impl Drop for TempDir {
     }
 }
 
-/// Runs the demo.
-pub async fn run(json: bool) -> CliResult<()> {
+/// Arguments of `cfimg demo` (none: its output follows `--json`).
+#[derive(Debug, Args)]
+pub struct DemoArgs {}
+
+/// Runs `cfimg demo`.
+pub async fn run(_args: DemoArgs) -> CliResult<()> {
+    let json = output::machine();
     let started = Instant::now();
     let tmp = TempDir::new()?;
     let data_dir = tmp.path().join("emulator-data");
@@ -223,15 +231,14 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     tour.step(
         "Upload: the directory as one batch (4 at a time), plus a custom id and a private image",
     );
-    let opts = UploadOptions {
+    let fields = ImageFields {
         creator: Some("demo-user".into()),
         metadata: Some(object(json!({"status": "active", "source": "cfimg-demo"}))),
-        concurrency: 4,
-        ..UploadOptions::default()
+        ..ImageFields::default()
     };
     let expanded = crate::files::expand(&[images_dir.display().to_string()]);
     let batch_started = Instant::now();
-    let outcomes = upload::upload_all(client, &expanded.inputs, &opts, false).await;
+    let outcomes = upload::upload_all(client, &expanded.inputs, &fields, 4, false).await;
     let batch_elapsed = batch_started.elapsed();
     let mut table = Table::new(["SOURCE", "ID", "SIZE", "METADATA"]);
     let mut uploaded = Vec::new();
@@ -333,9 +340,9 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
         MetadataFilter::gte("priority", 2),
     ] {
         let (key, value) = filter.query_pair()?;
-        let q = Query {
-            filters: vec![filter],
-            ..Query::default()
+        let q = ListArgs {
+            meta_filter: vec![filter],
+            ..ListArgs::default()
         };
         let mut found = Vec::new();
         list::v2_pages(client, &q, |images| {
@@ -394,7 +401,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     // 5. Signed delivery.
     tour.step("Sign a delivery URL for the private image and fetch it over HTTP");
     let private_id = id_of(&private);
-    let (signed, exp) = crate::sign::signed_url(
+    let (signed, exp) = super::sign::signed_url(
         client,
         &private_id,
         "thumb",
@@ -403,7 +410,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     )
     .await?;
     tour.say(format!("signed (exp {exp}): {signed}"));
-    let http = commands::plain_http()?;
+    let http = direct_upload::plain_http()?;
     let response = http
         .get(&signed)
         .send()
@@ -467,19 +474,22 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
 
     // 6. Direct creator upload.
     tour.step("Direct creator upload: one-time URL, upload without credentials, wait until ready");
-    let direct = DirectOptions {
-        creator: Some("user-42".into()),
-        metadata: Some(object(json!({"status": "active", "via": "direct-upload"}))),
+    let direct = DirectUploadArgs {
+        fields: ImageFields {
+            creator: Some("user-42".into()),
+            metadata: Some(object(json!({"status": "active", "via": "direct-upload"}))),
+            ..ImageFields::default()
+        },
         expires_in: Some(Duration::from_secs(30 * 60)),
-        ..DirectOptions::default()
+        ..DirectUploadArgs::default()
     };
-    let (direct_id, upload_url) = commands::create_direct_upload(client, &direct).await?;
+    let (direct_id, upload_url) = direct_upload::create(client, &direct).await?;
     tour.say(format!("one-time URL: {upload_url}"));
     let status = image_status(client, &direct_id).await?;
     tour.say(format!("image {direct_id}: draft = {}", status.draft));
     let webp = files[2].2.clone();
     let wait_started = Instant::now();
-    let ready = commands::creator_upload_and_wait(
+    let ready = direct_upload::creator_upload_and_wait(
         client,
         &direct_id,
         &upload_url,
@@ -495,7 +505,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
         output::metadata_text(&ready)
     ));
     let again = UploadToUrl::new(upload_url.as_str())
-        .http_client(commands::plain_http()?)
+        .http_client(direct_upload::plain_http()?)
         .file(webp, "again.webp")
         .send()
         .await;
@@ -537,7 +547,7 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
     // 9. Cleanup.
     tour.step("Clean up: delete every image and the variant");
     let mut ids = Vec::new();
-    list::v2_pages(client, &Query::default(), |images| {
+    list::v2_pages(client, &ListArgs::default(), |images| {
         ids.extend(images.iter().map(id_of));
         Ok(())
     })

@@ -105,7 +105,10 @@ pub fn url_key(url: &str) -> String {
 /// against the API's rules.
 pub fn custom_id(prefix: &str, key: &str) -> Result<String, String> {
     let id = format!("{prefix}{key}");
-    crate::parse_custom_id(&id).map_err(|why| format!("cannot use {id:?} as its custom id: {why}"))
+    match crate::cmd::check_custom_id(&id) {
+        Ok(()) => Ok(id),
+        Err(why) => Err(format!("cannot use {id:?} as its custom id: {why}")),
+    }
 }
 
 #[cfg(test)]

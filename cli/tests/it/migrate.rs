@@ -3,9 +3,7 @@
 //! shards are usage errors. No timing is asserted: uploads, images and
 //! duplicates are counted.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,19 +21,8 @@ fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
     cmd
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let out = cmd.args(args).output().expect("cfimg runs");
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     r
 }

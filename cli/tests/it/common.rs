@@ -1,9 +1,8 @@
-//! What the cfimg process tests share: a valid PNG and a `cfimg` command with a
-//! clean environment.
-#![allow(dead_code)]
+//! What the cfimg process tests share: a valid PNG, a `cfimg` command with a
+//! clean environment and the outcome of running it.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// The workspace's one 1x1 PNG.
 pub use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -31,4 +30,22 @@ pub fn local(data: &Path) -> Command {
     }
     cmd.env("CFIMG_DATA_DIR", data).stdin(Stdio::null());
     cmd
+}
+
+/// How a `cfimg` process ended: its exit status (-1 if killed by a signal) and
+/// its output as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Self {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }

@@ -1,0 +1,7 @@
+//! cfimg's integration tests, one binary: every command run as a process
+//! (`commands`), and migrations with `--resume` and `--shard` (`migrate`).
+//! Golden files are in `cli/tests/golden`.
+
+mod commands;
+mod common;
+mod migrate;
