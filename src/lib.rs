@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! A typed client for the [Cloudflare Images API](https://developers.cloudflare.com/images/),
 //! generated from Cloudflare's OpenAPI description and finished by hand where
 //! generation stops: streamed multipart uploads, pagination streams, signed

@@ -1,3 +1,4 @@
+#![cfg_attr(docsrs, feature(doc_cfg))]
 //! A stateful local stand-in for the Cloudflare Images API.
 //!
 //! The emulator serves, on one loopback port:
