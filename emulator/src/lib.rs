@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod args;
 mod console;
 mod delivery;
 mod faults;
@@ -61,6 +62,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+pub use args::ServeArgs;
 pub use faults::{FaultConfig, Faults};
 
 use faults::FaultAction;
