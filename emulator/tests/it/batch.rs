@@ -3,13 +3,11 @@
 //! Windows are checked by counting answers, not by timing: every test that counts 429s uses
 //! a window far longer than the burst takes to send.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
+use crate::common::*;
 use cloudflare_images_emulator::{Config, FaultConfig};
-use common::*;
 use reqwest::{Method, RequestBuilder};
 use serde_json::json;
 

@@ -1,12 +1,10 @@
 //! Fault switches, persistence and the binary's flags.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use cloudflare_images_emulator::{Config, Emulator, FaultConfig};
-use common::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! The embedded store: several processes on one data folder, `kill -9` mid-burst, migration of
 //! the old `index.json` format, and (ignored, run by hand) the upload-cost benchmark.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use cloudflare_images_emulator::{Config, Emulator};
-use common::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
@@ -412,7 +410,7 @@ async fn old_index_json_is_migrated_once() {
 }
 
 /// Upload cost at 1,000 vs 100,000 stored images. Not a pass/fail check; run by hand:
-/// `cargo test --release -p cloudflare-images-emulator --test store -- --ignored --nocapture upload_cost`
+/// `cargo test --release -p cloudflare-images-emulator --test it -- --ignored --nocapture store::upload_cost`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run by hand (see BENCHMARKS.md)"]
 async fn upload_cost_stays_flat_as_the_store_grows() {
@@ -473,7 +471,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Server memory after storing 50 MiB vs 250 MiB of images (1 MiB each). Not a pass/fail
 /// check; run by hand:
-/// `cargo test --release -p cloudflare-images-emulator --test store -- --ignored --nocapture server_memory`
+/// `cargo test --release -p cloudflare-images-emulator --test it -- --ignored --nocapture store::server_memory`
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run by hand (see BENCHMARKS.md)"]
