@@ -22,9 +22,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use crate::store::{encode_id, CreatorFilter, Image};
 use crate::util::{hex, json_response, parse_metadata_text, validate_custom_id, ApiError};
@@ -542,11 +540,10 @@ fn delivery_path(
 /// `path?exp=..&sig=..` as Cloudflare signs it (see `delivery.rs`).
 fn sign(path: &str, exp: i64, key: &str) -> String {
     let unsigned = format!("{path}?exp={exp}");
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-        return unsigned;
-    };
-    mac.update(unsigned.as_bytes());
-    format!("{unsigned}&sig={}", hex(&mac.finalize().into_bytes()))
+    match crate::delivery::url_signature(key, &unsigned) {
+        Some(sig) => format!("{unsigned}&sig={}", hex(&sig)),
+        None => unsigned,
+    }
 }
 
 /// HTML-escapes text for element content and quoted attribute values.
