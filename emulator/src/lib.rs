@@ -81,7 +81,7 @@ pub struct Config {
     pub api_token: Option<String>,
     /// If set, images and state are kept in this folder (`images.db`, SQLite in WAL mode, and
     /// content-addressed `blobs/`) and loaded again on start; several processes may share it.
-    /// An old-format folder (`index.json`) is migrated on start. If `None`, all is in memory.
+    /// If `None`, all is in memory.
     pub data_dir: Option<PathBuf>,
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     pub port: u16,
@@ -149,8 +149,8 @@ impl Emulator {
     }
 
     /// Starts an emulator with the given configuration. Fails if the port cannot be bound,
-    /// the data folder cannot be opened (or holds an unreadable old `index.json`), or
-    /// `rate_limit_scale` is not a finite positive number.
+    /// the data folder cannot be opened, or `rate_limit_scale` is not a finite positive
+    /// number.
     pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
         let scale = config.rate_limit_scale;
         if !(scale.is_finite() && scale > 0.0) {

@@ -473,8 +473,8 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrating an old `index.json` once;
-    /// without `dir`, an empty in-memory store.
+    /// Opens (creating if needed) the store in `dir`; without `dir`, an empty in-memory
+    /// store.
     pub fn open(dir: Option<&Path>) -> io::Result<Store> {
         let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
         let (conn, blobs) = match dir {
@@ -516,7 +516,7 @@ impl Store {
             conn: Mutex::new(conn),
             blobs,
         };
-        store.init(dir)?;
+        store.init()?;
         Ok(store)
     }
 
@@ -528,9 +528,9 @@ impl Store {
         conn.transaction_with_behavior(TransactionBehavior::Immediate)
     }
 
-    /// Creates the tables; on first use, imports `index.json` if present (else creates the
-    /// `default` key and the `public` variant).
-    fn init(&self, dir: Option<&Path>) -> io::Result<()> {
+    /// Creates the tables; on first use, the `public` variant; and the `default` key
+    /// whenever there is no key.
+    fn init(&self) -> io::Result<()> {
         let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
         let mut conn = self.lock();
         conn.execute_batch(SCHEMA).map_err(to_io)?;
@@ -543,20 +543,8 @@ impl Store {
             )
             .optional()
             .map_err(to_io)?;
-        let mut migrated = None;
         if initialized.is_none() {
-            let index = dir.map(|d| d.join("index.json"));
-            match index.as_deref().filter(|p| p.is_file()) {
-                Some(index) => {
-                    let old = self.import_index(&tx, index)?;
-                    let done = index.with_extension("json.migrated");
-                    std::fs::rename(index, &done)?;
-                    migrated = Some((done, index.to_owned(), old));
-                }
-                None => {
-                    insert_variant(&tx, &Variant::public()).map_err(to_io)?;
-                }
-            }
+            insert_variant(&tx, &Variant::public()).map_err(to_io)?;
             tx.execute(
                 "INSERT INTO settings (name, value) VALUES ('initialized', ?1), \
                  ('schema_version', ?2)",
@@ -574,90 +562,7 @@ impl Store {
             )
             .map_err(to_io)?;
         }
-        if let Err(e) = tx.commit() {
-            if let Some((done, index, _)) = &migrated {
-                let _ = std::fs::rename(done, index);
-            }
-            return Err(to_io(e));
-        }
-        // The old blob files now live under their hashes.
-        if let Some((_, _, old)) = migrated {
-            for path in old {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        Ok(())
-    }
-
-    /// Imports the old format (`index.json` + `blobs/<seq as 16 hex digits>`) into `tx`.
-    /// Returns the old blob files.
-    fn import_index(&self, tx: &Transaction<'_>, index: &Path) -> io::Result<Vec<PathBuf>> {
-        let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
-        let text = std::fs::read(index)?;
-        let snapshot: Snapshot = serde_json::from_slice(&text).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", index.display()),
-            )
-        })?;
-        let dir = index.parent().unwrap_or(Path::new("."));
-        for (name, value) in &snapshot.keys {
-            tx.execute(
-                "INSERT OR REPLACE INTO keys (name, value) VALUES (?1, ?2)",
-                params![name, value],
-            )
-            .map_err(to_io)?;
-        }
-        for v in &snapshot.variants {
-            insert_variant(tx, v).map_err(to_io)?;
-        }
-        let mut old_files = Vec::new();
-        let mut max_seq = snapshot.next_seq.saturating_sub(1);
-        for r in snapshot.images {
-            let blob_hash = if r.content_type.is_some() && !r.draft {
-                let path = dir.join("blobs").join(format!("{:016x}", r.seq));
-                let data = Bytes::from(std::fs::read(&path)?);
-                let hash = sha256_hex(&data);
-                self.blobs.put(&hash, &data)?;
-                old_files.push(path);
-                Some(hash)
-            } else {
-                None
-            };
-            max_seq = max_seq.max(r.seq);
-            let seq = i64::try_from(r.seq).map_err(io::Error::other)?;
-            // A duplicate id in a hand-edited index: keep the first.
-            tx.execute(
-                "INSERT OR IGNORE INTO images (seq, id, custom_id, filename, uploaded, \
-                 require_signed_urls, meta, creator, draft, upload_expiry, content_type, \
-                 blob_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    seq,
-                    r.id,
-                    r.custom_id,
-                    r.filename,
-                    time_text(&r.uploaded),
-                    r.require_signed_urls,
-                    Value::Object(r.meta).to_string(),
-                    r.creator,
-                    r.draft,
-                    r.upload_expiry.as_ref().map(time_text),
-                    r.content_type,
-                    blob_hash,
-                ],
-            )
-            .map_err(to_io)?;
-        }
-        // New uploads sort after every sequence number the old store handed out.
-        let max_seq = i64::try_from(max_seq).map_err(io::Error::other)?;
-        tx.execute("DELETE FROM sqlite_sequence WHERE name = 'images'", [])
-            .map_err(to_io)?;
-        tx.execute(
-            "INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?1)",
-            [max_seq],
-        )
-        .map_err(to_io)?;
-        Ok(old_files)
+        tx.commit().map_err(to_io)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1145,32 +1050,4 @@ impl Store {
         let conn = self.lock();
         Ok(conn.execute("DELETE FROM variants WHERE id = ?1", [name])? > 0)
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The old format (`index.json`), read once to migrate it.
-
-#[derive(Deserialize)]
-struct Snapshot {
-    #[allow(dead_code)]
-    version: u32,
-    next_seq: u64,
-    images: Vec<ImageRecord>,
-    keys: BTreeMap<String, String>,
-    variants: Vec<Variant>,
-}
-
-#[derive(Deserialize)]
-struct ImageRecord {
-    seq: u64,
-    id: String,
-    custom_id: bool,
-    filename: Option<String>,
-    uploaded: DateTime<Utc>,
-    require_signed_urls: bool,
-    meta: Map<String, Value>,
-    creator: Option<String>,
-    draft: bool,
-    upload_expiry: Option<DateTime<Utc>>,
-    content_type: Option<String>,
 }
