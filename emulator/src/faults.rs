@@ -23,8 +23,11 @@ const OFF: u64 = u64::MAX;
 
 /// Fault settings given at start-up (see [`crate::Config::faults`] and the binary's flags).
 ///
-/// Every field can also be changed at run time through [`Faults`].
+/// Every field can also be changed at run time through [`Faults`]. Fields may be added:
+/// start from `FaultConfig::default()` (or [`crate::Config::default`]) and set the ones
+/// wanted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FaultConfig {
     /// After this many API requests, answer every further one with 429 (code 971).
     pub rate_limit_after: Option<u64>,
@@ -86,7 +89,7 @@ impl Default for Faults {
 
 impl Faults {
     /// Creates switches initialised from a [`FaultConfig`].
-    pub fn new(config: &FaultConfig) -> Self {
+    pub(crate) fn new(config: &FaultConfig) -> Self {
         let faults = Faults {
             rate_limit_after: AtomicU64::new(OFF),
             rate_limit_seen: AtomicU64::new(0),

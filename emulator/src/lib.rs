@@ -42,6 +42,8 @@ mod faults;
 pub mod fixtures;
 mod limits;
 mod render;
+mod requests;
+mod seed;
 mod store;
 mod util;
 
@@ -64,9 +66,12 @@ use tower::ServiceExt;
 
 pub use args::ServeArgs;
 pub use faults::{FaultConfig, Faults};
+pub use requests::RecordedRequest;
+pub use seed::{SeedError, SeedImage, SeedVariant};
 
 use faults::FaultAction;
 use limits::Limits;
+use requests::RequestLog;
 use store::{Image, Store};
 
 /// Start-up settings of an emulator. Its `Debug` output hides the token.
@@ -185,6 +190,7 @@ impl Emulator {
             request_count: AtomicU64::new(0),
             batch_request_count: AtomicU64::new(0),
             renders: render::RenderCache::new(render::DEFAULT_CACHE_BYTES),
+            requests: RequestLog::default(),
             config,
         });
         let task = tokio::spawn(serve(listener, app.clone()));
@@ -288,6 +294,39 @@ impl EmulatorHandle {
         self.app.store.keys().unwrap_or_default()
     }
 
+    /// Stores an image directly (no HTTP), checked as an upload of it would be; returns its
+    /// id. Fails as the upload would (an existing id, invalid metadata, bytes that are not
+    /// an image), with the API's error code.
+    pub async fn seed_image(&self, image: SeedImage) -> Result<String, SeedError> {
+        let (image, data) = image.into_image()?;
+        let (image, _) = self.app.db(move |s| s.insert(image, Some(data))).await?;
+        Ok(image.id)
+    }
+
+    /// Creates a named variant directly (no HTTP), checked as `POST v1/variants` would
+    /// check it. Fails as that request would (an existing name, an invalid option, more
+    /// than 100 variants).
+    pub async fn seed_variant(&self, variant: SeedVariant) -> Result<(), SeedError> {
+        let variant = variant.into_variant()?;
+        self.app
+            .db(move |s| s.create_variant(&variant, api::MAX_VARIANTS))
+            .await?;
+        Ok(())
+    }
+
+    /// The requests received so far, oldest first, on every route (API, uploads, batch,
+    /// delivery, console), with the status answered; injected faults included. Only the
+    /// 10,000 most recent are kept.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.requests.snapshot()
+    }
+
+    /// Forgets the requests recorded so far (the counters such as
+    /// [`EmulatorHandle::request_count`] are not reset).
+    pub fn clear_requests(&self) {
+        self.app.requests.clear();
+    }
+
     /// Test helper: inserts `n` small PNG images directly (no HTTP), with upload times one
     /// millisecond apart and increasing, and metadata `{"index": i, "even": i % 2 == 0}`.
     /// Returns their ids in upload order.
@@ -356,6 +395,7 @@ pub(crate) struct App {
     pub request_count: AtomicU64,
     pub batch_request_count: AtomicU64,
     pub renders: render::RenderCache,
+    pub requests: RequestLog,
 }
 
 impl App {
@@ -412,7 +452,17 @@ async fn handle_request_cors(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
     let upload = req.uri().path().starts_with("/upload/");
-    let mut resp = handle_request(app, router, req).await?;
+    let mut record = RecordedRequest {
+        method: req.method().as_str().to_owned(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        status: None,
+    };
+    let log = app.clone();
+    let answer = handle_request(app, router, req).await;
+    record.status = answer.as_ref().ok().map(|resp| resp.status().as_u16());
+    log.requests.record(record);
+    let mut resp = answer?;
     if upload {
         api::direct_upload::allow_cross_origin(resp.headers_mut());
     }

@@ -137,7 +137,7 @@ pub(super) fn common_fields(form: &Form) -> Result<CommonFields, ApiError> {
 }
 
 /// Checks the image format; returns the MIME type.
-pub(super) fn check_format(data: &[u8]) -> Result<&'static str, ApiError> {
+pub(crate) fn check_format(data: &[u8]) -> Result<&'static str, ApiError> {
     match sniff(data) {
         Sniffed::Supported(mime) => Ok(mime),
         Sniffed::Unsupported => Err(ApiError::new(

@@ -18,6 +18,9 @@ mod list;
 mod stats;
 mod variants;
 
+pub(crate) use form::check_format;
+pub(crate) use variants::{variant_from_body, MAX_VARIANTS};
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -352,7 +355,7 @@ pub(super) fn check_creator(creator: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) fn custom_id_signed_error() -> ApiError {
+pub(crate) fn custom_id_signed_error() -> ApiError {
     ApiError::bad_request("Images with a custom ID cannot require signed URLs")
 }
 

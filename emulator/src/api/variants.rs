@@ -11,7 +11,7 @@ use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
 use crate::App;
 
 /// At most this many variants per account.
-const MAX_VARIANTS: usize = 100;
+pub(crate) const MAX_VARIANTS: usize = 100;
 
 pub(super) fn variant_not_found() -> ApiError {
     ApiError::new(404, 5401, "Variant not found")
@@ -103,6 +103,16 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
     let body = read_json_body(req)
         .await?
         .ok_or_else(|| ApiError::bad_request("A JSON body is required"))?;
+    let variant = variant_from_body(&body)?;
+    let created = variant.clone();
+    app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
+        .await?;
+    ok(json!({ "variant": variant.to_json() }))
+}
+
+/// A new variant from a creation body (`id`, every option, `neverRequireSignedURLs`),
+/// checked as `POST v1/variants` checks it.
+pub(crate) fn variant_from_body(body: &Map<String, Value>) -> Result<Variant, ApiError> {
     let id = match body.get("id") {
         Some(Value::String(s)) if valid_name(s, 99) => s.clone(),
         _ => {
@@ -112,18 +122,14 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
         }
     };
     let blank = Variant {
-        id: id.clone(),
+        id,
         fit: String::new(),
         metadata: String::new(),
         width: 0,
         height: 0,
         never_require_signed_urls: false,
     };
-    let variant = apply_variant_body(&body, blank, true)?;
-    let created = variant.clone();
-    app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
-        .await?;
-    ok(json!({ "variant": variant.to_json() }))
+    apply_variant_body(body, blank, true)
 }
 
 pub(super) async fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {

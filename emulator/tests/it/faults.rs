@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use cloudflare_images_emulator::{Config, Emulator, FaultConfig};
+use cloudflare_images_emulator::{Config, Emulator};
 use serde_json::json;
 
 #[tokio::test]
@@ -182,16 +182,14 @@ async fn fail_next_and_request_count() {
 
 #[tokio::test]
 async fn faults_from_config() {
-    let ctx = Ctx::with(Config {
+    // FaultConfig may grow: set its fields on a default rather than build it whole.
+    let mut config = Config {
         api_token: Some(TOKEN.into()),
-        faults: FaultConfig {
-            rate_limit_after: Some(1),
-            retry_after_secs: Some(3),
-            ..FaultConfig::default()
-        },
         ..Config::default()
-    })
-    .await;
+    };
+    config.faults.rate_limit_after = Some(1);
+    config.faults.retry_after_secs = Some(3);
+    let ctx = Ctx::with(config).await;
     assert_eq!(ctx.emu.faults().rate_limit_after(), Some(1));
     ctx.get("v1/stats").await.assert_ok();
     let limited = ctx.get("v1/stats").await;

@@ -14,4 +14,5 @@ mod pagination;
 mod render;
 mod schema;
 mod schema_check;
+mod stable_api;
 mod store;
