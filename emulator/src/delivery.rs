@@ -20,10 +20,11 @@ use subtle::ConstantTimeEq;
 
 use bytes::Bytes;
 
-use crate::api::blob_response;
+use crate::encoding::{decode_path, unhex};
+use crate::http::blob_response;
+use crate::http::text_response;
 use crate::render::{self, Options, RenderError};
 use crate::store::{BlobSource, Delivery};
-use crate::util::{decode_path, text_response, unhex};
 use crate::App;
 
 const CDN_PREFIX: &str = "/cdn-cgi/imagedelivery";
@@ -250,7 +251,7 @@ pub(crate) fn url_signature(key: &str, message: &str) -> Option<[u8; 32]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::hex;
+    use crate::encoding::hex;
 
     fn sign(key: &str, message: &str) -> String {
         hex(&url_signature(key, message).unwrap_or_default())

@@ -38,38 +38,32 @@ mod api;
 mod args;
 mod console;
 mod delivery;
+mod encoding;
 mod faults;
 pub mod fixtures;
+mod http;
 mod limits;
 mod render;
 mod requests;
+mod router;
 mod seed;
 mod store;
-mod util;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, Response};
-use axum::Router;
 use bytes::Bytes;
 use chrono::Utc;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
-use tower::ServiceExt;
+use tokio::task::JoinHandle;
 
 pub use args::ServeArgs;
 pub use faults::{FaultConfig, Faults};
 pub use requests::RecordedRequest;
 pub use seed::{SeedError, SeedImage, SeedVariant};
 
-use faults::FaultAction;
 use limits::Limits;
 use requests::RequestLog;
 use store::{Image, Store};
@@ -193,7 +187,7 @@ impl Emulator {
             requests: RequestLog::default(),
             config,
         });
-        let task = tokio::spawn(serve(listener, app.clone()));
+        let task = tokio::spawn(router::serve(listener, app.clone()));
         Ok(EmulatorHandle {
             app,
             task: Some(task),
@@ -401,126 +395,14 @@ pub(crate) struct App {
 impl App {
     /// Runs `f` on the store on the blocking thread pool (SQLite and file I/O are
     /// synchronous). A panic in `f` becomes a 500.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, util::ApiError>
+    pub async fn db<T, F>(&self, f: F) -> Result<T, http::ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, util::ApiError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, http::ApiError> + Send + 'static,
     {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| util::ApiError::internal(format!("Storage task failed: {e}")))?
-    }
-}
-
-/// Accept loop. Connection tasks live in a `JoinSet`, so aborting this task closes them all.
-async fn serve(listener: TcpListener, app: Arc<App>) {
-    let router = Router::new()
-        .fallback(api::dispatch)
-        .layer(DefaultBodyLimit::disable())
-        .with_state(app.clone());
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let router = router.clone();
-                let app = app.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        handle_request_cors(app.clone(), router.clone(), req)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-/// [`handle_request`], then `Access-Control-Allow-Origin` on every answer of a one-time upload
-/// URL, injected faults included, so a browser's cross-origin `fetch` can read it.
-async fn handle_request_cors(
-    app: Arc<App>,
-    router: Router,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::io::Error> {
-    let upload = req.uri().path().starts_with("/upload/");
-    let mut record = RecordedRequest {
-        method: req.method().as_str().to_owned(),
-        path: req.uri().path().to_owned(),
-        query: req.uri().query().map(str::to_owned),
-        status: None,
-    };
-    let log = app.clone();
-    let answer = handle_request(app, router, req).await;
-    record.status = answer.as_ref().ok().map(|resp| resp.status().as_u16());
-    log.requests.record(record);
-    let mut resp = answer?;
-    if upload {
-        api::direct_upload::allow_cross_origin(resp.headers_mut());
-    }
-    Ok(resp)
-}
-
-/// Counts the request, applies faults and the global rate window (API requests), then hands
-/// it to the router (the batch routes check their token's window themselves). Returning an
-/// error makes hyper drop the connection without a response (the "reset" fault).
-async fn handle_request(
-    app: Arc<App>,
-    router: Router,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::io::Error> {
-    app.request_count.fetch_add(1, Ordering::SeqCst);
-    let path = req.uri().path();
-    let is_api = path.starts_with("/client/v4/");
-    let is_batch = path.starts_with("/batch/");
-    if is_batch {
-        app.batch_request_count.fetch_add(1, Ordering::SeqCst);
-    }
-    let faultable = is_api || is_batch || path.starts_with("/upload/");
-    if faultable {
-        let latency = app.faults.latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        match app.faults.decide() {
-            FaultAction::Proceed => {}
-            FaultAction::Reset => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected connection reset",
-                ))
-            }
-            FaultAction::Respond {
-                status,
-                code,
-                message,
-                retry_after,
-                html,
-            } => {
-                if html {
-                    return Ok(util::html_502());
-                }
-                let mut err = util::ApiError::new(status, code, message);
-                err.retry_after = retry_after;
-                return Ok(err.into_response());
-            }
-        }
-    }
-    if is_api {
-        if let Err(err) = app.limits.admit_global() {
-            return Ok(err.into_response());
-        }
-    }
-    match router.oneshot(req.map(Body::new)).await {
-        Ok(resp) => Ok(resp),
-        Err(never) => match never {},
+            .map_err(|e| http::ApiError::internal(format!("Storage task failed: {e}")))?
     }
 }

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
+use crate::api::fields::{metadata_from_value, validate_custom_id};
+use crate::http::ApiError;
 use crate::store::{Image, Variant};
-use crate::util::{metadata_from_value, validate_custom_id, ApiError};
 
 /// An image to store, as `POST v1` would store an upload of it.
 ///

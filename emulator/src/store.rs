@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::util::{hex, random_key, ApiError};
+use crate::encoding::{hex, random_key};
+use crate::http::ApiError;
 
 /// One stored image (or draft). Its bytes are in the blob store, named by `blob_hash`.
 #[derive(Debug, Clone)]

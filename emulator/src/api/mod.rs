@@ -1,16 +1,17 @@
 //! The `/client/v4/accounts/{account_id}/images/...` API and the one-time upload URLs.
 //!
-//! This module holds the entry point ([`dispatch`]), authentication, the route table
+//! This module holds the entry point ([`serve`], reached from `crate::router`), authentication, the route table
 //! ([`ROUTES`]) and helpers shared by the handlers; each resource's handlers live in their
 //! own module. Adding a route is one line in [`ROUTES`] plus its handler.
 //!
 //! Routing works on the raw (still percent-encoded) path, so an image id sent as
 //! `a%2Fb%2Fc` stays one path segment, and `.../v1/{id}/blob` is recognised whatever the id holds.
 
-mod batch;
+pub(crate) mod batch;
 mod config;
 pub(crate) mod direct_upload;
 mod fetch;
+pub(crate) mod fields;
 mod form;
 mod images;
 mod keys;
@@ -26,45 +27,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response};
+use axum::http::{HeaderMap, Method, Request};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use crate::store::{BlobSource, Image};
-use crate::util::{decode_path, ApiError, ApiResult};
+use crate::encoding::decode_path;
+use crate::http::{ApiError, ApiResult};
+use crate::store::Image;
 use crate::App;
-use tokio_util::io::ReaderStream;
 
 /// Largest accepted image: 10 MiB.
 pub(crate) const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 /// Largest accepted JSON body.
 const MAX_JSON_BODY: usize = 1024 * 1024;
-
-/// Entry point for every request (the router's fallback): the API, the batch host, one-time
-/// upload URLs, else delivery.
-pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    if let Some(rest) = path.strip_prefix("/client/v4/") {
-        return api(app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if let Some(rest) = path.strip_prefix("/batch/") {
-        return batch::serve(app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if let Some(rest) = path.strip_prefix("/upload/") {
-        return direct_upload::one_time_upload(&app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if crate::console::handles(&app, &path) {
-        return crate::console::serve(app, req).await;
-    }
-    crate::delivery::serve(&app, req).await
-}
 
 // ---------------------------------------------------------------------------------------------
 // The route table.
@@ -298,7 +273,7 @@ pub(super) fn parse_range(
 }
 
 /// Checks credentials and the account, then runs the first matching route.
-async fn api(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
+pub(crate) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
     check_auth(&app, req.headers())?;
     let Some(after) = rest.strip_prefix("accounts/") else {
         return Err(no_route(rest));
@@ -373,36 +348,6 @@ pub(super) fn too_large() -> ApiError {
 
 pub(super) fn already_exists() -> ApiError {
     ApiError::new(409, 5409, "Resource already exists")
-}
-
-/// A response streaming the bytes of `source` (files are not read into memory). 404 (code
-/// 5404) if the blob has gone (a concurrent delete), 500 (5500) on other I/O errors.
-pub(crate) async fn blob_response(source: BlobSource, mime: &str) -> ApiResult {
-    let mut resp = match source {
-        BlobSource::Memory(bytes) => Response::new(Body::from(bytes)),
-        BlobSource::File(path) => {
-            let opened = async {
-                let file = tokio::fs::File::open(&path).await?;
-                let len = file.metadata().await?.len();
-                Ok::<_, std::io::Error>((file, len))
-            };
-            let (file, len) = match opened.await {
-                Ok(found) => found,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(ApiError::image_not_found())
-                }
-                Err(e) => return Err(ApiError::internal(format!("Could not read image: {e}"))),
-            };
-            let mut resp = Response::new(Body::from_stream(ReaderStream::new(file)));
-            resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            resp
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(mime) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    Ok(resp)
 }
 
 /// 409 if `id` is taken (an early answer; the insert checks again atomically).

@@ -5,9 +5,11 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{json, Map, Value};
 
+use super::fields::valid_name;
 use super::read_json_body;
+use crate::encoding::decode_path;
+use crate::http::{ok, ApiError, ApiResult};
 use crate::store::Variant;
-use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
 use crate::App;
 
 /// At most this many variants per account.

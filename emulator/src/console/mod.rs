@@ -24,8 +24,10 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, Stat
 use chrono::Utc;
 use serde_json::{json, Map, Value};
 
+use crate::api::fields::{parse_metadata_text, validate_custom_id};
+use crate::encoding::hex;
+use crate::http::{json_response, ApiError};
 use crate::store::{encode_id, CreatorFilter, Image};
-use crate::util::{hex, json_response, parse_metadata_text, validate_custom_id, ApiError};
 use crate::App;
 
 const PREFIX: &str = "/console";
