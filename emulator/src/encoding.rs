@@ -1,5 +1,5 @@
-//! Text encodings shared by the store, the API and delivery: hex, percent-decoded path
-//! pieces, random key values.
+//! Text encodings shared by the store, the API and delivery: hex, percent-encoded ids and
+//! decoded path pieces, random key values.
 
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -45,6 +45,17 @@ pub(crate) fn decode_path(raw: &str) -> Option<String> {
         .decode_utf8()
         .ok()
         .map(|s| s.into_owned())
+}
+
+/// Percent-encodes an image id for use in a URL path, keeping `/` (sub-paths) as is.
+pub(crate) fn encode_id(id: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(id, SET).to_string()
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! - Without one: an in-memory database (`:memory:`) and blobs in a map.
 //!
 //! One connection per process, behind a mutex; callers run these (synchronous) methods on
-//! the blocking pool (see `App::db`). Image bytes are never part of an [`Image`].
+//! the blocking pool (see `App::db`). Image bytes are never part of an [`Image`]. Records
+//! are plain data: the wire JSON is built by the API (`api::image_json`, `api/variants.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -20,8 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::encoding::{hex, random_key};
@@ -44,52 +44,8 @@ pub(crate) struct Image {
     pub blob_hash: Option<String>,
 }
 
-impl Image {
-    /// The API representation; `variants` are the variant names, sorted.
-    pub fn to_json(&self, origin: &str, hash: &str, variants: &[String]) -> Value {
-        let encoded_id = encode_id(&self.id);
-        let urls: Vec<Value> = variants
-            .iter()
-            .map(|v| Value::String(format!("{origin}/{hash}/{encoded_id}/{v}")))
-            .collect();
-        let mut obj = Map::new();
-        obj.insert("id".into(), Value::String(self.id.clone()));
-        if let Some(f) = &self.filename {
-            obj.insert("filename".into(), Value::String(f.clone()));
-        }
-        obj.insert(
-            "uploaded".into(),
-            Value::String(self.uploaded.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        );
-        obj.insert(
-            "requireSignedURLs".into(),
-            Value::Bool(self.require_signed_urls),
-        );
-        obj.insert("variants".into(), Value::Array(urls));
-        obj.insert("meta".into(), Value::Object(self.meta.clone()));
-        if let Some(c) = &self.creator {
-            obj.insert("creator".into(), Value::String(c.clone()));
-        }
-        if self.draft {
-            obj.insert("draft".into(), Value::Bool(true));
-        }
-        Value::Object(obj)
-    }
-}
-
-/// Percent-encodes an image id for use in a URL path, keeping `/` (sub-paths) as is.
-pub(crate) fn encode_id(id: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(id, SET).to_string()
-}
-
 /// A named variant definition.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Variant {
     pub id: String,
     pub fit: String,
@@ -100,19 +56,6 @@ pub(crate) struct Variant {
 }
 
 impl Variant {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "options": {
-                "fit": self.fit,
-                "metadata": self.metadata,
-                "width": self.width,
-                "height": self.height,
-            },
-            "neverRequireSignedURLs": self.never_require_signed_urls,
-        })
-    }
-
     fn public() -> Variant {
         Variant {
             id: "public".into(),

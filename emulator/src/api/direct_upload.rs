@@ -20,8 +20,9 @@ use super::{
     method_not_allowed, read_json_body, too_large, MAX_JSON_BODY,
 };
 use crate::encoding::decode_path;
+use crate::encoding::encode_id;
 use crate::http::{allow_cross_origin, ok, ApiError, ApiResult};
-use crate::store::{encode_id, DraftState, Image};
+use crate::store::{DraftState, Image};
 use crate::App;
 
 /// How long a browser may cache a preflight answer (Chromium caps it at 2 hours).

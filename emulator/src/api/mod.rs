@@ -28,10 +28,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request};
+use chrono::SecondsFormat;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use crate::encoding::decode_path;
+use crate::encoding::{decode_path, encode_id};
 use crate::http::{ApiError, ApiResult};
 use crate::store::Image;
 use crate::App;
@@ -300,9 +301,36 @@ pub(crate) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiR
 // ---------------------------------------------------------------------------------------------
 // Errors and helpers shared by the handlers.
 
-/// The API representation of `image`; `variants` are the variant names.
+/// The API representation of `image`; `variants` are the variant names, sorted.
 pub(super) fn image_json(app: &App, image: &Image, variants: &[String]) -> Value {
-    image.to_json(&app.origin, &app.config.account_hash, variants)
+    let (origin, hash) = (&app.origin, &app.config.account_hash);
+    let encoded_id = encode_id(&image.id);
+    let urls: Vec<Value> = variants
+        .iter()
+        .map(|v| Value::String(format!("{origin}/{hash}/{encoded_id}/{v}")))
+        .collect();
+    let mut obj = Map::new();
+    obj.insert("id".into(), Value::String(image.id.clone()));
+    if let Some(f) = &image.filename {
+        obj.insert("filename".into(), Value::String(f.clone()));
+    }
+    obj.insert(
+        "uploaded".into(),
+        Value::String(image.uploaded.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    );
+    obj.insert(
+        "requireSignedURLs".into(),
+        Value::Bool(image.require_signed_urls),
+    );
+    obj.insert("variants".into(), Value::Array(urls));
+    obj.insert("meta".into(), Value::Object(image.meta.clone()));
+    if let Some(c) = &image.creator {
+        obj.insert("creator".into(), Value::String(c.clone()));
+    }
+    if image.draft {
+        obj.insert("draft".into(), Value::Bool(true));
+    }
+    Value::Object(obj)
 }
 
 pub(super) async fn read_json_body(

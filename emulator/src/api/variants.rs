@@ -15,6 +15,20 @@ use crate::App;
 /// At most this many variants per account.
 pub(crate) const MAX_VARIANTS: usize = 100;
 
+/// The API representation of a variant.
+pub(super) fn variant_json(variant: &Variant) -> Value {
+    json!({
+        "id": variant.id,
+        "options": {
+            "fit": variant.fit,
+            "metadata": variant.metadata,
+            "width": variant.width,
+            "height": variant.height,
+        },
+        "neverRequireSignedURLs": variant.never_require_signed_urls,
+    })
+}
+
 pub(super) fn variant_not_found() -> ApiError {
     ApiError::new(404, 5401, "Variant not found")
 }
@@ -23,7 +37,7 @@ pub(super) async fn variants_list(app: &App) -> ApiResult {
     let variants = app.db(|s| s.variants()).await?;
     let map: Map<String, Value> = variants
         .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
+        .map(|(k, v)| (k.clone(), variant_json(v)))
         .collect();
     ok(json!({ "variants": map }))
 }
@@ -109,7 +123,7 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
     let created = variant.clone();
     app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
         .await?;
-    ok(json!({ "variant": variant.to_json() }))
+    ok(json!({ "variant": variant_json(&variant) }))
 }
 
 /// A new variant from a creation body (`id`, every option, `neverRequireSignedURLs`),
@@ -141,9 +155,9 @@ pub(super) async fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
         .await?
         .ok_or_else(variant_not_found)?;
     if flat {
-        ok(variant.to_json())
+        ok(variant_json(&variant))
     } else {
-        ok(json!({ "variant": variant.to_json() }))
+        ok(json!({ "variant": variant_json(&variant) }))
     }
 }
 
@@ -154,7 +168,7 @@ pub(super) async fn variant_patch(app: &App, raw: &str, req: Request<Body>) -> A
         .db(move |s| s.update_variant(&name, |current| apply_variant_body(&body, current, false)))
         .await?
         .ok_or_else(variant_not_found)?;
-    ok(json!({ "variant": updated.to_json() }))
+    ok(json!({ "variant": variant_json(&updated) }))
 }
 
 pub(super) async fn variant_delete(app: &App, raw: &str) -> ApiResult {

@@ -25,9 +25,10 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::api::fields::{parse_metadata_text, validate_custom_id};
+use crate::encoding::encode_id;
 use crate::encoding::hex;
 use crate::http::{json_response, ApiError};
-use crate::store::{encode_id, CreatorFilter, Image};
+use crate::store::{CreatorFilter, Image};
 use crate::App;
 
 const PREFIX: &str = "/console";
