@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::io::ReaderStream;
 
-use crate::store::BlobSource;
+use crate::store::{BlobSource, StoreError};
 
 /// An API error rendered as a Cloudflare failure envelope.
 #[derive(Debug, Clone)]
@@ -58,6 +58,21 @@ impl ApiError {
 }
 
 pub(crate) type ApiResult = Result<Response<Body>, ApiError>;
+
+/// The one place store failures become API errors.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let message = e.to_string();
+        match e {
+            StoreError::Database(_) | StoreError::Io(_) => ApiError::internal(message),
+            StoreError::AlreadyExists => ApiError::new(409, 5409, message),
+            StoreError::ImageNotFound => ApiError::image_not_found(),
+            StoreError::UploadUrlUsed | StoreError::TooManyVariants => {
+                ApiError::bad_request(message)
+            }
+        }
+    }
+}
 
 /// A JSON response with the given status.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Body> {

@@ -165,7 +165,7 @@ impl Emulator {
             if flexible {
                 store
                     .set_flexible_variants(true)
-                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                    .map_err(std::io::Error::other)?;
             }
             Ok::<_, std::io::Error>(store)
         })
@@ -395,14 +395,16 @@ pub(crate) struct App {
 impl App {
     /// Runs `f` on the store on the blocking thread pool (SQLite and file I/O are
     /// synchronous). A panic in `f` becomes a 500.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, http::ApiError>
+    pub async fn db<T, E, F>(&self, f: F) -> Result<T, http::ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, http::ApiError> + Send + 'static,
+        E: Into<http::ApiError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
     {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(|e| http::ApiError::internal(format!("Storage task failed: {e}")))?
+            .map_err(Into::into)
     }
 }

@@ -28,7 +28,7 @@ use crate::api::fields::{parse_metadata_text, validate_custom_id};
 use crate::encoding::encode_id;
 use crate::encoding::hex;
 use crate::http::{json_response, ApiError};
-use crate::store::{CreatorFilter, Image};
+use crate::store::{CreatorFilter, Image, StoreError};
 use crate::App;
 
 const PREFIX: &str = "/console";
@@ -120,7 +120,7 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
     let (images, count, keys, flexible, names) = app
         .db(move |s| {
             let (images, names) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
-            Ok((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
+            Ok::<_, StoreError>((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
         })
         .await?;
     let more = images.len() > PAGE;
@@ -200,7 +200,7 @@ async fn image_page(
     let lookup = id.to_owned();
     let (found, keys, variants, flexible) = app
         .db(move |s| {
-            Ok((
+            Ok::<_, StoreError>((
                 s.image(&lookup)?,
                 s.keys()?,
                 s.variants()?,
