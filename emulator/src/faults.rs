@@ -81,12 +81,6 @@ pub struct Faults {
     injected: AtomicU64,
 }
 
-impl Default for Faults {
-    fn default() -> Self {
-        Self::new(&FaultConfig::default())
-    }
-}
-
 impl Faults {
     /// Creates switches initialised from a [`FaultConfig`].
     pub(crate) fn new(config: &FaultConfig) -> Self {
@@ -299,7 +293,7 @@ mod tests {
 
     #[test]
     fn percent_is_exact_and_spread() {
-        let f = Faults::default();
+        let f = Faults::new(&FaultConfig::default());
         f.set_fail_5xx_percent(25);
         let hits: Vec<bool> = (0..8).map(|_| f.decide() != FaultAction::Proceed).collect();
         assert_eq!(
@@ -310,7 +304,7 @@ mod tests {
 
     #[test]
     fn rate_limit_after_n() {
-        let f = Faults::default();
+        let f = Faults::new(&FaultConfig::default());
         f.set_rate_limit_after(Some(2));
         assert_eq!(f.decide(), FaultAction::Proceed);
         assert_eq!(f.decide(), FaultAction::Proceed);

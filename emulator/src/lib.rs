@@ -137,8 +137,9 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Entry point: starts emulator servers.
+/// Entry point: starts emulator servers. Not a value to build: use its associated functions.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Emulator;
 
 impl Emulator {
