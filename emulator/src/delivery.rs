@@ -9,19 +9,22 @@
 //! `path + "?" + query` where the query is the received one with the `sig` parameter removed.
 //! `path` is the raw (percent-encoded) request path; on the `/cdn-cgi/imagedelivery` route
 //! the path without that prefix (`/{hash}/{id}/{variant}`) is accepted as well. Any current
-//! key may have signed; comparison is constant-time (`Mac::verify_slice`).
+//! key may have signed; comparison is constant-time. [`url_signature`] is the one place the
+//! HMAC is computed: the console signs its preview links with it too.
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use bytes::Bytes;
 
-use crate::api::blob_response;
+use crate::encoding::{decode_path, unhex};
+use crate::http::blob_response;
+use crate::http::text_response;
 use crate::render::{self, Options, RenderError};
 use crate::store::{BlobSource, Delivery};
-use crate::util::{decode_path, text_response, unhex};
 use crate::App;
 
 const CDN_PREFIX: &str = "/cdn-cgi/imagedelivery";
@@ -223,12 +226,10 @@ pub(crate) fn verify(
     let mut valid = false;
     for key in keys {
         for message in &messages {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-                continue;
-            };
-            mac.update(message.as_bytes());
             // Evaluate every combination, so timing does not reveal which key matched.
-            valid |= mac.verify_slice(&sig).is_ok();
+            if let Some(expected) = url_signature(key, message) {
+                valid |= bool::from(expected.as_slice().ct_eq(&sig));
+            }
         }
     }
     if valid {
@@ -238,15 +239,22 @@ pub(crate) fn verify(
     }
 }
 
+/// The HMAC-SHA256 of `message` keyed with the bytes of signing key value `key`, as
+/// Cloudflare signs delivery URLs. `None` only if the MAC refused the key, which HMAC does
+/// not do for any length.
+pub(crate) fn url_signature(key: &str, message: &str) -> Option<[u8; 32]> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(message.as_bytes());
+    Some(mac.finalize().into_bytes().into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::hex;
+    use crate::encoding::hex;
 
     fn sign(key: &str, message: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
-        mac.update(message.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex(&url_signature(key, message).unwrap_or_default())
     }
 
     #[test]

@@ -23,8 +23,11 @@ const OFF: u64 = u64::MAX;
 
 /// Fault settings given at start-up (see [`crate::Config::faults`] and the binary's flags).
 ///
-/// Every field can also be changed at run time through [`Faults`].
+/// Every field can also be changed at run time through [`Faults`]. Fields may be added:
+/// start from `FaultConfig::default()` (or [`crate::Config::default`]) and set the ones
+/// wanted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FaultConfig {
     /// After this many API requests, answer every further one with 429 (code 971).
     pub rate_limit_after: Option<u64>,
@@ -78,15 +81,9 @@ pub struct Faults {
     injected: AtomicU64,
 }
 
-impl Default for Faults {
-    fn default() -> Self {
-        Self::new(&FaultConfig::default())
-    }
-}
-
 impl Faults {
     /// Creates switches initialised from a [`FaultConfig`].
-    pub fn new(config: &FaultConfig) -> Self {
+    pub(crate) fn new(config: &FaultConfig) -> Self {
         let faults = Faults {
             rate_limit_after: AtomicU64::new(OFF),
             rate_limit_seen: AtomicU64::new(0),
@@ -296,7 +293,7 @@ mod tests {
 
     #[test]
     fn percent_is_exact_and_spread() {
-        let f = Faults::default();
+        let f = Faults::new(&FaultConfig::default());
         f.set_fail_5xx_percent(25);
         let hits: Vec<bool> = (0..8).map(|_| f.decide() != FaultAction::Proceed).collect();
         assert_eq!(
@@ -307,7 +304,7 @@ mod tests {
 
     #[test]
     fn rate_limit_after_n() {
-        let f = Faults::default();
+        let f = Faults::new(&FaultConfig::default());
         f.set_rate_limit_after(Some(2));
         assert_eq!(f.decide(), FaultAction::Proceed);
         assert_eq!(f.decide(), FaultAction::Proceed);

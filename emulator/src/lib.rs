@@ -36,36 +36,37 @@
 #![warn(missing_docs)]
 
 mod api;
+mod args;
 mod console;
 mod delivery;
+mod encoding;
 mod faults;
 pub mod fixtures;
+mod http;
 mod limits;
 mod render;
+mod requests;
+mod router;
+mod seed;
 mod store;
-mod util;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, Response};
-use axum::Router;
 use bytes::Bytes;
 use chrono::Utc;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
-use tower::ServiceExt;
+use tokio::task::JoinHandle;
 
+pub use args::ServeArgs;
 pub use faults::{FaultConfig, Faults};
+pub use requests::RecordedRequest;
+pub use seed::{SeedError, SeedImage, SeedVariant};
 
-use faults::FaultAction;
 use limits::Limits;
+use requests::RequestLog;
 use store::{Image, Store};
 
 /// Start-up settings of an emulator. Its `Debug` output hides the token.
@@ -80,7 +81,7 @@ pub struct Config {
     pub api_token: Option<String>,
     /// If set, images and state are kept in this folder (`images.db`, SQLite in WAL mode, and
     /// content-addressed `blobs/`) and loaded again on start; several processes may share it.
-    /// An old-format folder (`index.json`) is migrated on start. If `None`, all is in memory.
+    /// If `None`, all is in memory.
     pub data_dir: Option<PathBuf>,
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     pub port: u16,
@@ -137,8 +138,9 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Entry point: starts emulator servers.
+/// Entry point: starts emulator servers. Not a value to build: use its associated functions.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Emulator;
 
 impl Emulator {
@@ -148,8 +150,8 @@ impl Emulator {
     }
 
     /// Starts an emulator with the given configuration. Fails if the port cannot be bound,
-    /// the data folder cannot be opened (or holds an unreadable old `index.json`), or
-    /// `rate_limit_scale` is not a finite positive number.
+    /// the data folder cannot be opened, or `rate_limit_scale` is not a finite positive
+    /// number.
     pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
         let scale = config.rate_limit_scale;
         if !(scale.is_finite() && scale > 0.0) {
@@ -165,7 +167,7 @@ impl Emulator {
             if flexible {
                 store
                     .set_flexible_variants(true)
-                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+                    .map_err(std::io::Error::other)?;
             }
             Ok::<_, std::io::Error>(store)
         })
@@ -184,9 +186,10 @@ impl Emulator {
             request_count: AtomicU64::new(0),
             batch_request_count: AtomicU64::new(0),
             renders: render::RenderCache::new(render::DEFAULT_CACHE_BYTES),
+            requests: RequestLog::default(),
             config,
         });
-        let task = tokio::spawn(serve(listener, app.clone()));
+        let task = tokio::spawn(router::serve(listener, app.clone()));
         Ok(EmulatorHandle {
             app,
             task: Some(task),
@@ -287,6 +290,39 @@ impl EmulatorHandle {
         self.app.store.keys().unwrap_or_default()
     }
 
+    /// Stores an image directly (no HTTP), checked as an upload of it would be; returns its
+    /// id. Fails as the upload would (an existing id, invalid metadata, bytes that are not
+    /// an image), with the API's error code.
+    pub async fn seed_image(&self, image: SeedImage) -> Result<String, SeedError> {
+        let (image, data) = image.into_image()?;
+        let (image, _) = self.app.db(move |s| s.insert(image, Some(data))).await?;
+        Ok(image.id)
+    }
+
+    /// Creates a named variant directly (no HTTP), checked as `POST v1/variants` would
+    /// check it. Fails as that request would (an existing name, an invalid option, more
+    /// than 100 variants).
+    pub async fn seed_variant(&self, variant: SeedVariant) -> Result<(), SeedError> {
+        let variant = variant.into_variant()?;
+        self.app
+            .db(move |s| s.create_variant(&variant, api::MAX_VARIANTS))
+            .await?;
+        Ok(())
+    }
+
+    /// The requests received so far, oldest first, on every route (API, uploads, batch,
+    /// delivery, console), with the status answered; injected faults included. Only the
+    /// 10,000 most recent are kept.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.requests.snapshot()
+    }
+
+    /// Forgets the requests recorded so far (the counters such as
+    /// [`EmulatorHandle::request_count`] are not reset).
+    pub fn clear_requests(&self) {
+        self.app.requests.clear();
+    }
+
     /// Test helper: inserts `n` small PNG images directly (no HTTP), with upload times one
     /// millisecond apart and increasing, and metadata `{"index": i, "even": i % 2 == 0}`.
     /// Returns their ids in upload order.
@@ -355,121 +391,22 @@ pub(crate) struct App {
     pub request_count: AtomicU64,
     pub batch_request_count: AtomicU64,
     pub renders: render::RenderCache,
+    pub requests: RequestLog,
 }
 
 impl App {
     /// Runs `f` on the store on the blocking thread pool (SQLite and file I/O are
     /// synchronous). A panic in `f` becomes a 500.
-    pub async fn db<T, F>(&self, f: F) -> Result<T, util::ApiError>
+    pub async fn db<T, E, F>(&self, f: F) -> Result<T, http::ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&Store) -> Result<T, util::ApiError> + Send + 'static,
+        E: Into<http::ApiError> + Send + 'static,
+        F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
     {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| util::ApiError::internal(format!("Storage task failed: {e}")))?
-    }
-}
-
-/// Accept loop. Connection tasks live in a `JoinSet`, so aborting this task closes them all.
-async fn serve(listener: TcpListener, app: Arc<App>) {
-    let router = Router::new()
-        .fallback(api::dispatch)
-        .layer(DefaultBodyLimit::disable())
-        .with_state(app.clone());
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let router = router.clone();
-                let app = app.clone();
-                connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        handle_request_cors(app.clone(), router.clone(), req)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-/// [`handle_request`], then `Access-Control-Allow-Origin` on every answer of a one-time upload
-/// URL, injected faults included, so a browser's cross-origin `fetch` can read it.
-async fn handle_request_cors(
-    app: Arc<App>,
-    router: Router,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::io::Error> {
-    let upload = req.uri().path().starts_with("/upload/");
-    let mut resp = handle_request(app, router, req).await?;
-    if upload {
-        api::direct_upload::allow_cross_origin(resp.headers_mut());
-    }
-    Ok(resp)
-}
-
-/// Counts the request, applies faults and the global rate window (API requests), then hands
-/// it to the router (the batch routes check their token's window themselves). Returning an
-/// error makes hyper drop the connection without a response (the "reset" fault).
-async fn handle_request(
-    app: Arc<App>,
-    router: Router,
-    req: Request<Incoming>,
-) -> Result<Response<Body>, std::io::Error> {
-    app.request_count.fetch_add(1, Ordering::SeqCst);
-    let path = req.uri().path();
-    let is_api = path.starts_with("/client/v4/");
-    let is_batch = path.starts_with("/batch/");
-    if is_batch {
-        app.batch_request_count.fetch_add(1, Ordering::SeqCst);
-    }
-    let faultable = is_api || is_batch || path.starts_with("/upload/");
-    if faultable {
-        let latency = app.faults.latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        match app.faults.decide() {
-            FaultAction::Proceed => {}
-            FaultAction::Reset => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected connection reset",
-                ))
-            }
-            FaultAction::Respond {
-                status,
-                code,
-                message,
-                retry_after,
-                html,
-            } => {
-                if html {
-                    return Ok(util::html_502());
-                }
-                let mut err = util::ApiError::new(status, code, message);
-                err.retry_after = retry_after;
-                return Ok(err.into_response());
-            }
-        }
-    }
-    if is_api {
-        if let Err(err) = app.limits.admit_global() {
-            return Ok(err.into_response());
-        }
-    }
-    match router.oneshot(req.map(Body::new)).await {
-        Ok(resp) => Ok(resp),
-        Err(never) => match never {},
+            .map_err(|e| http::ApiError::internal(format!("Storage task failed: {e}")))?
+            .map_err(Into::into)
     }
 }

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::util::{random_key, ApiError};
+use crate::encoding::random_key;
+use crate::http::ApiError;
 
 /// Requests per [`GLOBAL_WINDOW`] on the API, per account.
 pub(crate) const GLOBAL_LIMIT: usize = 1200;

@@ -17,8 +17,8 @@ use chrono::SecondsFormat;
 use serde_json::json;
 
 use super::{auth_error, match_pattern, method_not_allowed, routes, Call};
+use crate::http::{ok, ApiError, ApiResult};
 use crate::limits::{too_many_requests, Refused};
-use crate::util::{ok, ApiError, ApiResult};
 use crate::App;
 
 /// The (method, pattern) rows of the API route table the batch host serves, per
@@ -57,7 +57,7 @@ fn no_route(rest: &str) -> ApiError {
 }
 
 /// A request under `<origin>/batch/`; `rest` is the path after it (still percent-encoded).
-pub(super) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
+pub(crate) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
     let token = bearer(req.headers()).ok_or_else(|| auth_error(401))?;
     match app.limits.admit_batch(token) {
         Ok(()) => {}

@@ -8,7 +8,7 @@ use axum::http::Request;
 use serde_json::{json, Value};
 
 use super::read_json_body;
-use crate::util::{ok, ApiError, ApiResult};
+use crate::http::{ok, ApiError, ApiResult};
 use crate::App;
 
 pub(super) async fn config_patch(app: &App, req: Request<Body>) -> ApiResult {

@@ -4,7 +4,7 @@
 //! A one-time URL is meant for a browser on another origin (the web app that asked its backend
 //! for the URL), so it speaks CORS: a preflight (`OPTIONS`) is answered with 204 and the
 //! `Access-Control-Allow-*` headers, and every answer to the URL (errors and injected faults
-//! included, see [`allow_cross_origin`]) carries `Access-Control-Allow-Origin: *`. No
+//! included, see [`crate::http::allow_cross_origin`]) carries `Access-Control-Allow-Origin: *`. No
 //! credentials are involved, so `*` is safe. A plain HTML form post needs no CORS; it gets the
 //! same JSON envelope. The API itself (`/client/v4/...`) sends no CORS headers.
 
@@ -13,30 +13,20 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, Stat
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
+use super::fields::{metadata_from_value, validate_custom_id};
 use super::form::{check_format, common_fields, is_multipart, read_form, CommonFields, Form};
 use super::{
     check_creator, custom_id_signed_error, ensure_free, fail_after_upload, image_json,
     method_not_allowed, read_json_body, too_large, MAX_JSON_BODY,
 };
-use crate::store::{encode_id, DraftState, Image};
-use crate::util::{decode_path, metadata_from_value, ok, validate_custom_id, ApiError, ApiResult};
+use crate::encoding::decode_path;
+use crate::encoding::encode_id;
+use crate::http::{allow_cross_origin, ok, ApiError, ApiResult};
+use crate::store::{DraftState, Image};
 use crate::App;
 
 /// How long a browser may cache a preflight answer (Chromium caps it at 2 hours).
 const PREFLIGHT_MAX_AGE_SECS: u32 = 7200;
-
-/// Adds `Access-Control-Allow-Origin: *` (and exposes `Retry-After`) to an answer of a
-/// one-time upload URL, so a cross-origin `fetch` can read it, errors included.
-pub(crate) fn allow_cross_origin(headers: &mut HeaderMap) {
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Retry-After"),
-    );
-}
 
 /// The answer to a CORS preflight of a one-time upload URL: 204, POST allowed from any
 /// origin, the requested headers echoed.
@@ -63,7 +53,7 @@ fn preflight(request: &HeaderMap) -> Response<Body> {
     resp
 }
 
-pub(super) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -> ApiResult {
+pub(crate) async fn one_time_upload(app: &App, rest: &str, req: Request<Body>) -> ApiResult {
     if req.method() == Method::OPTIONS {
         return Ok(preflight(req.headers()));
     }

@@ -9,7 +9,8 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 
 use super::{too_large, MAX_IMAGE_BYTES};
-use crate::util::{decode_path, ApiError};
+use crate::encoding::decode_path;
+use crate::http::ApiError;
 
 pub(super) fn refused_url() -> ApiError {
     ApiError::bad_request("The emulator only fetches http:// URLs on 127.0.0.1, localhost or [::1]")

@@ -6,8 +6,9 @@ use axum::http::{header, Request};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+use super::fields::{parse_bool, parse_metadata_text, validate_custom_id};
 use super::{check_creator, custom_id_signed_error, MAX_IMAGE_BYTES};
-use crate::util::{parse_bool, parse_metadata_text, sniff, validate_custom_id, ApiError, Sniffed};
+use crate::http::ApiError;
 
 /// Largest accepted text field of a multipart form.
 const MAX_TEXT_FIELD: usize = 64 * 1024;
@@ -137,7 +138,7 @@ pub(super) fn common_fields(form: &Form) -> Result<CommonFields, ApiError> {
 }
 
 /// Checks the image format; returns the MIME type.
-pub(super) fn check_format(data: &[u8]) -> Result<&'static str, ApiError> {
+pub(crate) fn check_format(data: &[u8]) -> Result<&'static str, ApiError> {
     match sniff(data) {
         Sniffed::Supported(mime) => Ok(mime),
         Sniffed::Unsupported => Err(ApiError::new(
@@ -150,5 +151,107 @@ pub(super) fn check_format(data: &[u8]) -> Result<&'static str, ApiError> {
             9422,
             "ERROR 9422: Decode error: image failed to be decoded",
         )),
+    }
+}
+
+/// The outcome of sniffing an upload's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    /// A supported image format, with its MIME type.
+    Supported(&'static str),
+    /// A recognised container the service does not accept (TIFF, BMP, PDF, ...).
+    Unsupported,
+    /// Not an image at all.
+    Unknown,
+}
+
+/// Detects the format from magic bytes.
+pub(crate) fn sniff(data: &[u8]) -> Sniffed {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Sniffed::Supported("image/png");
+    }
+    if data.starts_with(&[0xff, 0xd8, 0xff]) {
+        return Sniffed::Supported("image/jpeg");
+    }
+    if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        return Sniffed::Supported("image/gif");
+    }
+    if data.len() >= 12 && &data[0..4] == b"RIFF" && &data[8..12] == b"WEBP" {
+        return Sniffed::Supported("image/webp");
+    }
+    if data.len() >= 12 && &data[4..8] == b"ftyp" {
+        return match &data[8..12] {
+            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
+                Sniffed::Supported("image/heic")
+            }
+            b"avif" | b"avis" => Sniffed::Supported("image/avif"),
+            _ => Sniffed::Unsupported,
+        };
+    }
+    if data.starts_with(b"II*\0")
+        || data.starts_with(b"MM\0*")
+        || data.starts_with(b"BM")
+        || data.starts_with(b"%PDF")
+        || data.starts_with(&[0, 0, 1, 0])
+    {
+        return Sniffed::Unsupported;
+    }
+    if is_svg(data) {
+        return Sniffed::Supported("image/svg+xml");
+    }
+    Sniffed::Unknown
+}
+
+fn is_svg(data: &[u8]) -> bool {
+    let head = &data[..data.len().min(4096)];
+    let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    let Ok(text) = std::str::from_utf8(head).or_else(|e| {
+        // The 4 KiB cut may split a character; keep the valid prefix.
+        std::str::from_utf8(&head[..e.valid_up_to()])
+    }) else {
+        return false;
+    };
+    let text = text.trim_start();
+    if text.starts_with("<svg") {
+        return true;
+    }
+    (text.starts_with("<?xml") || text.starts_with("<!--") || text.starts_with("<!DOCTYPE"))
+        && text.contains("<svg")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Sniffed::Supported("image/png")
+        );
+        assert_eq!(sniff(b"GIF89a..."), Sniffed::Supported("image/gif"));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Sniffed::Supported("image/webp")
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypavif"),
+            Sniffed::Supported("image/avif")
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic"),
+            Sniffed::Supported("image/heic")
+        );
+        assert_eq!(
+            sniff(b"  <svg xmlns=''/>"),
+            Sniffed::Supported("image/svg+xml")
+        );
+        assert_eq!(
+            sniff(b"<?xml version='1.0'?>\n<svg/>"),
+            Sniffed::Supported("image/svg+xml")
+        );
+        assert_eq!(sniff(b"II*\0abc"), Sniffed::Unsupported);
+        assert_eq!(sniff(b"hello world"), Sniffed::Unknown);
+        assert_eq!(sniff(b""), Sniffed::Unknown);
     }
 }

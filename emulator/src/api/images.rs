@@ -6,13 +6,14 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use super::fetch::fetch_url;
+use super::fields::metadata_from_value;
 use super::form::{check_format, common_fields, read_form};
 use super::{
-    blob_response, check_creator, custom_id_signed_error, ensure_free, fail_after_upload,
-    image_json, read_json_body, too_large,
+    check_creator, custom_id_signed_error, ensure_free, fail_after_upload, image_json,
+    read_json_body, too_large,
 };
+use crate::http::{blob_response, ok, ApiError, ApiResult};
 use crate::store::Image;
-use crate::util::{metadata_from_value, ok, ApiError, ApiResult};
 use crate::App;
 
 pub(super) async fn upload_v1(app: &App, req: Request<Body>) -> ApiResult {

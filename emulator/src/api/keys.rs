@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
+use super::fields::valid_name;
+use crate::encoding::decode_path;
+use crate::http::{ok, ApiError, ApiResult};
 use crate::App;
 
 pub(super) fn keys_json(keys: &[(String, String)]) -> Value {

@@ -3,8 +3,9 @@
 use serde_json::{json, Map, Value};
 
 use super::{image_json, parse_range, query_get};
+use crate::encoding::{hex, unhex};
+use crate::http::{ok, ApiError, ApiResult};
 use crate::store::CreatorFilter;
-use crate::util::{hex, ok, unhex, ApiError, ApiResult};
 use crate::App;
 
 pub(super) async fn list_v1(app: &App, pairs: &[(String, String)]) -> ApiResult {

@@ -1,16 +1,17 @@
 //! The `/client/v4/accounts/{account_id}/images/...` API and the one-time upload URLs.
 //!
-//! This module holds the entry point ([`dispatch`]), authentication, the route table
+//! This module holds the entry point ([`serve`], reached from `crate::router`), authentication, the route table
 //! ([`ROUTES`]) and helpers shared by the handlers; each resource's handlers live in their
 //! own module. Adding a route is one line in [`ROUTES`] plus its handler.
 //!
 //! Routing works on the raw (still percent-encoded) path, so an image id sent as
 //! `a%2Fb%2Fc` stays one path segment, and `.../v1/{id}/blob` is recognised whatever the id holds.
 
-mod batch;
+pub(crate) mod batch;
 mod config;
 pub(crate) mod direct_upload;
 mod fetch;
+pub(crate) mod fields;
 mod form;
 mod images;
 mod keys;
@@ -18,50 +19,28 @@ mod list;
 mod stats;
 mod variants;
 
+pub(crate) use form::check_format;
+pub(crate) use variants::{variant_from_body, MAX_VARIANTS};
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response};
+use axum::http::{HeaderMap, Method, Request};
+use chrono::SecondsFormat;
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use crate::store::{BlobSource, Image};
-use crate::util::{decode_path, ApiError, ApiResult};
+use crate::encoding::{decode_path, encode_id};
+use crate::http::{ApiError, ApiResult};
+use crate::store::Image;
 use crate::App;
-use tokio_util::io::ReaderStream;
 
 /// Largest accepted image: 10 MiB.
 pub(crate) const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
 /// Largest accepted JSON body.
 const MAX_JSON_BODY: usize = 1024 * 1024;
-
-/// Entry point for every request (the router's fallback): the API, the batch host, one-time
-/// upload URLs, else delivery.
-pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    if let Some(rest) = path.strip_prefix("/client/v4/") {
-        return api(app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if let Some(rest) = path.strip_prefix("/batch/") {
-        return batch::serve(app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if let Some(rest) = path.strip_prefix("/upload/") {
-        return direct_upload::one_time_upload(&app, rest, req)
-            .await
-            .unwrap_or_else(ApiError::into_response);
-    }
-    if crate::console::handles(&app, &path) {
-        return crate::console::serve(app, req).await;
-    }
-    crate::delivery::serve(&app, req).await
-}
 
 // ---------------------------------------------------------------------------------------------
 // The route table.
@@ -295,7 +274,7 @@ pub(super) fn parse_range(
 }
 
 /// Checks credentials and the account, then runs the first matching route.
-async fn api(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
+pub(crate) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
     check_auth(&app, req.headers())?;
     let Some(after) = rest.strip_prefix("accounts/") else {
         return Err(no_route(rest));
@@ -322,9 +301,36 @@ async fn api(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
 // ---------------------------------------------------------------------------------------------
 // Errors and helpers shared by the handlers.
 
-/// The API representation of `image`; `variants` are the variant names.
+/// The API representation of `image`; `variants` are the variant names, sorted.
 pub(super) fn image_json(app: &App, image: &Image, variants: &[String]) -> Value {
-    image.to_json(&app.origin, &app.config.account_hash, variants)
+    let (origin, hash) = (&app.origin, &app.config.account_hash);
+    let encoded_id = encode_id(&image.id);
+    let urls: Vec<Value> = variants
+        .iter()
+        .map(|v| Value::String(format!("{origin}/{hash}/{encoded_id}/{v}")))
+        .collect();
+    let mut obj = Map::new();
+    obj.insert("id".into(), Value::String(image.id.clone()));
+    if let Some(f) = &image.filename {
+        obj.insert("filename".into(), Value::String(f.clone()));
+    }
+    obj.insert(
+        "uploaded".into(),
+        Value::String(image.uploaded.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    );
+    obj.insert(
+        "requireSignedURLs".into(),
+        Value::Bool(image.require_signed_urls),
+    );
+    obj.insert("variants".into(), Value::Array(urls));
+    obj.insert("meta".into(), Value::Object(image.meta.clone()));
+    if let Some(c) = &image.creator {
+        obj.insert("creator".into(), Value::String(c.clone()));
+    }
+    if image.draft {
+        obj.insert("draft".into(), Value::Bool(true));
+    }
+    Value::Object(obj)
 }
 
 pub(super) async fn read_json_body(
@@ -352,7 +358,7 @@ pub(super) fn check_creator(creator: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) fn custom_id_signed_error() -> ApiError {
+pub(crate) fn custom_id_signed_error() -> ApiError {
     ApiError::bad_request("Images with a custom ID cannot require signed URLs")
 }
 
@@ -370,36 +376,6 @@ pub(super) fn too_large() -> ApiError {
 
 pub(super) fn already_exists() -> ApiError {
     ApiError::new(409, 5409, "Resource already exists")
-}
-
-/// A response streaming the bytes of `source` (files are not read into memory). 404 (code
-/// 5404) if the blob has gone (a concurrent delete), 500 (5500) on other I/O errors.
-pub(crate) async fn blob_response(source: BlobSource, mime: &str) -> ApiResult {
-    let mut resp = match source {
-        BlobSource::Memory(bytes) => Response::new(Body::from(bytes)),
-        BlobSource::File(path) => {
-            let opened = async {
-                let file = tokio::fs::File::open(&path).await?;
-                let len = file.metadata().await?.len();
-                Ok::<_, std::io::Error>((file, len))
-            };
-            let (file, len) = match opened.await {
-                Ok(found) => found,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(ApiError::image_not_found())
-                }
-                Err(e) => return Err(ApiError::internal(format!("Could not read image: {e}"))),
-            };
-            let mut resp = Response::new(Body::from_stream(ReaderStream::new(file)));
-            resp.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            resp
-        }
-    };
-    if let Ok(v) = HeaderValue::from_str(mime) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
-    Ok(resp)
 }
 
 /// 409 if `id` is taken (an early answer; the insert checks again atomically).

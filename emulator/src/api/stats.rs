@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::util::{ok, ApiResult};
+use crate::http::{ok, ApiResult};
 use crate::App;
 
 pub(super) async fn stats(app: &App) -> ApiResult {

@@ -5,13 +5,29 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{json, Map, Value};
 
+use super::fields::valid_name;
 use super::read_json_body;
+use crate::encoding::decode_path;
+use crate::http::{ok, ApiError, ApiResult};
 use crate::store::Variant;
-use crate::util::{decode_path, ok, valid_name, ApiError, ApiResult};
 use crate::App;
 
 /// At most this many variants per account.
-const MAX_VARIANTS: usize = 100;
+pub(crate) const MAX_VARIANTS: usize = 100;
+
+/// The API representation of a variant.
+pub(super) fn variant_json(variant: &Variant) -> Value {
+    json!({
+        "id": variant.id,
+        "options": {
+            "fit": variant.fit,
+            "metadata": variant.metadata,
+            "width": variant.width,
+            "height": variant.height,
+        },
+        "neverRequireSignedURLs": variant.never_require_signed_urls,
+    })
+}
 
 pub(super) fn variant_not_found() -> ApiError {
     ApiError::new(404, 5401, "Variant not found")
@@ -21,7 +37,7 @@ pub(super) async fn variants_list(app: &App) -> ApiResult {
     let variants = app.db(|s| s.variants()).await?;
     let map: Map<String, Value> = variants
         .iter()
-        .map(|(k, v)| (k.clone(), v.to_json()))
+        .map(|(k, v)| (k.clone(), variant_json(v)))
         .collect();
     ok(json!({ "variants": map }))
 }
@@ -103,6 +119,16 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
     let body = read_json_body(req)
         .await?
         .ok_or_else(|| ApiError::bad_request("A JSON body is required"))?;
+    let variant = variant_from_body(&body)?;
+    let created = variant.clone();
+    app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
+        .await?;
+    ok(json!({ "variant": variant_json(&variant) }))
+}
+
+/// A new variant from a creation body (`id`, every option, `neverRequireSignedURLs`),
+/// checked as `POST v1/variants` checks it.
+pub(crate) fn variant_from_body(body: &Map<String, Value>) -> Result<Variant, ApiError> {
     let id = match body.get("id") {
         Some(Value::String(s)) if valid_name(s, 99) => s.clone(),
         _ => {
@@ -112,18 +138,14 @@ pub(super) async fn variant_create(app: &App, req: Request<Body>) -> ApiResult {
         }
     };
     let blank = Variant {
-        id: id.clone(),
+        id,
         fit: String::new(),
         metadata: String::new(),
         width: 0,
         height: 0,
         never_require_signed_urls: false,
     };
-    let variant = apply_variant_body(&body, blank, true)?;
-    let created = variant.clone();
-    app.db(move |s| s.create_variant(&created, MAX_VARIANTS))
-        .await?;
-    ok(json!({ "variant": variant.to_json() }))
+    apply_variant_body(body, blank, true)
 }
 
 pub(super) async fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
@@ -133,9 +155,9 @@ pub(super) async fn variant_get(app: &App, raw: &str, flat: bool) -> ApiResult {
         .await?
         .ok_or_else(variant_not_found)?;
     if flat {
-        ok(variant.to_json())
+        ok(variant_json(&variant))
     } else {
-        ok(json!({ "variant": variant.to_json() }))
+        ok(json!({ "variant": variant_json(&variant) }))
     }
 }
 
@@ -146,7 +168,7 @@ pub(super) async fn variant_patch(app: &App, raw: &str, req: Request<Body>) -> A
         .db(move |s| s.update_variant(&name, |current| apply_variant_body(&body, current, false)))
         .await?
         .ok_or_else(variant_not_found)?;
-    ok(json!({ "variant": updated.to_json() }))
+    ok(json!({ "variant": variant_json(&updated) }))
 }
 
 pub(super) async fn variant_delete(app: &App, raw: &str) -> ApiResult {

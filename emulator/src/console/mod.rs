@@ -22,12 +22,13 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
-use crate::store::{encode_id, CreatorFilter, Image};
-use crate::util::{hex, json_response, parse_metadata_text, validate_custom_id, ApiError};
+use crate::api::fields::{parse_metadata_text, validate_custom_id};
+use crate::encoding::encode_id;
+use crate::encoding::hex;
+use crate::http::{json_response, ApiError};
+use crate::store::{CreatorFilter, Image, StoreError};
 use crate::App;
 
 const PREFIX: &str = "/console";
@@ -119,7 +120,7 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
     let (images, count, keys, flexible, names) = app
         .db(move |s| {
             let (images, names) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
-            Ok((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
+            Ok::<_, StoreError>((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
         })
         .await?;
     let more = images.len() > PAGE;
@@ -199,7 +200,7 @@ async fn image_page(
     let lookup = id.to_owned();
     let (found, keys, variants, flexible) = app
         .db(move |s| {
-            Ok((
+            Ok::<_, StoreError>((
                 s.image(&lookup)?,
                 s.keys()?,
                 s.variants()?,
@@ -542,11 +543,10 @@ fn delivery_path(
 /// `path?exp=..&sig=..` as Cloudflare signs it (see `delivery.rs`).
 fn sign(path: &str, exp: i64, key: &str) -> String {
     let unsigned = format!("{path}?exp={exp}");
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else {
-        return unsigned;
-    };
-    mac.update(unsigned.as_bytes());
-    format!("{unsigned}&sig={}", hex(&mac.finalize().into_bytes()))
+    match crate::delivery::url_signature(key, &unsigned) {
+        Some(sig) => format!("{unsigned}&sig={}", hex(&sig)),
+        None => unsigned,
+    }
 }
 
 /// HTML-escapes text for element content and quoted attribute values.

@@ -1,5 +1,5 @@
 //! Every emulator operation's success and error responses, validated against the
-//! spec's response schemas by the schema check in `schema_check/` (the `jsonschema`
+//! spec's response schemas by the schema check in `schema_check.rs` (the `jsonschema`
 //! crate, after converting the OpenAPI 3.0 schemas to JSON Schema).
 //!
 //! The spec is `spec/cloudflare-images.openapi.yaml` after the SDK codegen's fixups
@@ -9,17 +9,15 @@
 //! quirks 2 and 9); tests below show the validator rejecting real bodies for exactly
 //! those reasons against the raw spec.
 
-mod schema_check;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 
+use crate::schema_check::{Validator, Violation};
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, RequestBuilder};
-use schema_check::{Validator, Violation};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "schema-token";
@@ -970,7 +968,7 @@ fn every_response_schema_of_both_specs_converts() {
                     for media in content.into_iter().flat_map(|c| c.values()) {
                         let schema = &media["schema"];
                         keywords(schema, &mut used);
-                        if let Err(e) = schema_check::to_json_schema(schema) {
+                        if let Err(e) = crate::schema_check::to_json_schema(schema) {
                             panic!("{method} {path} {status}: {e}");
                         }
                         // Compiles, with every $ref resolved: any instance gives an answer

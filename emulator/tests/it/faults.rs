@@ -1,12 +1,10 @@
 //! Fault switches, persistence and the binary's flags.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cloudflare_images_emulator::{Config, Emulator, FaultConfig};
-use common::*;
+use crate::common::*;
+use cloudflare_images_emulator::{Config, Emulator};
 use serde_json::json;
 
 #[tokio::test]
@@ -184,16 +182,14 @@ async fn fail_next_and_request_count() {
 
 #[tokio::test]
 async fn faults_from_config() {
-    let ctx = Ctx::with(Config {
+    // FaultConfig may grow: set its fields on a default rather than build it whole.
+    let mut config = Config {
         api_token: Some(TOKEN.into()),
-        faults: FaultConfig {
-            rate_limit_after: Some(1),
-            retry_after_secs: Some(3),
-            ..FaultConfig::default()
-        },
         ..Config::default()
-    })
-    .await;
+    };
+    config.faults.rate_limit_after = Some(1);
+    config.faults.retry_after_secs = Some(3);
+    let ctx = Ctx::with(config).await;
     assert_eq!(ctx.emu.faults().rate_limit_after(), Some(1));
     ctx.get("v1/stats").await.assert_ok();
     let limited = ctx.get("v1/stats").await;
@@ -269,20 +265,6 @@ async fn persistence_survives_restart() {
     let asc = ctx.get("v2?sort_order=asc").await;
     assert_eq!(asc.assert_ok()["images"][2]["id"], newer["id"]);
     ctx.emu.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[tokio::test]
-async fn corrupt_index_is_an_error() {
-    let dir = temp_dir("corrupt");
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("index.json"), "{nope").expect("write");
-    let started = Emulator::start_with(Config {
-        data_dir: Some(dir.clone()),
-        ..Config::default()
-    })
-    .await;
-    assert!(started.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,9 +1,7 @@
 //! Every API operation's success and error paths, direct uploads and delivery.
 
-mod common;
-
+use crate::common::*;
 use cloudflare_images_emulator::Config;
-use common::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::{json, Value};
 
@@ -932,7 +930,7 @@ async fn delivery_of_public_images() {
         format!("/{hash}/nosuchimage/public"),
         format!("/wronghash/{id}/public"),
         format!("/{hash}/{id}"),
-        // `/` itself is the console (tests/browser_http.rs).
+        // `/` itself is the console (browser_http.rs).
         "/favicon.ico".to_owned(),
     ] {
         assert_eq!(ctx.deliver(&path).await.status(), 404, "{path}");

@@ -3,12 +3,10 @@
 //! variants (refused until enabled), output formats (`Accept`, `format=`), JPEG metadata,
 //! animated GIFs, SVGs served as is, the render cache and undecodable images.
 
-mod common;
-
 use std::io::Cursor;
 
+use crate::common::*;
 use cloudflare_images_emulator::Config;
-use common::*;
 use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
 use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::{

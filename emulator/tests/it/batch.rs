@@ -3,13 +3,11 @@
 //! Windows are checked by counting answers, not by timing: every test that counts 429s uses
 //! a window far longer than the burst takes to send.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use cloudflare_images_emulator::{Config, FaultConfig};
-use common::*;
+use crate::common::*;
+use cloudflare_images_emulator::Config;
 use reqwest::{Method, RequestBuilder};
 use serde_json::json;
 
@@ -162,17 +160,15 @@ async fn windows_are_off_by_default() {
 
 #[tokio::test]
 async fn fault_switches_still_apply_with_windows_on() {
-    let ctx = Ctx::with(Config {
+    // FaultConfig may grow: set its fields on a default rather than build it whole.
+    let mut config = Config {
         api_token: Some(TOKEN.into()),
         rate_limits: true,
-        faults: FaultConfig {
-            rate_limit_after: Some(2),
-            retry_after_secs: Some(9),
-            ..FaultConfig::default()
-        },
         ..Config::default()
-    })
-    .await;
+    };
+    config.faults.rate_limit_after = Some(2);
+    config.faults.retry_after_secs = Some(9);
+    let ctx = Ctx::with(config).await;
     ctx.get("v1/stats").await.assert_ok();
     ctx.get("v1/stats").await.assert_ok();
     let limited = ctx.get("v1/stats").await;

@@ -1,4 +1,4 @@
-//! Response checking for `tests/schema.rs`: the spec's OpenAPI 3.0 schemas, converted to
+//! Response checking for `schema.rs`: the spec's OpenAPI 3.0 schemas, converted to
 //! JSON Schema (draft 2020-12), validated by the `jsonschema` crate.
 //!
 //! OpenAPI 3.0 schemas are a dialect of JSON Schema draft 4/5 that `jsonschema` does not

@@ -1,10 +1,8 @@
 //! Both paginations over 25,000 images: every id exactly once, in order.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const N: usize = 25_000;

@@ -1,9 +1,7 @@
 //! What a browser needs, at the HTTP level: CORS on one-time upload URLs (preflight, POST
 //! answers, errors and faults included), on delivery, none on the API; and the console pages.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::header::{HeaderMap, ACCESS_CONTROL_ALLOW_ORIGIN};
 use reqwest::Method;
 use serde_json::Value;

@@ -1,7 +1,5 @@
-//! The embedded store: several processes on one data folder, `kill -9` mid-burst, migration of
-//! the old `index.json` format, and (ignored, run by hand) the upload-cost benchmark.
-
-mod common;
+//! The embedded store: several processes on one data folder, `kill -9` mid-burst, and
+//! (ignored, run by hand) the upload-cost and server-memory benchmarks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
@@ -10,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use cloudflare_images_emulator::{Config, Emulator};
-use common::*;
 use reqwest::multipart::{Form, Part};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn temp_dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("cf-images-emu-{name}-{}", uuid::Uuid::new_v4()))
@@ -303,116 +301,8 @@ async fn kill_9_mid_burst_loses_no_acknowledged_upload() {
         .expect("upload after restart");
 }
 
-#[tokio::test]
-async fn old_index_json_is_migrated_once() {
-    let dir = TempDir(temp_dir("migrate"));
-    std::fs::create_dir_all(dir.0.join("blobs")).expect("dir");
-    let first = image_bytes("old-first");
-    let second = b"GIF89a old second".to_vec();
-    std::fs::write(dir.0.join("blobs").join(format!("{:016x}", 3)), &first).expect("blob");
-    std::fs::write(dir.0.join("blobs").join(format!("{:016x}", 7)), &second).expect("blob");
-    let index = json!({
-        "version": 1,
-        "next_seq": 10,
-        "images": [
-            {"seq": 3, "id": "a/b c?d", "custom_id": true, "filename": "first.png",
-             "uploaded": "2024-01-02T03:04:05.678Z", "require_signed_urls": false,
-             "meta": {"k": 1, "nested": {"x": "y"}}, "creator": "me", "draft": false,
-             "upload_expiry": null, "content_type": "image/png"},
-            {"seq": 7, "id": "0b4d5bd0-5f52-4ff4-8a5d-2a4ab2a0a0a7", "custom_id": false,
-             "filename": "second.gif", "uploaded": "2024-01-03T00:00:00Z",
-             "require_signed_urls": true, "meta": {}, "creator": null, "draft": false,
-             "upload_expiry": null, "content_type": "image/gif"},
-            {"seq": 8, "id": "draft-1", "custom_id": true, "filename": null,
-             "uploaded": "2024-01-04T00:00:00Z", "require_signed_urls": false, "meta": {},
-             "creator": null, "draft": true, "upload_expiry": "2099-01-01T00:00:00Z",
-             "content_type": null}
-        ],
-        "keys": {"default": "aa".repeat(32), "extra": "bb".repeat(32)},
-        "variants": [
-            {"id": "public", "fit": "scale-down", "metadata": "none", "width": 1366,
-             "height": 768, "never_require_signed_urls": false},
-            {"id": "thumb", "fit": "cover", "metadata": "keep", "width": 100, "height": 50,
-             "never_require_signed_urls": true}
-        ]
-    });
-    std::fs::write(dir.0.join("index.json"), index.to_string()).expect("index");
-
-    let config = Config {
-        api_token: Some(TOKEN.into()),
-        data_dir: Some(dir.0.clone()),
-        ..Config::default()
-    };
-    for round in 0..2 {
-        let ctx = Ctx::with(config.clone()).await;
-        assert!(!dir.0.join("index.json").exists(), "round {round}");
-        assert!(dir.0.join("index.json.migrated").is_file());
-        assert!(dir.0.join("images.db").is_file());
-        assert_eq!(ctx.emu.image_count(), 2 + round, "the draft is not counted");
-        assert_eq!(
-            ctx.emu.signing_keys(),
-            vec![
-                ("default".to_owned(), "aa".repeat(32)),
-                ("extra".to_owned(), "bb".repeat(32)),
-            ]
-        );
-        let got = ctx.get(&format!("v1/{}", enc("a/b c?d"))).await;
-        let got = got.assert_ok();
-        assert_eq!(got["filename"], "first.png");
-        assert_eq!(got["uploaded"], "2024-01-02T03:04:05.678Z");
-        assert_eq!(got["meta"], json!({"k": 1, "nested": {"x": "y"}}));
-        assert_eq!(got["creator"], "me");
-        assert_eq!(got["variants"].as_array().map(Vec::len), Some(2));
-        let second_meta = ctx.get("v1/0b4d5bd0-5f52-4ff4-8a5d-2a4ab2a0a0a7").await;
-        assert_eq!(second_meta.assert_ok()["requireSignedURLs"], true);
-        for (id, data) in [
-            ("a/b c?d", &first),
-            ("0b4d5bd0-5f52-4ff4-8a5d-2a4ab2a0a0a7", &second),
-        ] {
-            let resp = ctx
-                .http
-                .get(ctx.url(&format!("v1/{}/blob", enc(id))))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .expect("blob");
-            assert_eq!(resp.status(), 200);
-            assert_eq!(resp.bytes().await.expect("bytes").to_vec(), *data);
-        }
-        let draft = ctx.get("v1/draft-1").await;
-        assert_eq!(draft.assert_ok()["draft"], true);
-        let thumb = ctx.get("v1/variants/thumb").await;
-        let thumb = thumb.assert_ok();
-        assert_eq!(thumb["variant"]["options"]["fit"], "cover");
-        assert_eq!(thumb["variant"]["neverRequireSignedURLs"], true);
-        // Old order kept; new uploads sort after every old sequence number.
-        if round == 0 {
-            ctx.upload_png(&[("id", "new-one")]).await;
-        }
-        let asc = ctx.get("v2?sort_order=asc").await;
-        let ids: Vec<&str> = asc.assert_ok()["images"]
-            .as_array()
-            .expect("images")
-            .iter()
-            .filter_map(|i| i["id"].as_str())
-            .collect();
-        assert_eq!(
-            ids,
-            [
-                "a/b c?d",
-                "0b4d5bd0-5f52-4ff4-8a5d-2a4ab2a0a0a7",
-                "draft-1",
-                "new-one"
-            ]
-        );
-        ctx.emu.shutdown().await;
-    }
-    // The old seq-named blob files were replaced by content-addressed ones.
-    assert!(!dir.0.join("blobs").join(format!("{:016x}", 3)).exists());
-}
-
 /// Upload cost at 1,000 vs 100,000 stored images. Not a pass/fail check; run by hand:
-/// `cargo test --release -p cloudflare-images-emulator --test store -- --ignored --nocapture upload_cost`
+/// `cargo test --release -p cloudflare-images-emulator --test it -- --ignored --nocapture store::upload_cost`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run by hand (see BENCHMARKS.md)"]
 async fn upload_cost_stays_flat_as_the_store_grows() {
@@ -473,7 +363,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 /// Server memory after storing 50 MiB vs 250 MiB of images (1 MiB each). Not a pass/fail
 /// check; run by hand:
-/// `cargo test --release -p cloudflare-images-emulator --test store -- --ignored --nocapture server_memory`
+/// `cargo test --release -p cloudflare-images-emulator --test it -- --ignored --nocapture store::server_memory`
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark; run by hand (see BENCHMARKS.md)"]

@@ -9,7 +9,13 @@
 //! - Without one: an in-memory database (`:memory:`) and blobs in a map.
 //!
 //! One connection per process, behind a mutex; callers run these (synchronous) methods on
-//! the blocking pool (see `App::db`). Image bytes are never part of an [`Image`].
+//! the blocking pool (see `App::db`). Image bytes are never part of an [`Image`]. Records
+//! are plain data: the wire JSON is built by the API (`api::image_json`, `api/variants.rs`),
+//! and failures are [`StoreError`]s, which `crate::http` maps to API errors.
+
+mod error;
+
+pub(crate) use error::StoreError;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -20,11 +26,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::util::{hex, random_key, ApiError};
+use crate::encoding::{hex, random_key};
 
 /// One stored image (or draft). Its bytes are in the blob store, named by `blob_hash`.
 #[derive(Debug, Clone)]
@@ -43,52 +48,8 @@ pub(crate) struct Image {
     pub blob_hash: Option<String>,
 }
 
-impl Image {
-    /// The API representation; `variants` are the variant names, sorted.
-    pub fn to_json(&self, origin: &str, hash: &str, variants: &[String]) -> Value {
-        let encoded_id = encode_id(&self.id);
-        let urls: Vec<Value> = variants
-            .iter()
-            .map(|v| Value::String(format!("{origin}/{hash}/{encoded_id}/{v}")))
-            .collect();
-        let mut obj = Map::new();
-        obj.insert("id".into(), Value::String(self.id.clone()));
-        if let Some(f) = &self.filename {
-            obj.insert("filename".into(), Value::String(f.clone()));
-        }
-        obj.insert(
-            "uploaded".into(),
-            Value::String(self.uploaded.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        );
-        obj.insert(
-            "requireSignedURLs".into(),
-            Value::Bool(self.require_signed_urls),
-        );
-        obj.insert("variants".into(), Value::Array(urls));
-        obj.insert("meta".into(), Value::Object(self.meta.clone()));
-        if let Some(c) = &self.creator {
-            obj.insert("creator".into(), Value::String(c.clone()));
-        }
-        if self.draft {
-            obj.insert("draft".into(), Value::Bool(true));
-        }
-        Value::Object(obj)
-    }
-}
-
-/// Percent-encodes an image id for use in a URL path, keeping `/` (sub-paths) as is.
-pub(crate) fn encode_id(id: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'/')
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(id, SET).to_string()
-}
-
 /// A named variant definition.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Variant {
     pub id: String,
     pub fit: String,
@@ -99,19 +60,6 @@ pub(crate) struct Variant {
 }
 
 impl Variant {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "options": {
-                "fit": self.fit,
-                "metadata": self.metadata,
-                "width": self.width,
-                "height": self.height,
-            },
-            "neverRequireSignedURLs": self.never_require_signed_urls,
-        })
-    }
-
     fn public() -> Variant {
         Variant {
             id: "public".into(),
@@ -228,18 +176,14 @@ CREATE TABLE IF NOT EXISTS variants (
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ";
 
-impl From<rusqlite::Error> for ApiError {
+impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        ApiError::internal(format!("Storage error: {e}"))
+        StoreError::Database(e.to_string())
     }
 }
 
-fn io_error(e: io::Error) -> ApiError {
-    ApiError::internal(format!("Could not store image: {e}"))
-}
-
-fn already_exists() -> ApiError {
-    ApiError::new(409, 5409, "Resource already exists")
+fn io_error(e: io::Error) -> StoreError {
+    StoreError::Io(e.to_string())
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -473,8 +417,8 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`, migrating an old `index.json` once;
-    /// without `dir`, an empty in-memory store.
+    /// Opens (creating if needed) the store in `dir`; without `dir`, an empty in-memory
+    /// store.
     pub fn open(dir: Option<&Path>) -> io::Result<Store> {
         let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
         let (conn, blobs) = match dir {
@@ -516,7 +460,7 @@ impl Store {
             conn: Mutex::new(conn),
             blobs,
         };
-        store.init(dir)?;
+        store.init()?;
         Ok(store)
     }
 
@@ -528,9 +472,9 @@ impl Store {
         conn.transaction_with_behavior(TransactionBehavior::Immediate)
     }
 
-    /// Creates the tables; on first use, imports `index.json` if present (else creates the
-    /// `default` key and the `public` variant).
-    fn init(&self, dir: Option<&Path>) -> io::Result<()> {
+    /// Creates the tables; on first use, the `public` variant; and the `default` key
+    /// whenever there is no key.
+    fn init(&self) -> io::Result<()> {
         let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
         let mut conn = self.lock();
         conn.execute_batch(SCHEMA).map_err(to_io)?;
@@ -543,20 +487,8 @@ impl Store {
             )
             .optional()
             .map_err(to_io)?;
-        let mut migrated = None;
         if initialized.is_none() {
-            let index = dir.map(|d| d.join("index.json"));
-            match index.as_deref().filter(|p| p.is_file()) {
-                Some(index) => {
-                    let old = self.import_index(&tx, index)?;
-                    let done = index.with_extension("json.migrated");
-                    std::fs::rename(index, &done)?;
-                    migrated = Some((done, index.to_owned(), old));
-                }
-                None => {
-                    insert_variant(&tx, &Variant::public()).map_err(to_io)?;
-                }
-            }
+            insert_variant(&tx, &Variant::public()).map_err(to_io)?;
             tx.execute(
                 "INSERT INTO settings (name, value) VALUES ('initialized', ?1), \
                  ('schema_version', ?2)",
@@ -574,97 +506,14 @@ impl Store {
             )
             .map_err(to_io)?;
         }
-        if let Err(e) = tx.commit() {
-            if let Some((done, index, _)) = &migrated {
-                let _ = std::fs::rename(done, index);
-            }
-            return Err(to_io(e));
-        }
-        // The old blob files now live under their hashes.
-        if let Some((_, _, old)) = migrated {
-            for path in old {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        Ok(())
-    }
-
-    /// Imports the old format (`index.json` + `blobs/<seq as 16 hex digits>`) into `tx`.
-    /// Returns the old blob files.
-    fn import_index(&self, tx: &Transaction<'_>, index: &Path) -> io::Result<Vec<PathBuf>> {
-        let to_io = |e: rusqlite::Error| io::Error::other(e.to_string());
-        let text = std::fs::read(index)?;
-        let snapshot: Snapshot = serde_json::from_slice(&text).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {e}", index.display()),
-            )
-        })?;
-        let dir = index.parent().unwrap_or(Path::new("."));
-        for (name, value) in &snapshot.keys {
-            tx.execute(
-                "INSERT OR REPLACE INTO keys (name, value) VALUES (?1, ?2)",
-                params![name, value],
-            )
-            .map_err(to_io)?;
-        }
-        for v in &snapshot.variants {
-            insert_variant(tx, v).map_err(to_io)?;
-        }
-        let mut old_files = Vec::new();
-        let mut max_seq = snapshot.next_seq.saturating_sub(1);
-        for r in snapshot.images {
-            let blob_hash = if r.content_type.is_some() && !r.draft {
-                let path = dir.join("blobs").join(format!("{:016x}", r.seq));
-                let data = Bytes::from(std::fs::read(&path)?);
-                let hash = sha256_hex(&data);
-                self.blobs.put(&hash, &data)?;
-                old_files.push(path);
-                Some(hash)
-            } else {
-                None
-            };
-            max_seq = max_seq.max(r.seq);
-            let seq = i64::try_from(r.seq).map_err(io::Error::other)?;
-            // A duplicate id in a hand-edited index: keep the first.
-            tx.execute(
-                "INSERT OR IGNORE INTO images (seq, id, custom_id, filename, uploaded, \
-                 require_signed_urls, meta, creator, draft, upload_expiry, content_type, \
-                 blob_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    seq,
-                    r.id,
-                    r.custom_id,
-                    r.filename,
-                    time_text(&r.uploaded),
-                    r.require_signed_urls,
-                    Value::Object(r.meta).to_string(),
-                    r.creator,
-                    r.draft,
-                    r.upload_expiry.as_ref().map(time_text),
-                    r.content_type,
-                    blob_hash,
-                ],
-            )
-            .map_err(to_io)?;
-        }
-        // New uploads sort after every sequence number the old store handed out.
-        let max_seq = i64::try_from(max_seq).map_err(io::Error::other)?;
-        tx.execute("DELETE FROM sqlite_sequence WHERE name = 'images'", [])
-            .map_err(to_io)?;
-        tx.execute(
-            "INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?1)",
-            [max_seq],
-        )
-        .map_err(to_io)?;
-        Ok(old_files)
+        tx.commit().map_err(to_io)
     }
 
     // -----------------------------------------------------------------------------------------
     // Blobs.
 
     /// Writes `data` to the blob store (outside any transaction); returns its hash.
-    fn put_blob(&self, data: &Bytes) -> Result<String, ApiError> {
+    fn put_blob(&self, data: &Bytes) -> Result<String, StoreError> {
         let hash = sha256_hex(data);
         self.blobs.put(&hash, data).map_err(io_error)?;
         Ok(hash)
@@ -672,7 +521,7 @@ impl Store {
 
     /// Inside a write transaction: makes sure the blob is there (a concurrent delete of the
     /// last image with the same bytes may have removed it after [`Store::put_blob`]).
-    fn ensure_blob(&self, hash: &str, data: &Bytes) -> Result<(), ApiError> {
+    fn ensure_blob(&self, hash: &str, data: &Bytes) -> Result<(), StoreError> {
         if !self.blobs.exists(hash) {
             self.blobs.put(hash, data).map_err(io_error)?;
         }
@@ -694,7 +543,7 @@ impl Store {
 
     /// Where the bytes of image `id` are, with its MIME type; `None` for a missing image or a
     /// draft.
-    pub fn blob_of(&self, id: &str) -> Result<Option<(BlobSource, String)>, ApiError> {
+    pub fn blob_of(&self, id: &str) -> Result<Option<(BlobSource, String)>, StoreError> {
         let conn = self.lock();
         let found: Option<(Option<String>, Option<String>)> = conn
             .query_row(
@@ -713,7 +562,7 @@ impl Store {
     // Images.
 
     /// Image `id` and the variant names.
-    pub fn image(&self, id: &str) -> Result<Option<(Image, Vec<String>)>, ApiError> {
+    pub fn image(&self, id: &str) -> Result<Option<(Image, Vec<String>)>, StoreError> {
         let conn = self.lock();
         let Some(image) = get_image(&conn, id)? else {
             return Ok(None);
@@ -722,7 +571,7 @@ impl Store {
     }
 
     /// True if an image or draft with this id exists.
-    pub fn exists(&self, id: &str) -> Result<bool, ApiError> {
+    pub fn exists(&self, id: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM images WHERE id = ?1", [id], |r| {
             r.get(0)
@@ -736,7 +585,7 @@ impl Store {
         &self,
         mut image: Image,
         data: Option<Bytes>,
-    ) -> Result<(Image, Vec<String>), ApiError> {
+    ) -> Result<(Image, Vec<String>), StoreError> {
         let hash = data.as_ref().map(|d| self.put_blob(d)).transpose()?;
         image.blob_hash = hash.clone();
         let mut conn = self.lock();
@@ -752,7 +601,11 @@ impl Store {
                     self.release_blob(&tx, hash)?;
                     tx.commit()?;
                 }
-                return Err(if conflict { already_exists() } else { e.into() });
+                return Err(if conflict {
+                    StoreError::AlreadyExists
+                } else {
+                    e.into()
+                });
             }
         }
         let names = variant_names(&tx)?;
@@ -761,7 +614,7 @@ impl Store {
     }
 
     /// Test helper: inserts many images sharing one blob, in one transaction.
-    pub fn seed(&self, images: Vec<Image>, data: &Bytes) -> Result<Vec<String>, ApiError> {
+    pub fn seed(&self, images: Vec<Image>, data: &Bytes) -> Result<Vec<String>, StoreError> {
         let hash = self.put_blob(data)?;
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
@@ -780,7 +633,7 @@ impl Store {
     }
 
     /// The state of the one-time upload URL of draft `id`.
-    pub fn draft_state(&self, id: &str, now: DateTime<Utc>) -> Result<DraftState, ApiError> {
+    pub fn draft_state(&self, id: &str, now: DateTime<Utc>) -> Result<DraftState, StoreError> {
         let conn = self.lock();
         Ok(match get_image(&conn, id)? {
             None => DraftState::Missing,
@@ -797,15 +650,13 @@ impl Store {
         filename: Option<String>,
         mime: &str,
         data: Bytes,
-    ) -> Result<(Image, Vec<String>), ApiError> {
+    ) -> Result<(Image, Vec<String>), StoreError> {
         let hash = self.put_blob(&data)?;
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
         let outcome = match get_image(&tx, id)? {
-            None => Err(ApiError::image_not_found()),
-            Some(i) if !i.draft => Err(ApiError::bad_request(
-                "This upload URL has already been used",
-            )),
+            None => Err(StoreError::ImageNotFound),
+            Some(i) if !i.draft => Err(StoreError::UploadUrlUsed),
             Some(_) => Ok(()),
         };
         if let Err(e) = outcome {
@@ -819,21 +670,23 @@ impl Store {
              content_type = ?3, blob_hash = ?4 WHERE id = ?1",
             params![id, filename, mime, hash],
         )?;
-        let image = get_image(&tx, id)?.ok_or_else(ApiError::image_not_found)?;
+        let image = get_image(&tx, id)?.ok_or(StoreError::ImageNotFound)?;
         let names = variant_names(&tx)?;
         tx.commit()?;
         Ok((image, names))
     }
 
     /// Applies an edit to image `id` in one transaction; `edit` may refuse it.
-    pub fn update(
+    pub fn update<E: From<StoreError>>(
         &self,
         id: &str,
-        edit: impl FnOnce(&mut Image) -> Result<(), ApiError>,
-    ) -> Result<(Image, Vec<String>), ApiError> {
+        edit: impl FnOnce(&mut Image) -> Result<(), E>,
+    ) -> Result<(Image, Vec<String>), E> {
         let mut conn = self.lock();
-        let tx = Self::immediate(&mut conn)?;
-        let mut image = get_image(&tx, id)?.ok_or_else(ApiError::image_not_found)?;
+        let tx = Self::immediate(&mut conn).map_err(StoreError::from)?;
+        let mut image = get_image(&tx, id)
+            .map_err(StoreError::from)?
+            .ok_or(StoreError::ImageNotFound)?;
         edit(&mut image)?;
         tx.execute(
             "UPDATE images SET meta = ?2, creator = ?3, require_signed_urls = ?4, \
@@ -845,15 +698,16 @@ impl Store {
                 image.require_signed_urls,
                 image.upload_expiry.as_ref().map(time_text),
             ],
-        )?;
-        let names = variant_names(&tx)?;
-        tx.commit()?;
+        )
+        .map_err(StoreError::from)?;
+        let names = variant_names(&tx).map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
         Ok((image, names))
     }
 
     /// Deletes image `id` (and its blob if no other image has the same bytes). False if
     /// there was no such image.
-    pub fn delete(&self, id: &str) -> Result<bool, ApiError> {
+    pub fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
         let hash: Option<Option<String>> = tx
@@ -873,7 +727,7 @@ impl Store {
     }
 
     /// Number of stored images (drafts not counted).
-    pub fn count(&self) -> Result<usize, ApiError> {
+    pub fn count(&self) -> Result<usize, StoreError> {
         let conn = self.lock();
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM images WHERE draft = 0", [], |r| {
             r.get(0)
@@ -887,7 +741,7 @@ impl Store {
         creator: CreatorFilter<'_>,
         skip: u64,
         take: u64,
-    ) -> Result<(Vec<Image>, Vec<String>), ApiError> {
+    ) -> Result<(Vec<Image>, Vec<String>), StoreError> {
         let conn = self.lock();
         let sql = format!(
             "SELECT {COLS} FROM images WHERE {} ORDER BY seq LIMIT ?1 OFFSET ?2",
@@ -912,7 +766,7 @@ impl Store {
         creator: CreatorFilter<'_>,
         limit: usize,
         keep: impl Fn(&Image) -> bool,
-    ) -> Result<(Vec<Image>, Vec<String>), ApiError> {
+    ) -> Result<(Vec<Image>, Vec<String>), StoreError> {
         const CHUNK: usize = 1000;
         let conn = self.lock();
         let sql = format!(
@@ -951,7 +805,7 @@ impl Store {
     }
 
     /// Test helper: makes the upload URL of draft `id` expired; false if no such draft.
-    pub fn expire_draft(&self, id: &str) -> Result<bool, ApiError> {
+    pub fn expire_draft(&self, id: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         let expired = time_text(&(Utc::now() - chrono::Duration::seconds(1)));
         let n = conn.execute(
@@ -963,7 +817,12 @@ impl Store {
 
     /// Everything delivery of `id` in `variant` needs, read in one go. Flexible options
     /// (`flexible`) are refused unless the account enabled them (`PATCH v1/config`).
-    pub fn delivery(&self, id: &str, variant: &str, flexible: bool) -> Result<Delivery, ApiError> {
+    pub fn delivery(
+        &self,
+        id: &str,
+        variant: &str,
+        flexible: bool,
+    ) -> Result<Delivery, StoreError> {
         let conn = self.lock();
         let named = conn
             .query_row(
@@ -1007,12 +866,12 @@ impl Store {
     // Account settings.
 
     /// Whether flexible variants are enabled (off until `PATCH v1/config` turns them on).
-    pub fn flexible_variants(&self) -> Result<bool, ApiError> {
+    pub fn flexible_variants(&self) -> Result<bool, StoreError> {
         Ok(flexible_variants(&self.lock())?)
     }
 
     /// Turns flexible variants on or off; returns the new value.
-    pub fn set_flexible_variants(&self, on: bool) -> Result<bool, ApiError> {
+    pub fn set_flexible_variants(&self, on: bool) -> Result<bool, StoreError> {
         self.lock().execute(
             "INSERT OR REPLACE INTO settings (name, value) VALUES ('flexible_variants', ?1)",
             [if on { "true" } else { "false" }],
@@ -1024,12 +883,12 @@ impl Store {
     // Keys.
 
     /// The signing keys as `(name, value)`, sorted by name.
-    pub fn keys(&self) -> Result<Vec<(String, String)>, ApiError> {
+    pub fn keys(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(all_keys(&self.lock())?)
     }
 
     /// Creates or regenerates key `name`; returns all keys.
-    pub fn put_key(&self, name: &str) -> Result<Vec<(String, String)>, ApiError> {
+    pub fn put_key(&self, name: &str) -> Result<Vec<(String, String)>, StoreError> {
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
         tx.execute(
@@ -1042,7 +901,7 @@ impl Store {
     }
 
     /// Deletes key `name` (regenerating `default` if it was the last); `None` if unknown.
-    pub fn delete_key(&self, name: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
+    pub fn delete_key(&self, name: &str) -> Result<Option<Vec<(String, String)>>, StoreError> {
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
         if tx.execute("DELETE FROM keys WHERE name = ?1", [name])? == 0 {
@@ -1064,7 +923,7 @@ impl Store {
     // Variants.
 
     /// All variants by name.
-    pub fn variants(&self) -> Result<BTreeMap<String, Variant>, ApiError> {
+    pub fn variants(&self) -> Result<BTreeMap<String, Variant>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT id, fit, metadata, width, height, never_require_signed_urls FROM variants \
@@ -1080,7 +939,7 @@ impl Store {
     }
 
     /// Variant `name`.
-    pub fn variant(&self, name: &str) -> Result<Option<Variant>, ApiError> {
+    pub fn variant(&self, name: &str) -> Result<Option<Variant>, StoreError> {
         let conn = self.lock();
         Ok(conn
             .query_row(
@@ -1093,7 +952,7 @@ impl Store {
     }
 
     /// Creates a variant: 409 if it exists, 400 past `max` variants.
-    pub fn create_variant(&self, variant: &Variant, max: usize) -> Result<(), ApiError> {
+    pub fn create_variant(&self, variant: &Variant, max: usize) -> Result<(), StoreError> {
         let mut conn = self.lock();
         let tx = Self::immediate(&mut conn)?;
         let exists: i64 = tx.query_row(
@@ -1102,13 +961,11 @@ impl Store {
             |r| r.get(0),
         )?;
         if exists > 0 {
-            return Err(already_exists());
+            return Err(StoreError::AlreadyExists);
         }
         let count: i64 = tx.query_row("SELECT COUNT(*) FROM variants", [], |r| r.get(0))?;
         if usize::try_from(count).unwrap_or(usize::MAX) >= max {
-            return Err(ApiError::bad_request(
-                "An account can have at most 100 variants",
-            ));
+            return Err(StoreError::TooManyVariants);
         }
         insert_variant(&tx, variant)?;
         tx.commit()?;
@@ -1116,13 +973,13 @@ impl Store {
     }
 
     /// Applies `edit` to variant `name` in one transaction; `None` if there is none.
-    pub fn update_variant(
+    pub fn update_variant<E: From<StoreError>>(
         &self,
         name: &str,
-        edit: impl FnOnce(Variant) -> Result<Variant, ApiError>,
-    ) -> Result<Option<Variant>, ApiError> {
+        edit: impl FnOnce(Variant) -> Result<Variant, E>,
+    ) -> Result<Option<Variant>, E> {
         let mut conn = self.lock();
-        let tx = Self::immediate(&mut conn)?;
+        let tx = Self::immediate(&mut conn).map_err(StoreError::from)?;
         let current = tx
             .query_row(
                 "SELECT id, fit, metadata, width, height, never_require_signed_urls \
@@ -1130,47 +987,20 @@ impl Store {
                 [name],
                 variant_from_row,
             )
-            .optional()?;
+            .optional()
+            .map_err(StoreError::from)?;
         let Some(current) = current else {
             return Ok(None);
         };
         let updated = edit(current)?;
-        insert_variant(&tx, &updated)?;
-        tx.commit()?;
+        insert_variant(&tx, &updated).map_err(StoreError::from)?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(Some(updated))
     }
 
     /// Deletes variant `name`; false if there was none.
-    pub fn delete_variant(&self, name: &str) -> Result<bool, ApiError> {
+    pub fn delete_variant(&self, name: &str) -> Result<bool, StoreError> {
         let conn = self.lock();
         Ok(conn.execute("DELETE FROM variants WHERE id = ?1", [name])? > 0)
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The old format (`index.json`), read once to migrate it.
-
-#[derive(Deserialize)]
-struct Snapshot {
-    #[allow(dead_code)]
-    version: u32,
-    next_seq: u64,
-    images: Vec<ImageRecord>,
-    keys: BTreeMap<String, String>,
-    variants: Vec<Variant>,
-}
-
-#[derive(Deserialize)]
-struct ImageRecord {
-    seq: u64,
-    id: String,
-    custom_id: bool,
-    filename: Option<String>,
-    uploaded: DateTime<Utc>,
-    require_signed_urls: bool,
-    meta: Map<String, Value>,
-    creator: Option<String>,
-    draft: bool,
-    upload_expiry: Option<DateTime<Utc>>,
-    content_type: Option<String>,
 }
