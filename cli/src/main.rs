@@ -97,7 +97,7 @@ enum Command {
     Sign(sign::SignArgs),
     /// Run the local emulator in the foreground (until Ctrl-C).
     #[command(after_help = serve::AFTER_HELP)]
-    Serve(serve::ServeArgs),
+    Serve(serve::Args),
     /// A tour of the API on a fresh, throw-away local emulator.
     ///
     /// Generates PNG, JPEG and WebP images, uploads them, lists them with both
