@@ -653,6 +653,42 @@ async fn signing_key_is_fetched_through_the_keys_api() {
 }
 
 #[tokio::test]
+async fn the_default_key_is_preferred_else_the_first() {
+    let (_emulator, client) = emulator().await;
+    // Listed before `default` (the emulator lists keys by name).
+    client
+        .v1()
+        .keys()
+        .update("aaarotated")
+        .send()
+        .await
+        .unwrap();
+    let all = client.v1().keys().signing_keys().await.unwrap();
+    let names: Vec<_> = all.iter().filter_map(|k| k.name()).collect();
+    assert_eq!(names, ["aaarotated", "default"]);
+    assert_eq!(
+        SigningKey::choose(&all).and_then(|k| k.name()),
+        Some("default")
+    );
+    let chosen = SigningKey::fetch(&client, None).await.unwrap();
+    assert_eq!(chosen.name(), Some("default"));
+    let chosen = client.v1().keys().signing_key(None).await.unwrap();
+    assert_eq!(chosen.name(), Some("default"));
+    let named = client
+        .v1()
+        .keys()
+        .signing_key(Some("aaarotated"))
+        .await
+        .unwrap();
+    assert_eq!(named.name(), Some("aaarotated"));
+
+    // Without `default`, the first key the API lists.
+    client.v1().keys().delete("default").send().await.unwrap();
+    let chosen = SigningKey::fetch(&client, None).await.unwrap();
+    assert_eq!(chosen.name(), Some("aaarotated"));
+}
+
+#[tokio::test]
 async fn signed_delivery_end_to_end() {
     let (emulator, client) = emulator().await;
     let image = client

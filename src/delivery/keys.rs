@@ -61,13 +61,62 @@ impl SigningKey {
         &self.secret
     }
 
+    /// The name of the key [`choose`](Self::choose) prefers: the key Cloudflare
+    /// creates for every account (and creates again when the last key is deleted).
+    pub const DEFAULT_NAME: &'static str = "default";
+
+    /// The key to sign with when the caller names none: the key named
+    /// [`default`](Self::DEFAULT_NAME), else the first of `keys` (the keys API's
+    /// order); `None` when `keys` is empty.
+    ///
+    /// Every current key of the account signs URLs Cloudflare accepts, so the
+    /// choice matters only across a rotation: `default` is the key the
+    /// dashboard shows and the one a rotation that creates a new named key
+    /// leaves in place, so preferring it keeps URLs signed the same way until
+    /// `default` itself is replaced. Without one, the first key keeps the choice
+    /// stable for a given list. [`fetch`](Self::fetch) and
+    /// [`V1Keys::signing_key`](crate::resources::V1Keys::signing_key) apply this
+    /// rule; other tools should call it rather than restate it.
+    ///
+    /// ```
+    /// use cloudflare_images::delivery::SigningKey;
+    /// let key = |name: &str| SigningKey::new("value").map(|k| k.with_name(name));
+    /// let keys = [key("rotated-2024")?, key("default")?];
+    /// assert_eq!(SigningKey::choose(&keys).and_then(|k| k.name()), Some("default"));
+    /// assert_eq!(SigningKey::choose(&keys[..1]).and_then(|k| k.name()), Some("rotated-2024"));
+    /// assert!(SigningKey::choose(&[]).is_none());
+    /// # Ok::<(), cloudflare_images::Error>(())
+    /// ```
+    pub fn choose(keys: &[SigningKey]) -> Option<&SigningKey> {
+        keys.get(Self::choose_index(keys)?)
+    }
+
+    /// Where [`choose`](Self::choose)'s key is in `keys`.
+    fn choose_index(keys: &[SigningKey]) -> Option<usize> {
+        keys.iter()
+            .position(|k| k.name() == Some(Self::DEFAULT_NAME))
+            .or(if keys.is_empty() { None } else { Some(0) })
+    }
+
     /// Every signing key of the client's account, in the API's order (keys
-    /// without a value are skipped).
+    /// without a value are skipped); the same as
+    /// `client.v1().keys().signing_keys()`.
     pub async fn fetch_all(client: &Client) -> Result<Vec<SigningKey>> {
-        let response = client.v1().keys().list().send().await?;
-        Ok(response
-            .keys
-            .into_iter()
+        client.v1().keys().signing_keys().await
+    }
+
+    /// The signing key called `name`, or when `name` is `None` the key
+    /// [`choose`](Self::choose) picks (`default`, else the first), through the
+    /// keys API; the same as `client.v1().keys().signing_key(name)`. Fails with
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) when there is no such key.
+    pub async fn fetch(client: &Client, name: Option<&str>) -> Result<SigningKey> {
+        client.v1().keys().signing_key(name).await
+    }
+
+    /// The keys of a keys-API answer, in its order; a key without a value (or an
+    /// empty one) cannot sign and is skipped.
+    fn from_listed(keys: Vec<crate::types::ImageKeys>) -> Vec<SigningKey> {
+        keys.into_iter()
             .filter_map(|k| {
                 let key = SigningKey::new(k.value?).ok()?;
                 Some(match k.name {
@@ -75,26 +124,23 @@ impl SigningKey {
                     None => key,
                 })
             })
-            .collect())
+            .collect()
     }
 
-    /// The signing key called `name`, or the first key of the account when
-    /// `name` is `None`, through the keys API. Fails with
-    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) when there is no such key.
-    pub async fn fetch(client: &Client, name: Option<&str>) -> Result<SigningKey> {
-        let keys = Self::fetch_all(client).await?;
-        match name {
+    /// The key called `name` among `keys`, or the one [`choose`](Self::choose)
+    /// picks when `name` is `None`.
+    fn pick(mut keys: Vec<SigningKey>, name: Option<&str>) -> Result<SigningKey> {
+        let index = match name {
             Some(name) => keys
-                .into_iter()
-                .find(|k| k.name() == Some(name))
+                .iter()
+                .position(|k| k.name() == Some(name))
                 .ok_or_else(|| {
                     Error::invalid_input(format!("the account has no signing key named {name:?}"))
-                }),
-            None => keys
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::invalid_input("the account has no signing key")),
-        }
+                })?,
+            None => Self::choose_index(&keys)
+                .ok_or_else(|| Error::invalid_input("the account has no signing key"))?,
+        };
+        Ok(keys.swap_remove(index))
     }
 
     pub(super) fn signature_bytes(&self, message: &str) -> ring::hmac::Tag {
@@ -110,6 +156,24 @@ impl SigningKey {
     /// The lowercase hex HMAC-SHA256 of `message` (`/<hash>/<id>/<variant>?exp=…`).
     pub fn signature(&self, message: &str) -> String {
         hex(self.signature_bytes(message).as_ref())
+    }
+}
+
+// Beside the generated `list`, `update` and `delete`, so the keys as signing
+// keys are found where the keys API is.
+impl crate::resources::V1Keys<'_> {
+    /// Every signing key of the account, in the API's order, ready to sign
+    /// (`list()`, with keys without a value skipped).
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let response = self.list().send().await?;
+        Ok(SigningKey::from_listed(response.keys))
+    }
+
+    /// The signing key called `name`, or when `name` is `None` the key
+    /// [`SigningKey::choose`] picks (`default`, else the first). Fails with
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) when there is no such key.
+    pub async fn signing_key(&self, name: Option<&str>) -> Result<SigningKey> {
+        SigningKey::pick(self.signing_keys().await?, name)
     }
 }
 
@@ -145,5 +209,70 @@ mod tests {
                 .signature("what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    fn named(name: &str, value: &str) -> SigningKey {
+        SigningKey::new(value).expect("key").with_name(name)
+    }
+
+    #[test]
+    fn default_is_chosen_wherever_it_is_else_the_first() {
+        let keys = vec![named("a", "1"), named("default", "2"), named("z", "3")];
+        assert_eq!(
+            SigningKey::choose(&keys).and_then(|k| k.name()),
+            Some("default")
+        );
+        let keys = vec![named("b", "1"), named("a", "2")];
+        assert_eq!(SigningKey::choose(&keys).and_then(|k| k.name()), Some("b"));
+        let unnamed = vec![SigningKey::new("1").expect("key")];
+        assert_eq!(SigningKey::choose(&unnamed).map(|k| k.name()), Some(None));
+        assert!(SigningKey::choose(&[]).is_none());
+    }
+
+    #[test]
+    fn pick_by_name_or_by_the_rule() {
+        let keys = || vec![named("a", "1"), named("default", "2"), named("z", "3")];
+        let secret = |k: Result<SigningKey>| k.map(|k| k.secret().expose().to_string());
+        assert_eq!(
+            secret(SigningKey::pick(keys(), None)).ok(),
+            Some("2".into())
+        );
+        assert_eq!(
+            secret(SigningKey::pick(keys(), Some("z"))).ok(),
+            Some("3".into())
+        );
+        let e = SigningKey::pick(keys(), Some("missing")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            r#"the account has no signing key named "missing""#
+        );
+        let e = SigningKey::pick(Vec::new(), None).unwrap_err();
+        assert_eq!(e.to_string(), "the account has no signing key");
+    }
+
+    #[test]
+    fn listed_keys_without_a_value_are_skipped() {
+        let listed = vec![
+            crate::types::ImageKeys {
+                name: Some("empty".into()),
+                value: Some(String::new()),
+            },
+            crate::types::ImageKeys {
+                name: Some("none".into()),
+                value: None,
+            },
+            crate::types::ImageKeys {
+                name: Some("default".into()),
+                value: Some("v".into()),
+            },
+            crate::types::ImageKeys {
+                name: None,
+                value: Some("w".into()),
+            },
+        ];
+        let keys = SigningKey::from_listed(listed);
+        let names: Vec<_> = keys.iter().map(|k| k.name()).collect();
+        assert_eq!(names, [Some("default"), None]);
     }
 }
