@@ -9,7 +9,9 @@
 //! Images uploaded with `requireSignedURLs` are only served from signed URLs:
 //! `exp` (Unix seconds) is added to the query, then `sig`, the lowercase hex
 //! HMAC-SHA256 of `path + "?" + query` keyed with a signing key of the account
-//! (see [`SigningKey`]).
+//! (see [`SigningKey`]). The query signed is the `application/x-www-form-urlencoded`
+//! serialization of its parameters, as Cloudflare's documented signer computes it
+//! with `URLSearchParams` (see [`sign_url`]).
 //!
 //! ```
 //! use cloudflare_images::delivery::{DeliveryUrl, Expiry, FlexibleOptions, SigningKey};

@@ -18,7 +18,7 @@ const VARIANT_SEGMENT: &AsciiSet = &SEGMENT.remove(b'=').remove(b',');
 /// or under any base URL given with [`with_base_url`](Self::with_base_url) (a
 /// local emulator).
 ///
-/// `Display` writes the URL. See the [module documentation](self) for how the
+/// `Display` writes the URL. See the [module documentation](super) for how the
 /// image id is escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeliveryUrl {
@@ -104,7 +104,7 @@ impl DeliveryUrl {
     ///
     /// Fails with [`InvalidInput`](crate::ErrorKind::InvalidInput) on an empty or
     /// malformed account hash, an empty, over-long or unaddressable image id (see
-    /// the [module documentation](self)), or an invalid variant (see
+    /// the [module documentation](super)), or an invalid variant (see
     /// [`Variant::render`]).
     pub fn new(
         account_hash: impl Into<String>,

@@ -214,7 +214,7 @@ pub const MAX_DIMENSION: u32 = 12_000;
 ///
 /// Setters never fail; an invalid value (quality 0, a negative blur, a NaN) is
 /// remembered and reported as an [`InvalidInput`](crate::ErrorKind::InvalidInput)
-/// error when the URL is built ([`DeliveryUrl::new`]) or by [`render`](Self::render).
+/// error when the URL is built ([`DeliveryUrl::new`](super::DeliveryUrl::new)) or by [`render`](Self::render).
 ///
 /// ```
 /// use cloudflare_images::delivery::{Fit, FlexibleOptions};

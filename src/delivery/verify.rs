@@ -71,6 +71,18 @@ impl std::error::Error for VerifyError {}
 /// prefix is accepted too. The signature is checked before the expiry, so
 /// [`VerifyError::Expired`] means the URL is authentic; signatures are compared
 /// in constant time, against every key.
+///
+/// Pass every current key of the account (as
+/// [`V1Keys::signing_keys`](crate::resources::V1Keys::signing_keys) lists
+/// them): a URL signed with a key before a rotation keeps verifying until that
+/// key is deleted.
+///
+/// The query is checked as received, not decoded and serialized again:
+/// [`sign_url`](super::sign_url), like Cloudflare's documented signer, puts the
+/// serialized form it signed in the URL, so the received query is the signed
+/// one, and URLs signed with the query as written (by earlier versions of this
+/// crate) still verify. A query rewritten after signing, even into equivalent
+/// parameters (`a=b+c` into `a=b%20c`, an empty `&&`), is refused.
 pub fn verify_signed_url(
     url: &str,
     keys: &[SigningKey],
