@@ -440,6 +440,51 @@ fn sign_url_signs_the_query_as_url_search_params_serializes_it() {
 }
 
 #[test]
+fn sign_url_output_verifies_whatever_the_query() {
+    let k = key("secret-key");
+    let base = format!("https://images.example.com/cdn-cgi/imagedelivery/{HASH}/{UUID}/public");
+    for query in [
+        "",
+        "?",
+        "?v=2",
+        "?a=b%20c&t=~&f",
+        "?a=1&&b=2",
+        "?q=caf%C3%A9&p=%2B&s=a+b",
+        "?x=%ZZ&y=%",
+        "?k*-._=%2A&e=%3D%26",
+        "?dup=1&dup=2",
+        "?only",
+        "?caf\u{e9}=\u{65e5}",
+    ] {
+        let signed = sign_url(
+            &format!("{base}{query}"),
+            &k,
+            Expiry::from_unix_seconds(EXP),
+        )
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_eq!(
+            verify_signed_url(&signed, std::slice::from_ref(&k), at(EXP)),
+            Ok(()),
+            "{query} -> {signed}"
+        );
+        let (unsigned, _) = signed.split_once("&sig=").unwrap();
+        assert!(
+            unsigned.ends_with(&format!("exp={EXP}")),
+            "{query} -> {signed}"
+        );
+        assert_eq!(
+            verify_signed_url(
+                &signed.replacen('?', "?z=1&", 1),
+                std::slice::from_ref(&k),
+                at(EXP)
+            ),
+            Err(VerifyError::BadSignature),
+            "{query}"
+        );
+    }
+}
+
+#[test]
 fn urls_signed_before_a_rotation_verify_while_the_old_key_is_current() {
     let (old, new) = (key("old-key"), key("new-key"));
     let url = DeliveryUrl::new(HASH, UUID, "public").unwrap();

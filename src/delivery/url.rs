@@ -53,7 +53,7 @@ fn check_account_hash(hash: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_image_id(id: &str) -> Result<()> {
+fn check_delivery_image_id(id: &str) -> Result<()> {
     crate::ids::check_delivery_id("the image id", id)
 }
 
@@ -114,7 +114,7 @@ impl DeliveryUrl {
         let account_hash = account_hash.into();
         let image_id = image_id.into();
         check_account_hash(&account_hash)?;
-        check_image_id(&image_id)?;
+        check_delivery_image_id(&image_id)?;
         let variant = variant.into().render()?;
         Ok(DeliveryUrl {
             origin: DELIVERY_ORIGIN.to_string(),
