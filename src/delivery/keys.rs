@@ -70,11 +70,11 @@ impl SigningKey {
     /// order); `None` when `keys` is empty.
     ///
     /// Every current key of the account signs URLs Cloudflare accepts, so the
-    /// choice matters only across a rotation: `default` is the key the
-    /// dashboard shows and the one a rotation that creates a new named key
-    /// leaves in place, so preferring it keeps URLs signed the same way until
-    /// `default` itself is replaced. Without one, the first key keeps the choice
-    /// stable for a given list. [`fetch`](Self::fetch) and
+    /// choice matters only across a rotation: preferring `default` keeps
+    /// signing with the same key while other named keys are added, and the
+    /// first key otherwise keeps the choice stable for a given list (an
+    /// account without `default` has had it deleted, and gets it back only when
+    /// its last key goes). [`fetch`](Self::fetch) and
     /// [`V1Keys::signing_key`](crate::resources::V1Keys::signing_key) apply this
     /// rule; other tools should call it rather than restate it.
     ///
@@ -95,7 +95,7 @@ impl SigningKey {
     fn choose_index(keys: &[SigningKey]) -> Option<usize> {
         keys.iter()
             .position(|k| k.name() == Some(Self::DEFAULT_NAME))
-            .or(if keys.is_empty() { None } else { Some(0) })
+            .or((!keys.is_empty()).then_some(0))
     }
 
     /// Every signing key of the client's account, in the API's order (keys
