@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .on_zone("images.example.com")?;
     println!("flexible, on a zone: {thumb}");
 
-    // The same image on the emulator, signed with the account's first key
+    // The same image on the emulator, signed with the account's `default` key
     // (fetched through the keys API) for five minutes.
     let key = SigningKey::fetch(&client, None).await?;
     println!("signing key:         {key:?}");

@@ -9,6 +9,11 @@
 //! that way is refused before anything goes out: an empty value, `.` and `..`
 //! (URL parsers remove those segments even when percent-encoded), control
 //! characters, and more than [`MAX_ID_LEN`] characters.
+//!
+//! [`check_image_id`] and [`check_custom_id`] are those rules as the SDK applies
+//! them before sending; a program that checks ids earlier (a CLI parsing its
+//! arguments) calls them rather than restating them, so it accepts exactly what
+//! the SDK accepts.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -47,6 +52,55 @@ pub(crate) fn check(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks an image id as the SDK does before putting it in a request path
+/// (`GET accounts/{account_id}/images/v1/{image_id}` and the like): not empty, at
+/// most [`MAX_ID_LEN`] characters, no control character, not `.` or `..`.
+///
+/// Any other string is sent, percent-encoded as one segment (see the [module
+/// documentation](self)), so the API receives exactly this id. Fails with
+/// [`InvalidInput`](crate::ErrorKind::InvalidInput).
+///
+/// ```
+/// use cloudflare_images::ids::check_image_id;
+/// assert!(check_image_id("083eb7b2-5392-4565-b69e-aff66acddd00").is_ok());
+/// assert!(check_image_id("products/2024/café 01.png").is_ok());
+/// assert!(check_image_id("").is_err());
+/// assert!(check_image_id("..").is_err());
+/// ```
+pub fn check_image_id(id: &str) -> Result<()> {
+    check("the image id", id)
+}
+
+/// Checks a custom image id as the SDK does before uploading under it: the
+/// [`check_image_id`] rule, and, because the id becomes the path of its
+/// delivery URLs (`/<hash>/<id>/<variant>`), no leading or trailing `/` and no
+/// `.` or `..` segment (URL normalization would resolve those away); and not a
+/// UUID, which Cloudflare reserves for the ids it assigns.
+///
+/// A UUID is refused in any form [`uuid::Uuid::try_parse`] reads: hyphenated
+/// (`0f8fad5b-d9cb-469f-a165-70867728950e`), 32 hex digits without hyphens,
+/// braced (`{...}`) or `urn:uuid:...`, in either case. This is the one rule:
+/// tools that check ids before calling the SDK should call this function.
+/// Fails with [`InvalidInput`](crate::ErrorKind::InvalidInput).
+///
+/// ```
+/// use cloudflare_images::ids::check_custom_id;
+/// assert!(check_custom_id("products/2024/café 01.png").is_ok());
+/// assert!(check_custom_id("/leading-slash").is_err());
+/// assert!(check_custom_id("a/../b").is_err());
+/// assert!(check_custom_id("0f8fad5b-d9cb-469f-a165-70867728950e").is_err());
+/// assert!(check_custom_id("0f8fad5bd9cb469fa16570867728950e").is_err());
+/// ```
+pub fn check_custom_id(id: &str) -> Result<()> {
+    check_delivery_id("the custom id", id)?;
+    if uuid::Uuid::try_parse(id).is_ok() {
+        return Err(Error::invalid_input(
+            "a custom id must not be a UUID (Cloudflare reserves those)",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an image id that is also a delivery path (`/<hash>/<id>/<variant>`):
 /// the path rule, no leading or trailing `/`, no `.` or `..` segment.
 pub(crate) fn check_delivery_id(name: &str, id: &str) -> Result<()> {
@@ -63,18 +117,6 @@ pub(crate) fn check_delivery_id(name: &str, id: &str) -> Result<()> {
         return Err(Error::invalid_input(format!(
             "{name} must not contain `.` or `..` segments"
         )));
-    }
-    Ok(())
-}
-
-/// Checks a custom image id: a delivery id ([`check_delivery_id`]) that is not a
-/// UUID (Cloudflare reserves those for the ids it assigns).
-pub(crate) fn check_custom_id(id: &str) -> Result<()> {
-    check_delivery_id("the custom id", id)?;
-    if uuid::Uuid::try_parse(id).is_ok() {
-        return Err(Error::invalid_input(
-            "a custom id must not be a UUID (Cloudflare reserves those)",
-        ));
     }
     Ok(())
 }
@@ -135,5 +177,41 @@ mod tests {
         }
         assert!(check_custom_id(&"a".repeat(1024)).is_ok());
         assert!(check_custom_id(&"a".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn every_form_of_a_uuid_is_refused_as_a_custom_id() {
+        for uuid in [
+            "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5bd9cb469fa16570867728950e",
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+            "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
+        ] {
+            let e = check_custom_id(uuid).unwrap_err();
+            assert!(e.to_string().contains("UUID"), "{uuid}: {e}");
+            // Still a valid id to address an image Cloudflare assigned it to.
+            assert!(check_image_id(uuid).is_ok(), "{uuid}");
+        }
+        // One digit short, or not hex: an ordinary custom id.
+        for ok in [
+            "0f8fad5bd9cb469fa16570867728950",
+            "0f8fad5b-d9cb-469f-a165-70867728950g",
+        ] {
+            assert!(check_custom_id(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn image_ids_follow_the_path_rule() {
+        for ok in ["a/b c", "/lead", "trail/", "a/../b", "café"] {
+            assert!(check_image_id(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", ".", "..", "a\nb"] {
+            let e = check_image_id(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{bad:?}");
+            assert!(e.to_string().contains("the image id"), "{e}");
+        }
+        assert!(check_image_id(&"x".repeat(1025)).is_err());
     }
 }

@@ -402,6 +402,106 @@ fn sign_url_keeps_an_existing_query() {
 }
 
 #[test]
+fn sign_url_signs_the_query_as_url_search_params_serializes_it() {
+    // Cloudflare's documented signer sets `exp` through `url.searchParams` and
+    // signs `url.pathname + "?" + url.searchParams.toString()`: the
+    // application/x-www-form-urlencoded serialization, where a space is `+`,
+    // `~` is `%7E` and a bare `f` is `f=`.
+    // MSG = "/ZWd9g1K7eljCn_KDTu_MWA/083eb7b2-5392-4565-b69e-aff66acddd00/public?a=b+c&t=%7E&f=&exp=1631289275", KEY = "secret-key"
+    let url = format!("https://imagedelivery.net/{HASH}/{UUID}/public?a=b%20c&t=~&f");
+    let k = key("secret-key");
+    let signed = sign_url(&url, &k, Expiry::from_unix_seconds(EXP)).unwrap();
+    assert_eq!(
+        signed,
+        format!(
+            "https://imagedelivery.net/{HASH}/{UUID}/public?a=b+c&t=%7E&f=&exp=1631289275\
+             &sig=e2a606775cbd318dffa5b80a240d6560f9988f779aa9c65bbccab60b8f58e532"
+        )
+    );
+    // The same parameters written another way sign the same.
+    let respelled = format!("https://imagedelivery.net/{HASH}/{UUID}/public?a=b+c&t=%7E&f=");
+    assert_eq!(
+        sign_url(&respelled, &k, Expiry::from_unix_seconds(EXP)).unwrap(),
+        signed
+    );
+    // The verifier checks the query as received, which is the form signed.
+    assert_eq!(
+        verify_signed_url(&signed, std::slice::from_ref(&k), at(EXP)),
+        Ok(())
+    );
+    // An encoded `exp` is an `exp`.
+    let e = sign_url(
+        &format!("{url}&%65xp=1"),
+        &k,
+        Expiry::from_unix_seconds(EXP),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn sign_url_output_verifies_whatever_the_query() {
+    let k = key("secret-key");
+    let base = format!("https://images.example.com/cdn-cgi/imagedelivery/{HASH}/{UUID}/public");
+    for query in [
+        "",
+        "?",
+        "?v=2",
+        "?a=b%20c&t=~&f",
+        "?a=1&&b=2",
+        "?q=caf%C3%A9&p=%2B&s=a+b",
+        "?x=%ZZ&y=%",
+        "?k*-._=%2A&e=%3D%26",
+        "?dup=1&dup=2",
+        "?only",
+        "?caf\u{e9}=\u{65e5}",
+    ] {
+        let signed = sign_url(
+            &format!("{base}{query}"),
+            &k,
+            Expiry::from_unix_seconds(EXP),
+        )
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_eq!(
+            verify_signed_url(&signed, std::slice::from_ref(&k), at(EXP)),
+            Ok(()),
+            "{query} -> {signed}"
+        );
+        let (unsigned, _) = signed.split_once("&sig=").unwrap();
+        assert!(
+            unsigned.ends_with(&format!("exp={EXP}")),
+            "{query} -> {signed}"
+        );
+        assert_eq!(
+            verify_signed_url(
+                &signed.replacen('?', "?z=1&", 1),
+                std::slice::from_ref(&k),
+                at(EXP)
+            ),
+            Err(VerifyError::BadSignature),
+            "{query}"
+        );
+    }
+}
+
+#[test]
+fn urls_signed_before_a_rotation_verify_while_the_old_key_is_current() {
+    let (old, new) = (key("old-key"), key("new-key"));
+    let url = DeliveryUrl::new(HASH, UUID, "public").unwrap();
+    let before = url.sign(&old, Expiry::from_unix_seconds(EXP));
+    let after = url.sign(&new, Expiry::from_unix_seconds(EXP));
+    let current = [new.clone(), old.clone()];
+    for signed in [&before, &after] {
+        assert_eq!(verify_signed_url(signed, &current, at(EXP)), Ok(()));
+    }
+    // Once the old key is deleted, its URLs stop verifying.
+    assert_eq!(
+        verify_signed_url(&before, std::slice::from_ref(&new), at(EXP)),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
 fn signing_keys_redact_their_secret() {
     let k = key("super-secret-value-123").with_name("default");
     let debug = format!("{k:?}");
@@ -653,6 +753,42 @@ async fn signing_key_is_fetched_through_the_keys_api() {
 }
 
 #[tokio::test]
+async fn the_default_key_is_preferred_else_the_first() {
+    let (_emulator, client) = emulator().await;
+    // Listed before `default` (the emulator lists keys by name).
+    client
+        .v1()
+        .keys()
+        .update("aaarotated")
+        .send()
+        .await
+        .unwrap();
+    let all = client.v1().keys().signing_keys().await.unwrap();
+    let names: Vec<_> = all.iter().filter_map(|k| k.name()).collect();
+    assert_eq!(names, ["aaarotated", "default"]);
+    assert_eq!(
+        SigningKey::choose(&all).and_then(|k| k.name()),
+        Some("default")
+    );
+    let chosen = SigningKey::fetch(&client, None).await.unwrap();
+    assert_eq!(chosen.name(), Some("default"));
+    let chosen = client.v1().keys().signing_key(None).await.unwrap();
+    assert_eq!(chosen.name(), Some("default"));
+    let named = client
+        .v1()
+        .keys()
+        .signing_key(Some("aaarotated"))
+        .await
+        .unwrap();
+    assert_eq!(named.name(), Some("aaarotated"));
+
+    // Without `default`, the first key the API lists.
+    client.v1().keys().delete("default").send().await.unwrap();
+    let chosen = SigningKey::fetch(&client, None).await.unwrap();
+    assert_eq!(chosen.name(), Some("aaarotated"));
+}
+
+#[tokio::test]
 async fn signed_delivery_end_to_end() {
     let (emulator, client) = emulator().await;
     let image = client
@@ -738,6 +874,20 @@ async fn signed_delivery_end_to_end() {
     );
     let resp = http.get(forged.unwrap()).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 403);
+
+    // Another parameter in the query, signed in its serialized form: served.
+    let with_query = cloudflare_images::delivery::sign_url(
+        &format!("{url}?note=a%20b&t=~&f"),
+        &key,
+        Utc::now() + chrono::Duration::seconds(300),
+    )
+    .unwrap();
+    assert!(
+        with_query.contains("?note=a+b&t=%7E&f=&exp="),
+        "{with_query}"
+    );
+    let resp = http.get(&with_query).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{with_query}");
 
     // Tampered after signing: refused.
     let tampered = signed.replace("/public?", "/public?x=1&");
