@@ -42,35 +42,10 @@ pub fn parse_metadata(text: &str) -> Result<Map<String, Value>, String> {
 
 /// Whether `id` may be a custom image id: every id cfimg checks (`--id`, and
 /// the ids `upload --resume` derives from paths) goes through here, so the
-/// rules live in one place and can follow the SDK's.
+/// rule is the SDK's own ([`cloudflare_images::ids::check_custom_id`]).
 pub fn check_custom_id(id: &str) -> Result<(), String> {
-    if id.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if id.chars().count() > cloudflare_images::MAX_ID_LEN {
-        return Err(format!(
-            "longer than {} characters",
-            cloudflare_images::MAX_ID_LEN
-        ));
-    }
-    if id.chars().any(char::is_control) {
-        return Err("contains a control character".into());
-    }
-    if id.starts_with('/') || id.ends_with('/') {
-        return Err("must not start or end with '/'".into());
-    }
-    if id.split('/').any(|s| s == "." || s == "..") {
-        return Err("must not contain `.` or `..` segments".into());
-    }
-    let groups: Vec<&str> = id.split('-').collect();
-    let uuid_like = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
-    if uuid_like {
-        return Err("must not be a UUID (Cloudflare reserves those for the ids it assigns)".into());
-    }
-    Ok(())
+    // The SDK's own rule, so cfimg never accepts an id the SDK then refuses.
+    cloudflare_images::ids::check_custom_id(id).map_err(|e| e.to_string())
 }
 
 /// `--id` of `upload` and `direct-upload`: checked while parsing so a bad id is

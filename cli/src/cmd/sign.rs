@@ -137,17 +137,11 @@ pub async fn signing_key(client: &Client, name: Option<&str>) -> CliResult<Signi
     if name.is_some() {
         return Ok(SigningKey::fetch(client, name).await?);
     }
-    let mut keys = SigningKey::fetch_all(client).await?;
-    let index = keys
-        .iter()
-        .position(|k| k.name() == Some("default"))
-        .unwrap_or(0);
-    if keys.is_empty() {
-        return Err(CliError::new(
-            "the account has no signing key (create one with `cfimg keys create NAME`)",
-        ));
-    }
-    Ok(keys.swap_remove(index))
+    // The SDK's rule for the key to sign with (`default`, else the first listed).
+    let keys = SigningKey::fetch_all(client).await?;
+    SigningKey::choose(&keys).cloned().ok_or_else(|| {
+        CliError::new("the account has no signing key (create one with `cfimg keys create NAME`)")
+    })
 }
 
 /// A signed delivery URL for image `id` and `variant`, valid for `expires_in`;

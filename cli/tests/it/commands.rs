@@ -747,6 +747,13 @@ fn usage_errors_exit_2_and_are_json_under_json() {
             "--id",
             "2cdc28f0-017a-49c4-9ed7-87056c839010",
         ],
+        // A UUID without hyphens: the SDK refuses it, so cfimg does (the SDK's rule).
+        &[
+            "upload",
+            "x.png",
+            "--id",
+            "2cdc28f0017a49c49ed787056c839010",
+        ],
         &["upload", "x.png", "--id", "a", "--require-signed-urls"],
         &["direct-upload", "--id", "a/"],
         &["upload", "x.png", "--metadata", &big],
