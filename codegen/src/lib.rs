@@ -181,9 +181,9 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     settings
         .with_interface(progenitor::InterfaceStyle::Positional)
         .with_tag(progenitor::TagStyle::Merged)
-        .with_hooks(progenitor::HooksMode::Expected)
-        // The hooks read the retry policy from the client (src/retry.rs).
-        .with_inner_type(quote::quote!(crate::retry::RetryPolicy))
+        // No hooks or inner type: progenitor's client is read for its method
+        // signatures, then dropped (keep_types_only); requests go through the
+        // SDK's runtime.
         .with_map_type("::std::collections::BTreeMap");
     for e in &enums {
         settings.with_replacement(
@@ -254,7 +254,7 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
 
 /// Keeps the modules of types (`types`, `open_enums`) and drops progenitor's
 /// client: its methods were read to build the resource tree, whose requests go
-/// through the SDK's own transport (`src/transport/`), so the positional client,
+/// through the SDK's own runtime (`src/runtime/`), so the positional client,
 /// its error type and `progenitor-client` never reach users.
 fn keep_types_only(file: &mut syn::File) {
     file.items.retain(|item| match item {
