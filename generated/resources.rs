@@ -13,6 +13,144 @@ impl Client {
         V2 { client: self }
     }
 }
+/// Every operation of the API, named by its place in the resource tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum OperationId {
+    ///`GET /accounts/{account_id}/images/v1`
+    V1List,
+    ///`POST /accounts/{account_id}/images/v1`
+    V1Create,
+    ///`DELETE /accounts/{account_id}/images/v1/{image_id}`
+    V1Delete,
+    ///`GET /accounts/{account_id}/images/v1/{image_id}`
+    V1Get,
+    ///`PATCH /accounts/{account_id}/images/v1/{image_id}`
+    V1Edit,
+    ///`GET /accounts/{account_id}/images/v1/{image_id}/blob`
+    V1BlobsGet,
+    ///`POST /accounts/{account_id}/images/v1/direct_upload`
+    V1DirectUploadsCreate,
+    ///`GET /accounts/{account_id}/images/v1/keys`
+    V1KeysList,
+    ///`DELETE /accounts/{account_id}/images/v1/keys/{signing_key_name}`
+    V1KeysDelete,
+    ///`PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`
+    V1KeysUpdate,
+    ///`GET /accounts/{account_id}/images/v1/stats`
+    V1StatsGet,
+    ///`GET /accounts/{account_id}/images/v1/variants`
+    V1VariantsList,
+    ///`POST /accounts/{account_id}/images/v1/variants`
+    V1VariantsCreate,
+    ///`DELETE /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsDelete,
+    ///`GET /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsGet,
+    ///`PATCH /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsEdit,
+    ///`GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`
+    V1VariantsGetFlat,
+    ///`GET /accounts/{account_id}/images/v2`
+    V2List,
+    ///`POST /accounts/{account_id}/images/v2/direct_upload`
+    V2DirectUploadsCreate,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations`
+    V2SourcingKitMigrationsList,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/migrations`
+    V2SourcingKitMigrationsCreate,
+    ///`DELETE /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}`
+    V2SourcingKitMigrationsDelete,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}`
+    V2SourcingKitMigrationsGet,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle`
+    V2SourcingKitMigrationsLifecycleGet,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/abort`
+    V2SourcingKitMigrationsLifecycleAbort,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/start`
+    V2SourcingKitMigrationsLifecycleStart,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/logs`
+    V2SourcingKitMigrationsLifecycleLogs,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources`
+    V2SourcingKitSourcesList,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/sources`
+    V2SourcingKitSourcesCreate,
+    ///`DELETE /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesDelete,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesGet,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesUpdate,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/connectivity`
+    V2SourcingKitSourcesConnectivity,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-precheck`
+    V2SourcingKitSourcesPreCheck,
+    ///`GET /accounts/{account_id}/images/v1/batch_token`
+    V1BatchTokenGet,
+    ///`PATCH /accounts/{account_id}/images/v1/config`
+    V1ConfigEdit,
+}
+impl OperationId {
+    /// The name spans and errors show (`v1_variants_get`).
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::V1List => "v1_list",
+            Self::V1Create => "v1_create",
+            Self::V1Delete => "v1_delete",
+            Self::V1Get => "v1_get",
+            Self::V1Edit => "v1_edit",
+            Self::V1BlobsGet => "v1_blobs_get",
+            Self::V1DirectUploadsCreate => "v1_direct_uploads_create",
+            Self::V1KeysList => "v1_keys_list",
+            Self::V1KeysDelete => "v1_keys_delete",
+            Self::V1KeysUpdate => "v1_keys_update",
+            Self::V1StatsGet => "v1_stats_get",
+            Self::V1VariantsList => "v1_variants_list",
+            Self::V1VariantsCreate => "v1_variants_create",
+            Self::V1VariantsDelete => "v1_variants_delete",
+            Self::V1VariantsGet => "v1_variants_get",
+            Self::V1VariantsEdit => "v1_variants_edit",
+            Self::V1VariantsGetFlat => "v1_variants_get_flat",
+            Self::V2List => "v2_list",
+            Self::V2DirectUploadsCreate => "v2_direct_uploads_create",
+            Self::V2SourcingKitMigrationsList => "v2_sourcing_kit_migrations_list",
+            Self::V2SourcingKitMigrationsCreate => "v2_sourcing_kit_migrations_create",
+            Self::V2SourcingKitMigrationsDelete => "v2_sourcing_kit_migrations_delete",
+            Self::V2SourcingKitMigrationsGet => "v2_sourcing_kit_migrations_get",
+            Self::V2SourcingKitMigrationsLifecycleGet => {
+                "v2_sourcing_kit_migrations_lifecycle_get"
+            }
+            Self::V2SourcingKitMigrationsLifecycleAbort => {
+                "v2_sourcing_kit_migrations_lifecycle_abort"
+            }
+            Self::V2SourcingKitMigrationsLifecycleStart => {
+                "v2_sourcing_kit_migrations_lifecycle_start"
+            }
+            Self::V2SourcingKitMigrationsLifecycleLogs => {
+                "v2_sourcing_kit_migrations_lifecycle_logs"
+            }
+            Self::V2SourcingKitSourcesList => "v2_sourcing_kit_sources_list",
+            Self::V2SourcingKitSourcesCreate => "v2_sourcing_kit_sources_create",
+            Self::V2SourcingKitSourcesDelete => "v2_sourcing_kit_sources_delete",
+            Self::V2SourcingKitSourcesGet => "v2_sourcing_kit_sources_get",
+            Self::V2SourcingKitSourcesUpdate => "v2_sourcing_kit_sources_update",
+            Self::V2SourcingKitSourcesConnectivity => {
+                "v2_sourcing_kit_sources_connectivity"
+            }
+            Self::V2SourcingKitSourcesPreCheck => "v2_sourcing_kit_sources_pre_check",
+            Self::V1BatchTokenGet => "v1_batch_token_get",
+            Self::V1ConfigEdit => "v1_config_edit",
+        }
+    }
+}
+/// Markers of the operations written by hand, one per operation.
+pub(crate) mod handwritten {
+    ///`POST /accounts/{account_id}/images/v1`: written by hand (multipart); the SDK implements `runtime::Handwritten` for this marker.
+    #[derive(Debug)]
+    pub struct V1Create;
+    ///`POST /accounts/{account_id}/images/v2/direct_upload`: written by hand (multipart); the SDK implements `runtime::Handwritten` for this marker.
+    #[derive(Debug)]
+    pub struct V2DirectUploadsCreate;
+}
 ///The `v1` resource: see its methods.
 #[derive(Clone, Copy, Debug)]
 pub struct V1<'a> {
@@ -77,8 +215,10 @@ single HTTP POST (multipart/form-data) request by sending an image file or
 passing a URL accessible to the API.
 
 Sends `POST /accounts/{account_id}/images/v1`.*/
-    pub fn create(&self) -> crate::upload::ImageUpload<'a> {
-        crate::upload::ImageUpload::new(self.client)
+    pub fn create(
+        &self,
+    ) -> <handwritten::V1Create as crate::runtime::Handwritten>::Builder<'a> {
+        <handwritten::V1Create as crate::runtime::Handwritten>::builder(self.client)
     }
     /**Delete image
 
@@ -179,7 +319,7 @@ impl<'a> V1ListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImagesListResponseResult> {
         let Self { client, request_options, creator, page, per_page } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_list",
+            OperationId::V1List,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1",
         );
@@ -224,7 +364,7 @@ impl<'a> V1DeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_delete",
+            OperationId::V1Delete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -265,7 +405,7 @@ impl<'a> V1GetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::Image> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_get",
+            OperationId::V1Get,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -347,7 +487,7 @@ impl<'a> V1EditRequest<'a> {
             require_signed_urls,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_edit",
+            OperationId::V1Edit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -408,7 +548,7 @@ impl<'a> V1BatchTokenGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::BatchToken> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_batch_token_get",
+            OperationId::V1BatchTokenGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/batch_token",
         );
@@ -474,7 +614,7 @@ impl<'a> V1BlobsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<crate::Blob> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_blobs_get",
+            OperationId::V1BlobsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}/blob",
         );
@@ -544,7 +684,7 @@ impl<'a> V1ConfigEditRequest<'a> {
             flexible_variants,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_config_edit",
+            OperationId::V1ConfigEdit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/config",
         );
@@ -622,7 +762,7 @@ impl<'a> V1DirectUploadsCreateRequest<'a> {
             expiry,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_direct_uploads_create",
+            OperationId::V1DirectUploadsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/direct_upload",
         );
@@ -713,7 +853,7 @@ impl<'a> V1KeysListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_list",
+            OperationId::V1KeysList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/keys",
         );
@@ -753,7 +893,7 @@ impl<'a> V1KeysDeleteRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_delete",
+            OperationId::V1KeysDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
@@ -794,7 +934,7 @@ impl<'a> V1KeysUpdateRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_update",
+            OperationId::V1KeysUpdate,
             crate::runtime::Method::PUT,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
@@ -854,7 +994,7 @@ impl<'a> V1StatsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImagesStats> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_stats_get",
+            OperationId::V1StatsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/stats",
         );
@@ -994,7 +1134,7 @@ impl<'a> V1VariantsListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantsResponse> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_list",
+            OperationId::V1VariantsList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants",
         );
@@ -1047,7 +1187,7 @@ impl<'a> V1VariantsCreateRequest<'a> {
             options,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_create",
+            OperationId::V1VariantsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/variants",
         );
@@ -1090,7 +1230,7 @@ impl<'a> V1VariantsDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_delete",
+            OperationId::V1VariantsDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1131,7 +1271,7 @@ impl<'a> V1VariantsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantResponse> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_get",
+            OperationId::V1VariantsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1192,7 +1332,7 @@ impl<'a> V1VariantsEditRequest<'a> {
             options,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_edit",
+            OperationId::V1VariantsEdit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1234,7 +1374,7 @@ impl<'a> V1VariantsGetFlatRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantDefinition> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_get_flat",
+            OperationId::V1VariantsGetFlat,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}/flat",
         );
@@ -1420,7 +1560,7 @@ impl<'a> V2ListRequest<'a> {
             sort_order,
         } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_list",
+            OperationId::V2List,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2",
         );
@@ -1448,8 +1588,14 @@ impl<'a> V2DirectUploads<'a> {
 Direct uploads allow users to upload images without API keys. A common use case are web apps, client-side applications, or mobile devices where users upload content directly to Cloudflare Images. This method creates a draft record for a future image. It returns an upload URL and an image identifier. To verify if the image itself has been uploaded, send an image details request (accounts/:account_identifier/images/v1/:identifier), and check that the `draft: true` property is not present.
 
 Sends `POST /accounts/{account_id}/images/v2/direct_upload`.*/
-    pub fn create(&self) -> crate::upload::CreateUploadUrl<'a> {
-        crate::upload::CreateUploadUrl::new(self.client)
+    pub fn create(
+        &self,
+    ) -> <handwritten::V2DirectUploadsCreate as crate::runtime::Handwritten>::Builder<
+        'a,
+    > {
+        <handwritten::V2DirectUploadsCreate as crate::runtime::Handwritten>::builder(
+            self.client,
+        )
     }
 }
 ///The `v2.sourcing_kit` resource: see its methods.
@@ -1598,7 +1744,7 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationListResponseResult> {
         let Self { client, request_options, limit, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_list",
+            OperationId::V2SourcingKitMigrationsList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
@@ -1697,7 +1843,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
             source_id,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_create",
+            OperationId::V2SourcingKitMigrationsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
@@ -1740,7 +1886,7 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_delete",
+            OperationId::V2SourcingKitMigrationsDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
@@ -1781,7 +1927,7 @@ impl<'a> V2SourcingKitMigrationsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_get",
+            OperationId::V2SourcingKitMigrationsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
@@ -1898,7 +2044,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationProgressResponseResult> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_get",
+            OperationId::V2SourcingKitMigrationsLifecycleGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle",
         );
@@ -1939,7 +2085,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_abort",
+            OperationId::V2SourcingKitMigrationsLifecycleAbort,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/abort",
         );
@@ -1980,7 +2126,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_start",
+            OperationId::V2SourcingKitMigrationsLifecycleStart,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/start",
         );
@@ -2035,7 +2181,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationLogListResponseResult> {
         let Self { client, request_options, migration_id, limit, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_logs",
+            OperationId::V2SourcingKitMigrationsLifecycleLogs,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/logs",
         );
@@ -2234,7 +2380,7 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
     ) -> crate::Result<types::SourcingkitSourceListResponseResult> {
         let Self { client, request_options, limit, name, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_list",
+            OperationId::V2SourcingKitSourcesList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
@@ -2294,7 +2440,7 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
             vendor,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_create",
+            OperationId::V2SourcingKitSourcesCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
@@ -2337,7 +2483,7 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_delete",
+            OperationId::V2SourcingKitSourcesDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2378,7 +2524,7 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitSource> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_get",
+            OperationId::V2SourcingKitSourcesGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2423,7 +2569,7 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
             name,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_update",
+            OperationId::V2SourcingKitSourcesUpdate,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2467,7 +2613,7 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
     ) -> crate::Result<types::SourcingkitConnectivityCheckResponseResult> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_connectivity",
+            OperationId::V2SourcingKitSourcesConnectivity,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/connectivity",
         );
@@ -2535,7 +2681,7 @@ impl<'a> V2SourcingKitSourcesPreCheckRequest<'a> {
             vendor,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_pre_check",
+            OperationId::V2SourcingKitSourcesPreCheck,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-precheck",
         );

@@ -16,13 +16,6 @@ use typify::{TypeDetails, TypeSpace};
 use crate::tree::Placement;
 use crate::Error;
 
-/// Operations written by hand in the SDK: `(flat tree name, Rust type the tree
-/// method returns, doc line)`. The type has `fn new(&Client) -> Self`.
-pub const HANDWRITTEN: &[(&str, &str)] = &[
-    ("v1_create", "crate::upload::ImageUpload"),
-    ("v2_direct_uploads_create", "crate::upload::CreateUploadUrl"),
-];
-
 // ---------------------------------------------------------------------------
 // Open enums
 
@@ -319,6 +312,7 @@ pub fn emit_tree(
     types: &TypeSpace,
 ) -> Result<TokenStream, Error> {
     let mut root = Node::default();
+    let mut markers = Vec::new();
     for p in placements {
         let node = p
             .resources
@@ -331,23 +325,26 @@ pub fn emit_tree(
             || quote!(#[deprecated(note = "deprecated by Cloudflare; see the method's docs")]),
         );
         if handwritten.iter().any(|h| h.flat_name() == p.flat_name()) {
-            let (_, ty) = HANDWRITTEN
-                .iter()
-                .find(|(n, _)| *n == p.flat_name())
-                .ok_or_else(|| {
-                    Error(format!(
-                        "operation {} ({}) cannot be generated (multipart) and has no handwritten \
-                     implementation registered in resources::HANDWRITTEN",
-                        p.operation_id,
-                        p.flat_name()
-                    ))
-                })?;
-            let ty: syn::Path = syn::parse_str(ty).map_err(|e| Error(e.to_string()))?;
+            // Named through a marker the handwritten layer implements
+            // `runtime::Handwritten` for: a missing or renamed builder fails to
+            // compile instead of being a dangling path in this generator.
+            let marker = operation_variant(p);
+            let marker_doc = format!(
+                "`{} {}`: written by hand (multipart); the SDK implements \
+                 `runtime::Handwritten` for this marker.",
+                p.http.0.to_uppercase(),
+                p.http.1
+            );
+            markers.push(quote! {
+                #[doc = #marker_doc]
+                #[derive(Debug)]
+                pub struct #marker;
+            });
             node.methods.push(quote! {
                 #[doc = #doc]
                 #deprecated
-                pub fn #method(&self) -> #ty<'a> {
-                    #ty::new(self.client)
+                pub fn #method(&self) -> <handwritten::#marker as crate::runtime::Handwritten>::Builder<'a> {
+                    <handwritten::#marker as crate::runtime::Handwritten>::builder(self.client)
                 }
             });
             continue;
@@ -361,7 +358,13 @@ pub fn emit_tree(
         node.items.push(request);
     }
 
-    let mut out = TokenStream::new();
+    let mut out = operation_ids(placements);
+    out.extend(quote! {
+        /// Markers of the operations written by hand, one per operation.
+        pub(crate) mod handwritten {
+            #(#markers)*
+        }
+    });
     let mut top = Vec::new();
     for (name, child) in &root.children {
         let ident = format_ident!("{}", name);
@@ -385,6 +388,38 @@ pub fn emit_tree(
 
         #out
     })
+}
+
+/// The variant of [`operation_ids`]'s enum for a placement (`v1.variants.get`
+/// is `V1VariantsGet`).
+fn operation_variant(p: &Placement) -> syn::Ident {
+    format_ident!("{}", pascal(&[p.flat_name()]))
+}
+
+/// An enum of every operation of the tree, generated and handwritten: the
+/// runtime routes on its variants (the batch host serves some), so renaming a
+/// node changes a variant and code matching on the old one no longer compiles.
+fn operation_ids(placements: &[Placement]) -> TokenStream {
+    let variants: Vec<_> = placements.iter().map(operation_variant).collect();
+    let names = placements.iter().map(Placement::flat_name);
+    let docs = placements
+        .iter()
+        .map(|p| format!("`{} {}`", p.http.0.to_uppercase(), p.http.1));
+    quote! {
+        /// Every operation of the API, named by its place in the resource tree.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub(crate) enum OperationId {
+            #( #[doc = #docs] #variants, )*
+        }
+        impl OperationId {
+            /// The name spans and errors show (`v1_variants_get`).
+            pub(crate) const fn as_str(self) -> &'static str {
+                match self {
+                    #( Self::#variants => #names, )*
+                }
+            }
+        }
+    }
 }
 
 fn emit_node(path: &[String], node: &Node, out: &mut TokenStream) {
@@ -695,7 +730,7 @@ fn emit_operation(
         })
     });
     let all_idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
-    let flat = p.flat_name();
+    let variant = operation_variant(p);
     let http_method = format_ident!("{}", p.http.0.to_uppercase());
 
     let (ret, finish) = if last_segment(&m.success) == "ByteStream" {
@@ -788,7 +823,7 @@ fn emit_operation(
                 let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
                 #body_build
                 let mut operation = crate::runtime::Operation::new(
-                    #flat,
+                    OperationId::#variant,
                     crate::runtime::Method::#http_method,
                     #template,
                 );

@@ -297,7 +297,7 @@ async fn fetch_v2(
     token: Option<&str>,
 ) -> Result<types::ImagesListResponseV2Result> {
     let mut operation = crate::runtime::Operation::new(
-        "v2_list",
+        crate::resources::OperationId::V2List,
         crate::runtime::Method::GET,
         "/accounts/{account_id}/images/v2",
     );
