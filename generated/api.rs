@@ -477,13 +477,13 @@ pub mod types {
     pub struct ImagesListResponseV2 {
         pub errors: Messages,
         pub messages: Messages,
-        pub result: ImagesListResponseV2Result,
+        pub result: V2ListResult,
         ///Whether the API call was successful
         pub success: bool,
     }
-    ///`ImagesListResponseV2Result`
+    ///`V2ListResult`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ImagesListResponseV2Result {
+    pub struct V2ListResult {
         ///Continuation token to fetch next page. Passed as a query param when requesting List V2 api endpoint.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub continuation_token: ::std::option::Option<::std::string::String>,
@@ -572,7 +572,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub connectivity_status: ::std::option::Option<
-            crate::api::open_enums::SourcingkitConnectivityCheckResponseResultConnectivityStatus,
+            crate::api::open_enums::SourcingkitConnectivityStatus,
         >,
         ///Human-readable error description if connectivity failed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -1081,7 +1081,7 @@ pub mod open_enums {
     /// Open: a value this version of the SDK does not know decodes as `Unknown`.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[non_exhaustive]
-    pub enum SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    pub enum SourcingkitConnectivityStatus {
         ///`ok`
         Ok,
         ///`error`
@@ -1089,7 +1089,7 @@ pub mod open_enums {
         /// A value added to the API after this SDK was generated.
         Unknown(::std::string::String),
     }
-    impl SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl SourcingkitConnectivityStatus {
         /// The value as it goes on the wire.
         pub fn as_str(&self) -> &str {
             match self {
@@ -1099,8 +1099,7 @@ pub mod open_enums {
             }
         }
     }
-    impl ::std::convert::From<&str>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::convert::From<&str> for SourcingkitConnectivityStatus {
         fn from(value: &str) -> Self {
             match value {
                 "ok" => Self::Ok,
@@ -1109,27 +1108,23 @@ pub mod open_enums {
             }
         }
     }
-    impl ::std::convert::From<::std::string::String>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::convert::From<::std::string::String> for SourcingkitConnectivityStatus {
         fn from(value: ::std::string::String) -> Self {
             Self::from(value.as_str())
         }
     }
-    impl ::std::str::FromStr
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::str::FromStr for SourcingkitConnectivityStatus {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
         }
     }
-    impl ::std::fmt::Display
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::fmt::Display for SourcingkitConnectivityStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.write_str(self.as_str())
         }
     }
-    impl ::serde::Serialize
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::serde::Serialize for SourcingkitConnectivityStatus {
         fn serialize<S: ::serde::Serializer>(
             &self,
             s: S,
@@ -1137,8 +1132,7 @@ pub mod open_enums {
             s.serialize_str(self.as_str())
         }
     }
-    impl<'de> ::serde::Deserialize<'de>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl<'de> ::serde::Deserialize<'de> for SourcingkitConnectivityStatus {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             d: D,
         ) -> ::std::result::Result<Self, D::Error> {

@@ -1549,7 +1549,7 @@ impl<'a> V2ListRequest<'a> {
         self
     }
     ///Sends the request and returns the `result` of Cloudflare's envelope.
-    pub async fn send(self) -> crate::Result<types::ImagesListResponseV2Result> {
+    pub async fn send(self) -> crate::Result<types::V2ListResult> {
         let Self {
             client,
             request_options,

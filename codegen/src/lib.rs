@@ -214,6 +214,8 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     let renames = names::identifier_renames(&spec);
     names::apply_renames(&mut api_file, &renames);
     names::apply_renames(&mut tree_file, &renames);
+    names::rename_types(&mut [&mut api_file, &mut tree_file], names::TYPE_RENAMES)
+        .map_err(Error)?;
     secrets::redact(&mut api_file, &secrets::secret_fields(&spec)?)?;
 
     let generated_operations: Vec<String> = placements

@@ -216,7 +216,7 @@ enum V2Next {
 }
 
 /// A background page fetch, cancelled when dropped.
-struct Prefetch(tokio::task::JoinHandle<Result<types::ImagesListResponseV2Result>>);
+struct Prefetch(tokio::task::JoinHandle<Result<types::V2ListResult>>);
 
 impl Prefetch {
     fn spawn(client: Client, pairs: Arc<[(String, String)]>, token: String) -> Option<Prefetch> {
@@ -226,7 +226,7 @@ impl Prefetch {
         })))
     }
 
-    async fn join(mut self) -> Result<types::ImagesListResponseV2Result> {
+    async fn join(mut self) -> Result<types::V2ListResult> {
         match (&mut self.0).await {
             Ok(result) => result,
             Err(e) => Err(Error::transport_message(format!(
@@ -295,7 +295,7 @@ async fn fetch_v2(
     client: &Client,
     pairs: &[(String, String)],
     token: Option<&str>,
-) -> Result<types::ImagesListResponseV2Result> {
+) -> Result<types::V2ListResult> {
     let mut operation = crate::runtime::Operation::new(
         crate::resources::OperationId::V2List,
         crate::runtime::Method::GET,
