@@ -201,7 +201,7 @@ Sends `GET /accounts/{account_id}/images/v1`.*/
     #[deprecated(note = "deprecated by Cloudflare; see the method's docs")]
     pub fn list(&self) -> V1ListRequest<'a> {
         V1ListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             creator: ::std::default::Default::default(),
             page: ::std::default::Default::default(),
@@ -230,7 +230,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1DeleteRequest<'a> {
         V1DeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -245,7 +245,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1GetRequest<'a> {
         V1GetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -260,7 +260,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1EditRequest<'a> {
         V1EditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
             creator: ::std::default::Default::default(),
@@ -273,7 +273,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/{image_id}`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     creator: ::std::option::Option<::std::string::String>,
     page: ::std::option::Option<u32>,
@@ -285,6 +285,18 @@ impl ::std::fmt::Debug for V1ListRequest<'_> {
     }
 }
 impl<'a> V1ListRequest<'a> {
+    /// The same request, holding a clone of the client instead of a borrow.
+    #[allow(dead_code)]
+    pub(crate) fn into_owned(self) -> V1ListRequest<'static> {
+        let Self { client, request_options, creator, page, per_page } = self;
+        V1ListRequest {
+            client: ::std::borrow::Cow::Owned(client.into_owned()),
+            request_options,
+            creator,
+            page,
+            per_page,
+        }
+    }
     ///Sets `creator`.
     pub fn creator(
         mut self,
@@ -334,7 +346,7 @@ impl<'a> V1ListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -377,7 +389,7 @@ impl<'a> V1DeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1GetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -418,7 +430,7 @@ impl<'a> V1GetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1EditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
     creator: ::std::option::Option<::std::string::String>,
@@ -514,7 +526,7 @@ Issues a short-lived token for the Images batch API: requests to https://batch.i
 Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
     pub fn get(&self) -> V1BatchTokenGetRequest<'a> {
         V1BatchTokenGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -523,7 +535,7 @@ Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BatchTokenGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1BatchTokenGetRequest<'_> {
@@ -576,7 +588,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}/blob`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1BlobsGetRequest<'a> {
         V1BlobsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -586,7 +598,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}/blob`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BlobsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -640,7 +652,7 @@ Changes account-level Images settings, e.g. `{"flexible_variants": true}` to all
 Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
     pub fn edit(&self) -> V1ConfigEditRequest<'a> {
         V1ConfigEditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             flexible_variants: ::std::default::Default::default(),
         }
@@ -650,7 +662,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ConfigEditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     flexible_variants: ::std::option::Option<bool>,
 }
@@ -715,7 +727,7 @@ Sends `POST /accounts/{account_id}/images/v1/direct_upload`.*/
     #[deprecated(note = "deprecated by Cloudflare; see the method's docs")]
     pub fn create(&self) -> V1DirectUploadsCreateRequest<'a> {
         V1DirectUploadsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             expiry: ::std::default::Default::default(),
         }
@@ -725,7 +737,7 @@ Sends `POST /accounts/{account_id}/images/v1/direct_upload`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DirectUploadsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     expiry: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
@@ -788,7 +800,7 @@ List your CF Images signing keys.
 Sends `GET /accounts/{account_id}/images/v1/keys`.*/
     pub fn list(&self) -> V1KeysListRequest<'a> {
         V1KeysListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -803,7 +815,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
         signing_key_name: impl ::std::convert::Into<::std::string::String>,
     ) -> V1KeysDeleteRequest<'a> {
         V1KeysDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             signing_key_name: signing_key_name.into(),
         }
@@ -818,7 +830,7 @@ Sends `PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
         signing_key_name: impl ::std::convert::Into<::std::string::String>,
     ) -> V1KeysUpdateRequest<'a> {
         V1KeysUpdateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             signing_key_name: signing_key_name.into(),
         }
@@ -828,7 +840,7 @@ Sends `PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1KeysListRequest<'_> {
@@ -865,7 +877,7 @@ impl<'a> V1KeysListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
@@ -906,7 +918,7 @@ impl<'a> V1KeysDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysUpdateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
@@ -960,7 +972,7 @@ Fetch image statistics details for Cloudflare Images. The returned statistics de
 Sends `GET /accounts/{account_id}/images/v1/stats`.*/
     pub fn get(&self) -> V1StatsGetRequest<'a> {
         V1StatsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -969,7 +981,7 @@ Sends `GET /accounts/{account_id}/images/v1/stats`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1StatsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1StatsGetRequest<'_> {
@@ -1019,7 +1031,7 @@ List existing CF Images variants.
 Sends `GET /accounts/{account_id}/images/v1/variants`.*/
     pub fn list(&self) -> V1VariantsListRequest<'a> {
         V1VariantsListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -1034,7 +1046,7 @@ Sends `POST /accounts/{account_id}/images/v1/variants`.*/
         options: impl ::std::convert::Into<types::ImageVariantOptions>,
     ) -> V1VariantsCreateRequest<'a> {
         V1VariantsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             id: id.into(),
             never_require_signed_urls: ::std::default::Default::default(),
@@ -1051,7 +1063,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsDeleteRequest<'a> {
         V1VariantsDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -1066,7 +1078,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsGetRequest<'a> {
         V1VariantsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -1082,7 +1094,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         options: impl ::std::convert::Into<types::ImageVariantOptions>,
     ) -> V1VariantsEditRequest<'a> {
         V1VariantsEditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
             never_require_signed_urls: ::std::default::Default::default(),
@@ -1099,7 +1111,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsGetFlatRequest<'a> {
         V1VariantsGetFlatRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -1109,7 +1121,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1VariantsListRequest<'_> {
@@ -1146,7 +1158,7 @@ impl<'a> V1VariantsListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
@@ -1200,7 +1212,7 @@ impl<'a> V1VariantsCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1243,7 +1255,7 @@ impl<'a> V1VariantsDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1284,7 +1296,7 @@ impl<'a> V1VariantsGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsEditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
@@ -1346,7 +1358,7 @@ impl<'a> V1VariantsEditRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetFlatRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1465,7 +1477,7 @@ Filters are combined with AND logic. The system does not validate whether filter
 Sends `GET /accounts/{account_id}/images/v2`.*/
     pub fn list(&self) -> V2ListRequest<'a> {
         V2ListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             metadata_filters: ::std::vec::Vec::new(),
             continuation_token: ::std::default::Default::default(),
@@ -1479,7 +1491,7 @@ Sends `GET /accounts/{account_id}/images/v2`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2ListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     metadata_filters: ::std::vec::Vec<crate::pagination::MetadataFilter>,
     continuation_token: ::std::option::Option<::std::string::String>,
@@ -1493,6 +1505,28 @@ impl ::std::fmt::Debug for V2ListRequest<'_> {
     }
 }
 impl<'a> V2ListRequest<'a> {
+    /// The same request, holding a clone of the client instead of a borrow.
+    #[allow(dead_code)]
+    pub(crate) fn into_owned(self) -> V2ListRequest<'static> {
+        let Self {
+            client,
+            request_options,
+            metadata_filters,
+            continuation_token,
+            creator,
+            per_page,
+            sort_order,
+        } = self;
+        V2ListRequest {
+            client: ::std::borrow::Cow::Owned(client.into_owned()),
+            request_options,
+            metadata_filters,
+            continuation_token,
+            creator,
+            per_page,
+            sort_order,
+        }
+    }
     ///Sets `continuation_token`.
     pub fn continuation_token(
         mut self,
@@ -1644,7 +1678,7 @@ List all migrations for the account.
 Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations`.*/
     pub fn list(&self) -> V2SourcingKitMigrationsListRequest<'a> {
         V2SourcingKitMigrationsListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             limit: ::std::default::Default::default(),
             offset: ::std::default::Default::default(),
@@ -1661,7 +1695,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/migrations`.*/
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsCreateRequest<'a> {
         V2SourcingKitMigrationsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             conflict_behaviour: ::std::default::Default::default(),
             excluded_content_types: ::std::default::Default::default(),
@@ -1680,7 +1714,7 @@ Sends `DELETE /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsDeleteRequest<'a> {
         V2SourcingKitMigrationsDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1695,7 +1729,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsGetRequest<'a> {
         V2SourcingKitMigrationsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1705,7 +1739,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     offset: ::std::option::Option<u32>,
@@ -1758,7 +1792,7 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     conflict_behaviour: ::std::option::Option<
         crate::api::open_enums::SourcingkitConflictBehaviour,
@@ -1856,7 +1890,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1899,7 +1933,7 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1957,7 +1991,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
         V2SourcingKitMigrationsLifecycleGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1972,7 +2006,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
         V2SourcingKitMigrationsLifecycleAbortRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1987,7 +2021,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
         V2SourcingKitMigrationsLifecycleStartRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -2002,7 +2036,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
         V2SourcingKitMigrationsLifecycleLogsRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
             limit: ::std::default::Default::default(),
@@ -2014,7 +2048,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -2057,7 +2091,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -2098,7 +2132,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleStartRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -2139,7 +2173,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
     limit: ::std::option::Option<u32>,
@@ -2209,7 +2243,7 @@ List all configured migration sources for the account.
 Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources`.*/
     pub fn list(&self) -> V2SourcingKitSourcesListRequest<'a> {
         V2SourcingKitSourcesListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             limit: ::std::default::Default::default(),
             name: ::std::default::Default::default(),
@@ -2232,7 +2266,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources`.*/
         vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesCreateRequest<'a> {
         V2SourcingKitSourcesCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             account: ::std::default::Default::default(),
             bucket: bucket.into(),
@@ -2251,7 +2285,7 @@ Sends `DELETE /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesDeleteRequest<'a> {
         V2SourcingKitSourcesDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2266,7 +2300,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.*/
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesGetRequest<'a> {
         V2SourcingKitSourcesGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2282,7 +2316,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.*
         name: impl ::std::convert::Into<::std::string::String>,
     ) -> V2SourcingKitSourcesUpdateRequest<'a> {
         V2SourcingKitSourcesUpdateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
             name: name.into(),
@@ -2298,7 +2332,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/conn
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesConnectivityRequest<'a> {
         V2SourcingKitSourcesConnectivityRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2318,7 +2352,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
         vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesPreCheckRequest<'a> {
         V2SourcingKitSourcesPreCheckRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             account: ::std::default::Default::default(),
             bucket: bucket.into(),
@@ -2332,7 +2366,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     name: ::std::option::Option<::std::string::String>,
@@ -2395,7 +2429,7 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,
@@ -2453,7 +2487,7 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2496,7 +2530,7 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2537,7 +2571,7 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesUpdateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
     name: ::std::string::String,
@@ -2583,7 +2617,7 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesConnectivityRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2626,7 +2660,7 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesPreCheckRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,

@@ -776,13 +776,34 @@ fn emit_operation(
         #deprecated
         pub fn #method(&self, #(#arg_idents: impl ::std::convert::Into<#arg_types>),*) -> #request<'a> {
             #request {
-                client: self.client,
+                client: ::std::borrow::Cow::Borrowed(self.client),
                 request_options: ::std::default::Default::default(),
                 #filter_init
                 #(#field_inits,)*
             }
         }
     };
+    // Listings get a request that owns its client, which the handwritten pagers
+    // keep and send once per page (setting the page or token).
+    let listing = p
+        .query
+        .iter()
+        .any(|q| q == "continuation_token" || q == "page");
+    let into_owned = listing.then(|| {
+        quote! {
+            /// The same request, holding a clone of the client instead of a borrow.
+            #[allow(dead_code)]
+            pub(crate) fn into_owned(self) -> #request<'static> {
+                let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
+                #request {
+                    client: ::std::borrow::Cow::Owned(client.into_owned()),
+                    request_options,
+                    #filter_ident
+                    #(#all_idents,)*
+                }
+            }
+        }
+    });
     let send_doc = "Sends the request and returns the `result` of Cloudflare's envelope.";
     let request_name = request.to_string();
     let shown_names = shown.iter().map(|i| i.to_string());
@@ -791,7 +812,8 @@ fn emit_operation(
         #[derive(Clone)]
         #[must_use = "a request does nothing until it is sent with `.send().await`"]
         pub struct #request<'a> {
-            client: &'a Client,
+            // Owned once detached (`into_owned`) by a stream that outlives the borrow.
+            client: ::std::borrow::Cow<'a, Client>,
             request_options: crate::runtime::RequestOptions,
             #filter_field
             #(#field_defs,)*
@@ -804,6 +826,7 @@ fn emit_operation(
             }
         }
         impl<'a> #request<'a> {
+            #into_owned
             #(#setters)*
             #filter_setters
             /// The deadline for the whole operation, retries and their waits
