@@ -1795,10 +1795,10 @@ pub struct V2SourcingKitMigrationsCreateRequest<'a> {
     client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     conflict_behaviour: ::std::option::Option<
-        crate::api::open_enums::SourcingkitConflictBehaviour,
+        crate::api::types::SourcingkitConflictBehaviour,
     >,
     excluded_content_types: ::std::vec::Vec<
-        crate::api::open_enums::SourcingkitAcceptableContentType,
+        crate::api::types::SourcingkitAcceptableContentType,
     >,
     path_prefix: ::std::option::Option<::std::string::String>,
     root_directory: ::std::option::Option<::std::string::String>,
@@ -1813,9 +1813,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
     ///Sets `conflict_behaviour`.
     pub fn conflict_behaviour(
         mut self,
-        value: impl ::std::convert::Into<
-            crate::api::open_enums::SourcingkitConflictBehaviour,
-        >,
+        value: impl ::std::convert::Into<crate::api::types::SourcingkitConflictBehaviour>,
     ) -> Self {
         self.conflict_behaviour = ::std::option::Option::Some(value.into());
         self
@@ -1824,7 +1822,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
     pub fn excluded_content_types(
         mut self,
         value: impl ::std::convert::Into<
-            ::std::vec::Vec<crate::api::open_enums::SourcingkitAcceptableContentType>,
+            ::std::vec::Vec<crate::api::types::SourcingkitAcceptableContentType>,
         >,
     ) -> Self {
         self.excluded_content_types = value.into();
@@ -2263,7 +2261,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources`.*/
         secret: impl ::std::convert::Into<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
-        vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
+        vendor: impl ::std::convert::Into<crate::api::types::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesCreateRequest<'a> {
         V2SourcingKitSourcesCreateRequest {
             client: ::std::borrow::Cow::Borrowed(self.client),
@@ -2349,7 +2347,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
         secret: impl ::std::convert::Into<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
-        vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
+        vendor: impl ::std::convert::Into<crate::api::types::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesPreCheckRequest<'a> {
         V2SourcingKitSourcesPreCheckRequest {
             client: ::std::borrow::Cow::Borrowed(self.client),
@@ -2435,7 +2433,7 @@ pub struct V2SourcingKitSourcesCreateRequest<'a> {
     bucket: ::std::string::String,
     name: ::std::string::String,
     secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    vendor: crate::api::open_enums::SourcingkitVendor,
+    vendor: crate::api::types::SourcingkitVendor,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesCreateRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2666,7 +2664,7 @@ pub struct V2SourcingKitSourcesPreCheckRequest<'a> {
     bucket: ::std::string::String,
     region: ::std::option::Option<::std::string::String>,
     secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    vendor: crate::api::open_enums::SourcingkitVendor,
+    vendor: crate::api::types::SourcingkitVendor,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesPreCheckRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {

@@ -188,7 +188,7 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     for e in &enums {
         settings.with_replacement(
             &e.type_name,
-            format!("{API_MODULE}::open_enums::{}", e.type_name),
+            format!("{API_MODULE}::types::{}", e.type_name),
             [progenitor::TypeImpl::Display, progenitor::TypeImpl::FromStr].into_iter(),
         );
     }
@@ -196,9 +196,22 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     let tokens = run_progenitor(&mut generator, &settings, &openapi)?;
     let mut api_file: syn::File = syn::parse2(tokens)
         .map_err(|e| Error(format!("progenitor emitted unparsable code: {e}")))?;
-    let enum_items: syn::File = syn::parse2(resources::open_enum_tokens(&enums))
-        .map_err(|e| Error(format!("open enums did not parse: {e}")))?;
-    api_file.items.extend(enum_items.items);
+    let (enum_defs, enum_module) = resources::open_enum_tokens(&enums);
+    let enum_defs: syn::File =
+        syn::parse2(enum_defs).map_err(|e| Error(format!("open enums did not parse: {e}")))?;
+    let enum_module: syn::File =
+        syn::parse2(enum_module).map_err(|e| Error(format!("open enums did not parse: {e}")))?;
+    // Open enums are types like the others: in `types`, beside progenitor's.
+    let types_items = api_file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or_else(|| Error("progenitor emitted no `types` module".into()))?;
+    types_items.extend(enum_defs.items);
+    api_file.items.extend(enum_module.items);
 
     let methods = resources::progenitor_methods(&api_file)?;
     let tree_tokens = resources::emit_tree(

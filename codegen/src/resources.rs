@@ -69,8 +69,9 @@ fn variant_ident(value: &str) -> syn::Ident {
 
 /// Enums that decode values this version does not know into `Unknown(String)`
 /// instead of failing the whole response (quirk 20: none of Cloudflare's enums is
-/// marked closed, and new values appear without notice).
-pub fn open_enum_tokens(enums: &[OpenEnum]) -> TokenStream {
+/// marked closed, and new values appear without notice): `(the enums, for the
+/// `types` module; the `open_enums` module re-exporting them)`.
+pub fn open_enum_tokens(enums: &[OpenEnum]) -> (TokenStream, TokenStream) {
     let defs = enums.iter().map(|e| {
         let name = format_ident!("{}", e.type_name);
         let doc = e.description.clone().unwrap_or_else(|| format!("`{}`", e.type_name));
@@ -133,12 +134,17 @@ pub fn open_enum_tokens(enums: &[OpenEnum]) -> TokenStream {
             }
         }
     });
-    quote! {
-        /// String enums of the API, open to values added after generation.
-        pub mod open_enums {
-            #(#defs)*
-        }
-    }
+    let names = enums.iter().map(|e| format_ident!("{}", e.type_name));
+    (
+        quote! { #(#defs)* },
+        quote! {
+            /// String enums of the API, open to values added after generation (they
+            /// are in `types`, with the other types; also here by their former path).
+            pub mod open_enums {
+                pub use super::types::{#(#names),*};
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------
