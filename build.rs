@@ -1,24 +1,27 @@
-//! Regenerates `generated/` from `spec/` when the `regenerate` feature is on (it is
-//! inside this workspace, through the crate's dev-dependency on itself). Runs
-//! before this package compiles, so the code it writes is the code that compiles,
-//! in the same `cargo test`. Users build with the feature off: nothing runs and the
-//! generator is not even compiled.
+//! In this workspace (feature `regenerate`, turned on by the crate's
+//! dev-dependency on itself), feeds `spec/` through the generator into
+//! `OUT_DIR` and sets `cfg(cloudflare_images_regenerated)`, so the crate
+//! compiles the code the current spec produces in the same `cargo test`. It never
+//! writes `generated/`: only `cargo codegen` does, and `tests/drift.rs` fails
+//! while the two differ. Users build with the feature off: nothing runs, the
+//! generator is not compiled, and the crate compiles the checked-in `generated/`.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(cloudflare_images_regenerated)");
     #[cfg(feature = "regenerate")]
     regenerate();
 }
 
 #[cfg(feature = "regenerate")]
 fn regenerate() {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     const SPEC: &str = "spec/cloudflare-images.openapi.yaml";
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed={SPEC}");
     println!("cargo:rerun-if-changed=spec/supplement.yaml");
-    // Hand edits to generated/ are undone on the next build: it is never edited by hand.
-    println!("cargo:rerun-if-changed=generated");
+    // Not generated/: the build never reads it, and `cargo codegen` writing it
+    // must not make the next build recompile the crate.
     let generation = match cloudflare_images_codegen::generate(&root.join(SPEC), SPEC) {
         Ok(g) => g,
         Err(e) => {
@@ -26,15 +29,14 @@ fn regenerate() {
             std::process::exit(1);
         }
     };
-    match cloudflare_images_codegen::write_if_changed(&root.join("generated"), &generation.files) {
-        Ok(written) => {
-            for path in written {
-                println!("cargo:warning=regenerated {}", path.display());
-            }
-        }
-        Err(e) => {
-            eprintln!("cloudflare-images: writing generated/ failed: {e}");
-            std::process::exit(1);
-        }
+    let Some(out_dir) = std::env::var_os("OUT_DIR").map(PathBuf::from) else {
+        eprintln!("cloudflare-images: OUT_DIR is not set (build.rs runs under cargo only)");
+        std::process::exit(1);
+    };
+    // Unchanged files keep their mtime: no recompilation for nothing.
+    if let Err(e) = cloudflare_images_codegen::write_if_changed(&out_dir, &generation.files) {
+        eprintln!("cloudflare-images: writing generated code to OUT_DIR failed: {e}");
+        std::process::exit(1);
     }
+    println!("cargo:rustc-cfg=cloudflare_images_regenerated");
 }

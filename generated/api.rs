@@ -360,10 +360,10 @@ pub mod types {
     ///Allows you to define image resizing sizes for different use cases.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ImageVariantOptions {
-        pub fit: crate::api::open_enums::ImageVariantFit,
+        pub fit: crate::api::types::ImageVariantFit,
         ///Maximum height in image pixels.
         pub height: u32,
-        pub metadata: crate::api::open_enums::ImageVariantSchemasMetadata,
+        pub metadata: crate::api::types::ImageVariantSchemasMetadata,
         ///Maximum width in image pixels.
         pub width: u32,
     }
@@ -477,13 +477,13 @@ pub mod types {
     pub struct ImagesListResponseV2 {
         pub errors: Messages,
         pub messages: Messages,
-        pub result: ImagesListResponseV2Result,
+        pub result: V2ListResult,
         ///Whether the API call was successful
         pub success: bool,
     }
-    ///`ImagesListResponseV2Result`
+    ///`V2ListResult`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct ImagesListResponseV2Result {
+    pub struct V2ListResult {
         ///Continuation token to fetch next page. Passed as a query param when requesting List V2 api endpoint.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub continuation_token: ::std::option::Option<::std::string::String>,
@@ -572,7 +572,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub connectivity_status: ::std::option::Option<
-            crate::api::open_enums::SourcingkitConnectivityCheckResponseResultConnectivityStatus,
+            crate::api::types::SourcingkitConnectivityStatus,
         >,
         ///Human-readable error description if connectivity failed.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -591,7 +591,7 @@ pub mod types {
         pub region: ::std::option::Option<::std::string::String>,
         ///Storage credentials for accessing the bucket.
         pub secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        pub vendor: crate::api::open_enums::SourcingkitVendor,
+        pub vendor: crate::api::types::SourcingkitVendor,
     }
     ///`SourcingkitMigration`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -601,7 +601,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub conflict_behaviour: ::std::option::Option<
-            crate::api::open_enums::SourcingkitConflictBehaviour,
+            crate::api::types::SourcingkitConflictBehaviour,
         >,
         #[serde(
             rename = "createdAt",
@@ -619,7 +619,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub excluded_content_types: ::std::option::Option<
-            ::std::vec::Vec<crate::api::open_enums::SourcingkitAcceptableContentType>,
+            ::std::vec::Vec<crate::api::types::SourcingkitAcceptableContentType>,
         >,
         ///Migration unique identifier.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -660,9 +660,7 @@ pub mod types {
         )]
         pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<
-            crate::api::open_enums::SourcingkitMigrationStatus,
-        >,
+        pub status: ::std::option::Option<crate::api::types::SourcingkitMigrationStatus>,
     }
     ///`SourcingkitMigrationCreateRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -672,7 +670,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub conflict_behaviour: ::std::option::Option<
-            crate::api::open_enums::SourcingkitConflictBehaviour,
+            crate::api::types::SourcingkitConflictBehaviour,
         >,
         ///Content types to skip during migration.
         #[serde(
@@ -681,7 +679,7 @@ pub mod types {
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
         pub excluded_content_types: ::std::vec::Vec<
-            crate::api::open_enums::SourcingkitAcceptableContentType,
+            crate::api::types::SourcingkitAcceptableContentType,
         >,
         ///Prefix to prepend to image custom IDs.
         #[serde(
@@ -736,7 +734,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub log_type: ::std::option::Option<
-            crate::api::open_enums::SourcingkitMigrationLogType,
+            crate::api::types::SourcingkitMigrationLogType,
         >,
         ///Log message detail.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -846,9 +844,7 @@ pub mod types {
         )]
         pub started_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub status: ::std::option::Option<
-            crate::api::open_enums::SourcingkitMigrationStatus,
-        >,
+        pub status: ::std::option::Option<crate::api::types::SourcingkitMigrationStatus>,
     }
     ///`SourcingkitMigrationSingleResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -887,7 +883,7 @@ pub mod types {
         )]
         pub updated_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub vendor: ::std::option::Option<crate::api::open_enums::SourcingkitVendor>,
+        pub vendor: ::std::option::Option<crate::api::types::SourcingkitVendor>,
     }
     ///`SourcingkitSourceCreateRequest`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
@@ -901,7 +897,7 @@ pub mod types {
         pub name: ::std::string::String,
         ///Storage credentials for accessing the bucket. Shape depends on vendor.
         pub secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        pub vendor: crate::api::open_enums::SourcingkitVendor,
+        pub vendor: crate::api::types::SourcingkitVendor,
     }
     ///`SourcingkitSourceCreateResponse`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -1043,45 +1039,12 @@ pub mod types {
             }
         }
     }
-    impl ::std::fmt::Debug for ImageKeys {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("ImageKeys")
-                .field("name", &self.name)
-                .field("value", &"<redacted>")
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for SourcingkitConnectivityPrecheckRequest {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("SourcingkitConnectivityPrecheckRequest")
-                .field("account", &self.account)
-                .field("bucket", &self.bucket)
-                .field("region", &self.region)
-                .field("secret", &"<redacted>")
-                .field("vendor", &self.vendor)
-                .finish()
-        }
-    }
-    impl ::std::fmt::Debug for SourcingkitSourceCreateRequest {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            f.debug_struct("SourcingkitSourceCreateRequest")
-                .field("account", &self.account)
-                .field("bucket", &self.bucket)
-                .field("name", &self.name)
-                .field("secret", &"<redacted>")
-                .field("vendor", &self.vendor)
-                .finish()
-        }
-    }
-}
-/// String enums of the API, open to values added after generation.
-pub mod open_enums {
     ///Whether the connectivity check succeeded.
     ///
     /// Open: a value this version of the SDK does not know decodes as `Unknown`.
     #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
     #[non_exhaustive]
-    pub enum SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    pub enum SourcingkitConnectivityStatus {
         ///`ok`
         Ok,
         ///`error`
@@ -1089,7 +1052,7 @@ pub mod open_enums {
         /// A value added to the API after this SDK was generated.
         Unknown(::std::string::String),
     }
-    impl SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl SourcingkitConnectivityStatus {
         /// The value as it goes on the wire.
         pub fn as_str(&self) -> &str {
             match self {
@@ -1099,8 +1062,7 @@ pub mod open_enums {
             }
         }
     }
-    impl ::std::convert::From<&str>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::convert::From<&str> for SourcingkitConnectivityStatus {
         fn from(value: &str) -> Self {
             match value {
                 "ok" => Self::Ok,
@@ -1109,27 +1071,23 @@ pub mod open_enums {
             }
         }
     }
-    impl ::std::convert::From<::std::string::String>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::convert::From<::std::string::String> for SourcingkitConnectivityStatus {
         fn from(value: ::std::string::String) -> Self {
             Self::from(value.as_str())
         }
     }
-    impl ::std::str::FromStr
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::str::FromStr for SourcingkitConnectivityStatus {
         type Err = ::std::convert::Infallible;
         fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
             Ok(Self::from(value))
         }
     }
-    impl ::std::fmt::Display
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::std::fmt::Display for SourcingkitConnectivityStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
             f.write_str(self.as_str())
         }
     }
-    impl ::serde::Serialize
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl ::serde::Serialize for SourcingkitConnectivityStatus {
         fn serialize<S: ::serde::Serializer>(
             &self,
             s: S,
@@ -1137,8 +1095,7 @@ pub mod open_enums {
             s.serialize_str(self.as_str())
         }
     }
-    impl<'de> ::serde::Deserialize<'de>
-    for SourcingkitConnectivityCheckResponseResultConnectivityStatus {
+    impl<'de> ::serde::Deserialize<'de> for SourcingkitConnectivityStatus {
         fn deserialize<D: ::serde::Deserializer<'de>>(
             d: D,
         ) -> ::std::result::Result<Self, D::Error> {
@@ -1695,4 +1652,44 @@ pub mod open_enums {
                 .map(Self::from)
         }
     }
+    impl ::std::fmt::Debug for ImageKeys {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("ImageKeys")
+                .field("name", &self.name)
+                .field("value", &"<redacted>")
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SourcingkitConnectivityPrecheckRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SourcingkitConnectivityPrecheckRequest")
+                .field("account", &self.account)
+                .field("bucket", &self.bucket)
+                .field("region", &self.region)
+                .field("secret", &"<redacted>")
+                .field("vendor", &self.vendor)
+                .finish()
+        }
+    }
+    impl ::std::fmt::Debug for SourcingkitSourceCreateRequest {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("SourcingkitSourceCreateRequest")
+                .field("account", &self.account)
+                .field("bucket", &self.bucket)
+                .field("name", &self.name)
+                .field("secret", &"<redacted>")
+                .field("vendor", &self.vendor)
+                .finish()
+        }
+    }
+}
+/// String enums of the API, open to values added after generation (they
+/// are in `types`, with the other types; also here by their former path).
+pub mod open_enums {
+    pub use super::types::{
+        SourcingkitConnectivityStatus, SourcingkitVendor, ImageVariantFit,
+        ImageVariantSchemasMetadata, SourcingkitMigrationStatus,
+        SourcingkitMigrationLogType, SourcingkitAcceptableContentType,
+        SourcingkitConflictBehaviour,
+    };
 }

@@ -13,6 +13,144 @@ impl Client {
         V2 { client: self }
     }
 }
+/// Every operation of the API, named by its place in the resource tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum OperationId {
+    ///`GET /accounts/{account_id}/images/v1`
+    V1List,
+    ///`POST /accounts/{account_id}/images/v1`
+    V1Create,
+    ///`DELETE /accounts/{account_id}/images/v1/{image_id}`
+    V1Delete,
+    ///`GET /accounts/{account_id}/images/v1/{image_id}`
+    V1Get,
+    ///`PATCH /accounts/{account_id}/images/v1/{image_id}`
+    V1Edit,
+    ///`GET /accounts/{account_id}/images/v1/{image_id}/blob`
+    V1BlobsGet,
+    ///`POST /accounts/{account_id}/images/v1/direct_upload`
+    V1DirectUploadsCreate,
+    ///`GET /accounts/{account_id}/images/v1/keys`
+    V1KeysList,
+    ///`DELETE /accounts/{account_id}/images/v1/keys/{signing_key_name}`
+    V1KeysDelete,
+    ///`PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`
+    V1KeysUpdate,
+    ///`GET /accounts/{account_id}/images/v1/stats`
+    V1StatsGet,
+    ///`GET /accounts/{account_id}/images/v1/variants`
+    V1VariantsList,
+    ///`POST /accounts/{account_id}/images/v1/variants`
+    V1VariantsCreate,
+    ///`DELETE /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsDelete,
+    ///`GET /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsGet,
+    ///`PATCH /accounts/{account_id}/images/v1/variants/{variant_id}`
+    V1VariantsEdit,
+    ///`GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`
+    V1VariantsGetFlat,
+    ///`GET /accounts/{account_id}/images/v2`
+    V2List,
+    ///`POST /accounts/{account_id}/images/v2/direct_upload`
+    V2DirectUploadsCreate,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations`
+    V2SourcingKitMigrationsList,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/migrations`
+    V2SourcingKitMigrationsCreate,
+    ///`DELETE /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}`
+    V2SourcingKitMigrationsDelete,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}`
+    V2SourcingKitMigrationsGet,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle`
+    V2SourcingKitMigrationsLifecycleGet,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/abort`
+    V2SourcingKitMigrationsLifecycleAbort,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/start`
+    V2SourcingKitMigrationsLifecycleStart,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/logs`
+    V2SourcingKitMigrationsLifecycleLogs,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources`
+    V2SourcingKitSourcesList,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/sources`
+    V2SourcingKitSourcesCreate,
+    ///`DELETE /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesDelete,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesGet,
+    ///`PATCH /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`
+    V2SourcingKitSourcesUpdate,
+    ///`GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/connectivity`
+    V2SourcingKitSourcesConnectivity,
+    ///`POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-precheck`
+    V2SourcingKitSourcesPreCheck,
+    ///`GET /accounts/{account_id}/images/v1/batch_token`
+    V1BatchTokenGet,
+    ///`PATCH /accounts/{account_id}/images/v1/config`
+    V1ConfigEdit,
+}
+impl OperationId {
+    /// The name spans and errors show (`v1_variants_get`).
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::V1List => "v1_list",
+            Self::V1Create => "v1_create",
+            Self::V1Delete => "v1_delete",
+            Self::V1Get => "v1_get",
+            Self::V1Edit => "v1_edit",
+            Self::V1BlobsGet => "v1_blobs_get",
+            Self::V1DirectUploadsCreate => "v1_direct_uploads_create",
+            Self::V1KeysList => "v1_keys_list",
+            Self::V1KeysDelete => "v1_keys_delete",
+            Self::V1KeysUpdate => "v1_keys_update",
+            Self::V1StatsGet => "v1_stats_get",
+            Self::V1VariantsList => "v1_variants_list",
+            Self::V1VariantsCreate => "v1_variants_create",
+            Self::V1VariantsDelete => "v1_variants_delete",
+            Self::V1VariantsGet => "v1_variants_get",
+            Self::V1VariantsEdit => "v1_variants_edit",
+            Self::V1VariantsGetFlat => "v1_variants_get_flat",
+            Self::V2List => "v2_list",
+            Self::V2DirectUploadsCreate => "v2_direct_uploads_create",
+            Self::V2SourcingKitMigrationsList => "v2_sourcing_kit_migrations_list",
+            Self::V2SourcingKitMigrationsCreate => "v2_sourcing_kit_migrations_create",
+            Self::V2SourcingKitMigrationsDelete => "v2_sourcing_kit_migrations_delete",
+            Self::V2SourcingKitMigrationsGet => "v2_sourcing_kit_migrations_get",
+            Self::V2SourcingKitMigrationsLifecycleGet => {
+                "v2_sourcing_kit_migrations_lifecycle_get"
+            }
+            Self::V2SourcingKitMigrationsLifecycleAbort => {
+                "v2_sourcing_kit_migrations_lifecycle_abort"
+            }
+            Self::V2SourcingKitMigrationsLifecycleStart => {
+                "v2_sourcing_kit_migrations_lifecycle_start"
+            }
+            Self::V2SourcingKitMigrationsLifecycleLogs => {
+                "v2_sourcing_kit_migrations_lifecycle_logs"
+            }
+            Self::V2SourcingKitSourcesList => "v2_sourcing_kit_sources_list",
+            Self::V2SourcingKitSourcesCreate => "v2_sourcing_kit_sources_create",
+            Self::V2SourcingKitSourcesDelete => "v2_sourcing_kit_sources_delete",
+            Self::V2SourcingKitSourcesGet => "v2_sourcing_kit_sources_get",
+            Self::V2SourcingKitSourcesUpdate => "v2_sourcing_kit_sources_update",
+            Self::V2SourcingKitSourcesConnectivity => {
+                "v2_sourcing_kit_sources_connectivity"
+            }
+            Self::V2SourcingKitSourcesPreCheck => "v2_sourcing_kit_sources_pre_check",
+            Self::V1BatchTokenGet => "v1_batch_token_get",
+            Self::V1ConfigEdit => "v1_config_edit",
+        }
+    }
+}
+/// Markers of the operations written by hand, one per operation.
+pub(crate) mod handwritten {
+    ///`POST /accounts/{account_id}/images/v1`: written by hand (multipart); the SDK implements `runtime::Handwritten` for this marker.
+    #[derive(Debug)]
+    pub struct V1Create;
+    ///`POST /accounts/{account_id}/images/v2/direct_upload`: written by hand (multipart); the SDK implements `runtime::Handwritten` for this marker.
+    #[derive(Debug)]
+    pub struct V2DirectUploadsCreate;
+}
 ///The `v1` resource: see its methods.
 #[derive(Clone, Copy, Debug)]
 pub struct V1<'a> {
@@ -63,7 +201,7 @@ Sends `GET /accounts/{account_id}/images/v1`.*/
     #[deprecated(note = "deprecated by Cloudflare; see the method's docs")]
     pub fn list(&self) -> V1ListRequest<'a> {
         V1ListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             creator: ::std::default::Default::default(),
             page: ::std::default::Default::default(),
@@ -77,8 +215,10 @@ single HTTP POST (multipart/form-data) request by sending an image file or
 passing a URL accessible to the API.
 
 Sends `POST /accounts/{account_id}/images/v1`.*/
-    pub fn create(&self) -> crate::upload::ImageUpload<'a> {
-        crate::upload::ImageUpload::new(self.client)
+    pub fn create(
+        &self,
+    ) -> <handwritten::V1Create as crate::runtime::Handwritten>::Builder<'a> {
+        <handwritten::V1Create as crate::runtime::Handwritten>::builder(self.client)
     }
     /**Delete image
 
@@ -90,7 +230,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1DeleteRequest<'a> {
         V1DeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -105,7 +245,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1GetRequest<'a> {
         V1GetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -120,7 +260,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/{image_id}`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1EditRequest<'a> {
         V1EditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
             creator: ::std::default::Default::default(),
@@ -133,7 +273,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/{image_id}`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     creator: ::std::option::Option<::std::string::String>,
     page: ::std::option::Option<u32>,
@@ -145,6 +285,18 @@ impl ::std::fmt::Debug for V1ListRequest<'_> {
     }
 }
 impl<'a> V1ListRequest<'a> {
+    /// The same request, holding a clone of the client instead of a borrow.
+    #[allow(dead_code)]
+    pub(crate) fn into_owned(self) -> V1ListRequest<'static> {
+        let Self { client, request_options, creator, page, per_page } = self;
+        V1ListRequest {
+            client: ::std::borrow::Cow::Owned(client.into_owned()),
+            request_options,
+            creator,
+            page,
+            per_page,
+        }
+    }
     ///Sets `creator`.
     pub fn creator(
         mut self,
@@ -179,7 +331,7 @@ impl<'a> V1ListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImagesListResponseResult> {
         let Self { client, request_options, creator, page, per_page } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_list",
+            OperationId::V1List,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1",
         );
@@ -194,7 +346,7 @@ impl<'a> V1ListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -224,7 +376,7 @@ impl<'a> V1DeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_delete",
+            OperationId::V1Delete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -237,7 +389,7 @@ impl<'a> V1DeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1GetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -265,7 +417,7 @@ impl<'a> V1GetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::Image> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_get",
+            OperationId::V1Get,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -278,7 +430,7 @@ impl<'a> V1GetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1EditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
     creator: ::std::option::Option<::std::string::String>,
@@ -347,7 +499,7 @@ impl<'a> V1EditRequest<'a> {
             require_signed_urls,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_edit",
+            OperationId::V1Edit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/{image_id}",
         );
@@ -374,7 +526,7 @@ Issues a short-lived token for the Images batch API: requests to https://batch.i
 Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
     pub fn get(&self) -> V1BatchTokenGetRequest<'a> {
         V1BatchTokenGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -383,7 +535,7 @@ Sends `GET /accounts/{account_id}/images/v1/batch_token`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BatchTokenGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1BatchTokenGetRequest<'_> {
@@ -408,7 +560,7 @@ impl<'a> V1BatchTokenGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::BatchToken> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_batch_token_get",
+            OperationId::V1BatchTokenGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/batch_token",
         );
@@ -436,7 +588,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}/blob`.*/
         image_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1BlobsGetRequest<'a> {
         V1BlobsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             image_id: image_id.into(),
         }
@@ -446,7 +598,7 @@ Sends `GET /accounts/{account_id}/images/v1/{image_id}/blob`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1BlobsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     image_id: ::std::string::String,
 }
@@ -474,7 +626,7 @@ impl<'a> V1BlobsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<crate::Blob> {
         let Self { client, request_options, image_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_blobs_get",
+            OperationId::V1BlobsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/{image_id}/blob",
         );
@@ -500,7 +652,7 @@ Changes account-level Images settings, e.g. `{"flexible_variants": true}` to all
 Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
     pub fn edit(&self) -> V1ConfigEditRequest<'a> {
         V1ConfigEditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             flexible_variants: ::std::default::Default::default(),
         }
@@ -510,7 +662,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/config`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1ConfigEditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     flexible_variants: ::std::option::Option<bool>,
 }
@@ -544,7 +696,7 @@ impl<'a> V1ConfigEditRequest<'a> {
             flexible_variants,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_config_edit",
+            OperationId::V1ConfigEdit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/config",
         );
@@ -575,7 +727,7 @@ Sends `POST /accounts/{account_id}/images/v1/direct_upload`.*/
     #[deprecated(note = "deprecated by Cloudflare; see the method's docs")]
     pub fn create(&self) -> V1DirectUploadsCreateRequest<'a> {
         V1DirectUploadsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             expiry: ::std::default::Default::default(),
         }
@@ -585,7 +737,7 @@ Sends `POST /accounts/{account_id}/images/v1/direct_upload`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1DirectUploadsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     expiry: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
 }
@@ -622,7 +774,7 @@ impl<'a> V1DirectUploadsCreateRequest<'a> {
             expiry,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_direct_uploads_create",
+            OperationId::V1DirectUploadsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/direct_upload",
         );
@@ -648,7 +800,7 @@ List your CF Images signing keys.
 Sends `GET /accounts/{account_id}/images/v1/keys`.*/
     pub fn list(&self) -> V1KeysListRequest<'a> {
         V1KeysListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -663,7 +815,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
         signing_key_name: impl ::std::convert::Into<::std::string::String>,
     ) -> V1KeysDeleteRequest<'a> {
         V1KeysDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             signing_key_name: signing_key_name.into(),
         }
@@ -678,7 +830,7 @@ Sends `PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
         signing_key_name: impl ::std::convert::Into<::std::string::String>,
     ) -> V1KeysUpdateRequest<'a> {
         V1KeysUpdateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             signing_key_name: signing_key_name.into(),
         }
@@ -688,7 +840,7 @@ Sends `PUT /accounts/{account_id}/images/v1/keys/{signing_key_name}`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1KeysListRequest<'_> {
@@ -713,7 +865,7 @@ impl<'a> V1KeysListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_list",
+            OperationId::V1KeysList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/keys",
         );
@@ -725,7 +877,7 @@ impl<'a> V1KeysListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
@@ -753,7 +905,7 @@ impl<'a> V1KeysDeleteRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_delete",
+            OperationId::V1KeysDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
@@ -766,7 +918,7 @@ impl<'a> V1KeysDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1KeysUpdateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     signing_key_name: ::std::string::String,
 }
@@ -794,7 +946,7 @@ impl<'a> V1KeysUpdateRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageKeysResponse> {
         let Self { client, request_options, signing_key_name } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_keys_update",
+            OperationId::V1KeysUpdate,
             crate::runtime::Method::PUT,
             "/accounts/{account_id}/images/v1/keys/{signing_key_name}",
         );
@@ -820,7 +972,7 @@ Fetch image statistics details for Cloudflare Images. The returned statistics de
 Sends `GET /accounts/{account_id}/images/v1/stats`.*/
     pub fn get(&self) -> V1StatsGetRequest<'a> {
         V1StatsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -829,7 +981,7 @@ Sends `GET /accounts/{account_id}/images/v1/stats`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1StatsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1StatsGetRequest<'_> {
@@ -854,7 +1006,7 @@ impl<'a> V1StatsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImagesStats> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_stats_get",
+            OperationId::V1StatsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/stats",
         );
@@ -879,7 +1031,7 @@ List existing CF Images variants.
 Sends `GET /accounts/{account_id}/images/v1/variants`.*/
     pub fn list(&self) -> V1VariantsListRequest<'a> {
         V1VariantsListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
         }
     }
@@ -894,7 +1046,7 @@ Sends `POST /accounts/{account_id}/images/v1/variants`.*/
         options: impl ::std::convert::Into<types::ImageVariantOptions>,
     ) -> V1VariantsCreateRequest<'a> {
         V1VariantsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             id: id.into(),
             never_require_signed_urls: ::std::default::Default::default(),
@@ -911,7 +1063,7 @@ Sends `DELETE /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsDeleteRequest<'a> {
         V1VariantsDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -926,7 +1078,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsGetRequest<'a> {
         V1VariantsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -942,7 +1094,7 @@ Sends `PATCH /accounts/{account_id}/images/v1/variants/{variant_id}`.*/
         options: impl ::std::convert::Into<types::ImageVariantOptions>,
     ) -> V1VariantsEditRequest<'a> {
         V1VariantsEditRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
             never_require_signed_urls: ::std::default::Default::default(),
@@ -959,7 +1111,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`.*/
         variant_id: impl ::std::convert::Into<::std::string::String>,
     ) -> V1VariantsGetFlatRequest<'a> {
         V1VariantsGetFlatRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             variant_id: variant_id.into(),
         }
@@ -969,7 +1121,7 @@ Sends `GET /accounts/{account_id}/images/v1/variants/{variant_id}/flat`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
 }
 impl ::std::fmt::Debug for V1VariantsListRequest<'_> {
@@ -994,7 +1146,7 @@ impl<'a> V1VariantsListRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantsResponse> {
         let Self { client, request_options } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_list",
+            OperationId::V1VariantsList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants",
         );
@@ -1006,7 +1158,7 @@ impl<'a> V1VariantsListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
@@ -1047,7 +1199,7 @@ impl<'a> V1VariantsCreateRequest<'a> {
             options,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_create",
+            OperationId::V1VariantsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v1/variants",
         );
@@ -1060,7 +1212,7 @@ impl<'a> V1VariantsCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1090,7 +1242,7 @@ impl<'a> V1VariantsDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_delete",
+            OperationId::V1VariantsDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1103,7 +1255,7 @@ impl<'a> V1VariantsDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1131,7 +1283,7 @@ impl<'a> V1VariantsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantResponse> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_get",
+            OperationId::V1VariantsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1144,7 +1296,7 @@ impl<'a> V1VariantsGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsEditRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
     never_require_signed_urls: ::std::option::Option<bool>,
@@ -1192,7 +1344,7 @@ impl<'a> V1VariantsEditRequest<'a> {
             options,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_edit",
+            OperationId::V1VariantsEdit,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v1/variants/{variant_id}",
         );
@@ -1206,7 +1358,7 @@ impl<'a> V1VariantsEditRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V1VariantsGetFlatRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     variant_id: ::std::string::String,
 }
@@ -1234,7 +1386,7 @@ impl<'a> V1VariantsGetFlatRequest<'a> {
     pub async fn send(self) -> crate::Result<types::ImageVariantDefinition> {
         let Self { client, request_options, variant_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v1_variants_get_flat",
+            OperationId::V1VariantsGetFlat,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v1/variants/{variant_id}/flat",
         );
@@ -1325,7 +1477,7 @@ Filters are combined with AND logic. The system does not validate whether filter
 Sends `GET /accounts/{account_id}/images/v2`.*/
     pub fn list(&self) -> V2ListRequest<'a> {
         V2ListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             metadata_filters: ::std::vec::Vec::new(),
             continuation_token: ::std::default::Default::default(),
@@ -1339,7 +1491,7 @@ Sends `GET /accounts/{account_id}/images/v2`.*/
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2ListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     metadata_filters: ::std::vec::Vec<crate::pagination::MetadataFilter>,
     continuation_token: ::std::option::Option<::std::string::String>,
@@ -1353,6 +1505,28 @@ impl ::std::fmt::Debug for V2ListRequest<'_> {
     }
 }
 impl<'a> V2ListRequest<'a> {
+    /// The same request, holding a clone of the client instead of a borrow.
+    #[allow(dead_code)]
+    pub(crate) fn into_owned(self) -> V2ListRequest<'static> {
+        let Self {
+            client,
+            request_options,
+            metadata_filters,
+            continuation_token,
+            creator,
+            per_page,
+            sort_order,
+        } = self;
+        V2ListRequest {
+            client: ::std::borrow::Cow::Owned(client.into_owned()),
+            request_options,
+            metadata_filters,
+            continuation_token,
+            creator,
+            per_page,
+            sort_order,
+        }
+    }
     ///Sets `continuation_token`.
     pub fn continuation_token(
         mut self,
@@ -1409,7 +1583,7 @@ impl<'a> V2ListRequest<'a> {
         self
     }
     ///Sends the request and returns the `result` of Cloudflare's envelope.
-    pub async fn send(self) -> crate::Result<types::ImagesListResponseV2Result> {
+    pub async fn send(self) -> crate::Result<types::V2ListResult> {
         let Self {
             client,
             request_options,
@@ -1420,7 +1594,7 @@ impl<'a> V2ListRequest<'a> {
             sort_order,
         } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_list",
+            OperationId::V2List,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2",
         );
@@ -1448,8 +1622,14 @@ impl<'a> V2DirectUploads<'a> {
 Direct uploads allow users to upload images without API keys. A common use case are web apps, client-side applications, or mobile devices where users upload content directly to Cloudflare Images. This method creates a draft record for a future image. It returns an upload URL and an image identifier. To verify if the image itself has been uploaded, send an image details request (accounts/:account_identifier/images/v1/:identifier), and check that the `draft: true` property is not present.
 
 Sends `POST /accounts/{account_id}/images/v2/direct_upload`.*/
-    pub fn create(&self) -> crate::upload::CreateUploadUrl<'a> {
-        crate::upload::CreateUploadUrl::new(self.client)
+    pub fn create(
+        &self,
+    ) -> <handwritten::V2DirectUploadsCreate as crate::runtime::Handwritten>::Builder<
+        'a,
+    > {
+        <handwritten::V2DirectUploadsCreate as crate::runtime::Handwritten>::builder(
+            self.client,
+        )
     }
 }
 ///The `v2.sourcing_kit` resource: see its methods.
@@ -1498,7 +1678,7 @@ List all migrations for the account.
 Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations`.*/
     pub fn list(&self) -> V2SourcingKitMigrationsListRequest<'a> {
         V2SourcingKitMigrationsListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             limit: ::std::default::Default::default(),
             offset: ::std::default::Default::default(),
@@ -1515,7 +1695,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/migrations`.*/
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsCreateRequest<'a> {
         V2SourcingKitMigrationsCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             conflict_behaviour: ::std::default::Default::default(),
             excluded_content_types: ::std::default::Default::default(),
@@ -1534,7 +1714,7 @@ Sends `DELETE /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsDeleteRequest<'a> {
         V2SourcingKitMigrationsDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1549,7 +1729,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsGetRequest<'a> {
         V2SourcingKitMigrationsGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1559,7 +1739,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     offset: ::std::option::Option<u32>,
@@ -1598,7 +1778,7 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationListResponseResult> {
         let Self { client, request_options, limit, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_list",
+            OperationId::V2SourcingKitMigrationsList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
@@ -1612,13 +1792,13 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     conflict_behaviour: ::std::option::Option<
-        crate::api::open_enums::SourcingkitConflictBehaviour,
+        crate::api::types::SourcingkitConflictBehaviour,
     >,
     excluded_content_types: ::std::vec::Vec<
-        crate::api::open_enums::SourcingkitAcceptableContentType,
+        crate::api::types::SourcingkitAcceptableContentType,
     >,
     path_prefix: ::std::option::Option<::std::string::String>,
     root_directory: ::std::option::Option<::std::string::String>,
@@ -1633,9 +1813,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
     ///Sets `conflict_behaviour`.
     pub fn conflict_behaviour(
         mut self,
-        value: impl ::std::convert::Into<
-            crate::api::open_enums::SourcingkitConflictBehaviour,
-        >,
+        value: impl ::std::convert::Into<crate::api::types::SourcingkitConflictBehaviour>,
     ) -> Self {
         self.conflict_behaviour = ::std::option::Option::Some(value.into());
         self
@@ -1644,7 +1822,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
     pub fn excluded_content_types(
         mut self,
         value: impl ::std::convert::Into<
-            ::std::vec::Vec<crate::api::open_enums::SourcingkitAcceptableContentType>,
+            ::std::vec::Vec<crate::api::types::SourcingkitAcceptableContentType>,
         >,
     ) -> Self {
         self.excluded_content_types = value.into();
@@ -1697,7 +1875,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
             source_id,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_create",
+            OperationId::V2SourcingKitMigrationsCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations",
         );
@@ -1710,7 +1888,7 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1740,7 +1918,7 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_delete",
+            OperationId::V2SourcingKitMigrationsDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
@@ -1753,7 +1931,7 @@ impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1781,7 +1959,7 @@ impl<'a> V2SourcingKitMigrationsGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_get",
+            OperationId::V2SourcingKitMigrationsGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}",
         );
@@ -1811,7 +1989,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
         V2SourcingKitMigrationsLifecycleGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1826,7 +2004,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
         V2SourcingKitMigrationsLifecycleAbortRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1841,7 +2019,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
         V2SourcingKitMigrationsLifecycleStartRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
         }
@@ -1856,7 +2034,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
         migration_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
         V2SourcingKitMigrationsLifecycleLogsRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             migration_id: migration_id.into(),
             limit: ::std::default::Default::default(),
@@ -1868,7 +2046,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1898,7 +2076,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationProgressResponseResult> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_get",
+            OperationId::V2SourcingKitMigrationsLifecycleGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle",
         );
@@ -1911,7 +2089,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1939,7 +2117,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_abort",
+            OperationId::V2SourcingKitMigrationsLifecycleAbort,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/abort",
         );
@@ -1952,7 +2130,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleStartRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
 }
@@ -1980,7 +2158,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitMigration> {
         let Self { client, request_options, migration_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_start",
+            OperationId::V2SourcingKitMigrationsLifecycleStart,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/lifecycle/start",
         );
@@ -1993,7 +2171,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     migration_id: ::uuid::Uuid,
     limit: ::std::option::Option<u32>,
@@ -2035,7 +2213,7 @@ impl<'a> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
     ) -> crate::Result<types::SourcingkitMigrationLogListResponseResult> {
         let Self { client, request_options, migration_id, limit, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_migrations_lifecycle_logs",
+            OperationId::V2SourcingKitMigrationsLifecycleLogs,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/migrations/{migration_id}/logs",
         );
@@ -2063,7 +2241,7 @@ List all configured migration sources for the account.
 Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources`.*/
     pub fn list(&self) -> V2SourcingKitSourcesListRequest<'a> {
         V2SourcingKitSourcesListRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             limit: ::std::default::Default::default(),
             name: ::std::default::Default::default(),
@@ -2083,10 +2261,10 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources`.*/
         secret: impl ::std::convert::Into<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
-        vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
+        vendor: impl ::std::convert::Into<crate::api::types::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesCreateRequest<'a> {
         V2SourcingKitSourcesCreateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             account: ::std::default::Default::default(),
             bucket: bucket.into(),
@@ -2105,7 +2283,7 @@ Sends `DELETE /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesDeleteRequest<'a> {
         V2SourcingKitSourcesDeleteRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2120,7 +2298,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.*/
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesGetRequest<'a> {
         V2SourcingKitSourcesGetRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2136,7 +2314,7 @@ Sends `PATCH /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}`.*
         name: impl ::std::convert::Into<::std::string::String>,
     ) -> V2SourcingKitSourcesUpdateRequest<'a> {
         V2SourcingKitSourcesUpdateRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
             name: name.into(),
@@ -2152,7 +2330,7 @@ Sends `GET /accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/conn
         source_id: impl ::std::convert::Into<::uuid::Uuid>,
     ) -> V2SourcingKitSourcesConnectivityRequest<'a> {
         V2SourcingKitSourcesConnectivityRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             source_id: source_id.into(),
         }
@@ -2169,10 +2347,10 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
         secret: impl ::std::convert::Into<
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
-        vendor: impl ::std::convert::Into<crate::api::open_enums::SourcingkitVendor>,
+        vendor: impl ::std::convert::Into<crate::api::types::SourcingkitVendor>,
     ) -> V2SourcingKitSourcesPreCheckRequest<'a> {
         V2SourcingKitSourcesPreCheckRequest {
-            client: self.client,
+            client: ::std::borrow::Cow::Borrowed(self.client),
             request_options: ::std::default::Default::default(),
             account: ::std::default::Default::default(),
             bucket: bucket.into(),
@@ -2186,7 +2364,7 @@ Sends `POST /accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-pr
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesListRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     limit: ::std::option::Option<u32>,
     name: ::std::option::Option<::std::string::String>,
@@ -2234,7 +2412,7 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
     ) -> crate::Result<types::SourcingkitSourceListResponseResult> {
         let Self { client, request_options, limit, name, offset } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_list",
+            OperationId::V2SourcingKitSourcesList,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
@@ -2249,13 +2427,13 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesCreateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,
     name: ::std::string::String,
     secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    vendor: crate::api::open_enums::SourcingkitVendor,
+    vendor: crate::api::types::SourcingkitVendor,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesCreateRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2294,7 +2472,7 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
             vendor,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_create",
+            OperationId::V2SourcingKitSourcesCreate,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources",
         );
@@ -2307,7 +2485,7 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesDeleteRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2337,7 +2515,7 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
     ) -> crate::Result<::serde_json::Map<::std::string::String, ::serde_json::Value>> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_delete",
+            OperationId::V2SourcingKitSourcesDelete,
             crate::runtime::Method::DELETE,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2350,7 +2528,7 @@ impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesGetRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2378,7 +2556,7 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
     pub async fn send(self) -> crate::Result<types::SourcingkitSource> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_get",
+            OperationId::V2SourcingKitSourcesGet,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2391,7 +2569,7 @@ impl<'a> V2SourcingKitSourcesGetRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesUpdateRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
     name: ::std::string::String,
@@ -2423,7 +2601,7 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
             name,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_update",
+            OperationId::V2SourcingKitSourcesUpdate,
             crate::runtime::Method::PATCH,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}",
         );
@@ -2437,7 +2615,7 @@ impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesConnectivityRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     source_id: ::uuid::Uuid,
 }
@@ -2467,7 +2645,7 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
     ) -> crate::Result<types::SourcingkitConnectivityCheckResponseResult> {
         let Self { client, request_options, source_id } = self;
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_connectivity",
+            OperationId::V2SourcingKitSourcesConnectivity,
             crate::runtime::Method::GET,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/{source_id}/connectivity",
         );
@@ -2480,13 +2658,13 @@ impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
 #[derive(Clone)]
 #[must_use = "a request does nothing until it is sent with `.send().await`"]
 pub struct V2SourcingKitSourcesPreCheckRequest<'a> {
-    client: &'a Client,
+    client: ::std::borrow::Cow<'a, Client>,
     request_options: crate::runtime::RequestOptions,
     account: ::std::option::Option<::std::string::String>,
     bucket: ::std::string::String,
     region: ::std::option::Option<::std::string::String>,
     secret: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    vendor: crate::api::open_enums::SourcingkitVendor,
+    vendor: crate::api::types::SourcingkitVendor,
 }
 impl ::std::fmt::Debug for V2SourcingKitSourcesPreCheckRequest<'_> {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
@@ -2535,7 +2713,7 @@ impl<'a> V2SourcingKitSourcesPreCheckRequest<'a> {
             vendor,
         };
         let mut operation = crate::runtime::Operation::new(
-            "v2_sourcing_kit_sources_pre_check",
+            OperationId::V2SourcingKitSourcesPreCheck,
             crate::runtime::Method::POST,
             "/accounts/{account_id}/images/v2/sourcingkit/sources/connectivity-precheck",
         );

@@ -92,6 +92,18 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// Includes a generated file: in this workspace, as build.rs just generated it
+/// from `spec/` into `OUT_DIR` (`tests/drift.rs` checks that `generated/` holds
+/// the same); elsewhere (users' builds), the checked-in copy in `generated/`.
+macro_rules! include_generated {
+    ($file:literal) => {
+        #[cfg(cloudflare_images_regenerated)]
+        include!(concat!(env!("OUT_DIR"), "/", $file));
+        #[cfg(not(cloudflare_images_regenerated))]
+        include!(concat!(env!("CARGO_MANIFEST_DIR"), "/generated/", $file));
+    };
+}
+
 /// The request and response types, generated from the spec by progenitor
 /// (re-exported as [`types`] and [`open_enums`]).
 #[allow(
@@ -103,7 +115,7 @@
     rustdoc::broken_intra_doc_links
 )]
 mod api {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/generated/api.rs"));
+    include_generated!("api.rs");
 }
 
 /// The resource tree (`client.v1().variants().get(..)`), generated from the spec.
@@ -114,10 +126,7 @@ mod api {
     rustdoc::broken_intra_doc_links
 )]
 pub mod resources {
-    include!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/generated/resources.rs"
-    ));
+    include_generated!("resources.rs");
 }
 
 pub mod batch;

@@ -181,14 +181,14 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     settings
         .with_interface(progenitor::InterfaceStyle::Positional)
         .with_tag(progenitor::TagStyle::Merged)
-        .with_hooks(progenitor::HooksMode::Expected)
-        // The hooks read the retry policy from the client (src/retry.rs).
-        .with_inner_type(quote::quote!(crate::retry::RetryPolicy))
+        // No hooks or inner type: progenitor's client is read for its method
+        // signatures, then dropped (keep_types_only); requests go through the
+        // SDK's runtime.
         .with_map_type("::std::collections::BTreeMap");
     for e in &enums {
         settings.with_replacement(
             &e.type_name,
-            format!("{API_MODULE}::open_enums::{}", e.type_name),
+            format!("{API_MODULE}::types::{}", e.type_name),
             [progenitor::TypeImpl::Display, progenitor::TypeImpl::FromStr].into_iter(),
         );
     }
@@ -196,9 +196,22 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     let tokens = run_progenitor(&mut generator, &settings, &openapi)?;
     let mut api_file: syn::File = syn::parse2(tokens)
         .map_err(|e| Error(format!("progenitor emitted unparsable code: {e}")))?;
-    let enum_items: syn::File = syn::parse2(resources::open_enum_tokens(&enums))
-        .map_err(|e| Error(format!("open enums did not parse: {e}")))?;
-    api_file.items.extend(enum_items.items);
+    let (enum_defs, enum_module) = resources::open_enum_tokens(&enums);
+    let enum_defs: syn::File =
+        syn::parse2(enum_defs).map_err(|e| Error(format!("open enums did not parse: {e}")))?;
+    let enum_module: syn::File =
+        syn::parse2(enum_module).map_err(|e| Error(format!("open enums did not parse: {e}")))?;
+    // Open enums are types like the others: in `types`, beside progenitor's.
+    let types_items = api_file
+        .items
+        .iter_mut()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "types" => m.content.as_mut().map(|(_, items)| items),
+            _ => None,
+        })
+        .ok_or_else(|| Error("progenitor emitted no `types` module".into()))?;
+    types_items.extend(enum_defs.items);
+    api_file.items.extend(enum_module.items);
 
     let methods = resources::progenitor_methods(&api_file)?;
     let tree_tokens = resources::emit_tree(
@@ -214,6 +227,8 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
     let renames = names::identifier_renames(&spec);
     names::apply_renames(&mut api_file, &renames);
     names::apply_renames(&mut tree_file, &renames);
+    names::rename_types(&mut [&mut api_file, &mut tree_file], names::TYPE_RENAMES)
+        .map_err(Error)?;
     secrets::redact(&mut api_file, &secrets::secret_fields(&spec)?)?;
 
     let generated_operations: Vec<String> = placements
@@ -254,7 +269,7 @@ pub fn generate_from_value(mut spec: Value, spec_display: &str) -> Result<Genera
 
 /// Keeps the modules of types (`types`, `open_enums`) and drops progenitor's
 /// client: its methods were read to build the resource tree, whose requests go
-/// through the SDK's own transport (`src/transport/`), so the positional client,
+/// through the SDK's own runtime (`src/runtime/`), so the positional client,
 /// its error type and `progenitor-client` never reach users.
 fn keep_types_only(file: &mut syn::File) {
     file.items.retain(|item| match item {

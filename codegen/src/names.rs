@@ -87,9 +87,111 @@ pub fn apply_renames(file: &mut syn::File, renames: &BTreeMap<String, String>) {
     }
 }
 
+/// Generated type names that say what the type is, for the names typify builds
+/// from a schema path: `(typify's name, name in the SDK)`. Types only, never a
+/// JSON name, so the wire is unchanged.
+pub const TYPE_RENAMES: &[(&str, &str)] = &[
+    // `result` of the v2 listing: one page of images and the next token.
+    ("ImagesListResponseV2Result", "V2ListResult"),
+    // The `status` of a sourcing-kit connectivity check.
+    (
+        "SourcingkitConnectivityCheckResponseResultConnectivityStatus",
+        "SourcingkitConnectivityStatus",
+    ),
+];
+
+/// Renames each type of `renames` wherever its identifier occurs whole, in every
+/// file; an entry that matches nothing is an error (the spec or typify changed
+/// the name, and the table must follow).
+pub fn rename_types(files: &mut [&mut syn::File], renames: &[(&str, &str)]) -> Result<(), String> {
+    struct Renamer<'a> {
+        renames: &'a [(&'a str, &'a str)],
+        used: Vec<bool>,
+    }
+    impl VisitMut for Renamer<'_> {
+        fn visit_ident_mut(&mut self, ident: &mut proc_macro2::Ident) {
+            if let Some(i) = self.renames.iter().position(|(old, _)| ident == old) {
+                self.used[i] = true;
+                *ident = proc_macro2::Ident::new(self.renames[i].1, ident.span());
+            }
+        }
+        // typify's doc line for an undescribed type is its name in backticks.
+        fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
+            let value = lit.value();
+            if let Some((_, new)) = self
+                .renames
+                .iter()
+                .find(|(old, _)| value == format!("`{old}`"))
+            {
+                *lit = syn::LitStr::new(&format!("`{new}`"), lit.span());
+            }
+        }
+    }
+    let mut renamer = Renamer {
+        renames,
+        used: vec![false; renames.len()],
+    };
+    for file in files.iter_mut() {
+        renamer.visit_file_mut(file);
+    }
+    let stale: Vec<&str> = renames
+        .iter()
+        .zip(&renamer.used)
+        .filter(|(_, used)| !**used)
+        .map(|((old, _), _)| *old)
+        .collect();
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "type renames that match no generated type (update TYPE_RENAMES in \
+             codegen/src/names.rs): {}",
+            stale.join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_renames_apply_to_whole_identifiers_in_every_file() {
+        let mut types: syn::File = syn::parse_str(
+            "#[doc = \"`ImagesListResponseV2Result`\"] pub struct ImagesListResponseV2Result { a: u8 } \
+             pub struct ImagesListResponseV2ResultExtra; \
+             pub mod open_enums { pub enum SourcingkitConnectivityCheckResponseResultConnectivityStatus { Up } }",
+        )
+        .unwrap();
+        let mut tree: syn::File =
+            syn::parse_str("fn send() -> types::ImagesListResponseV2Result { todo!() }").unwrap();
+        rename_types(&mut [&mut types, &mut tree], TYPE_RENAMES).unwrap();
+        let (types, tree) = (
+            quote::quote!(#types).to_string(),
+            quote::quote!(#tree).to_string(),
+        );
+        assert!(types.contains("pub struct V2ListResult {"), "{types}");
+        assert!(types.contains("\"`V2ListResult`\""), "{types}");
+        assert!(
+            types.contains("ImagesListResponseV2ResultExtra"),
+            "only whole names: {types}"
+        );
+        assert!(
+            types.contains("pub enum SourcingkitConnectivityStatus"),
+            "{types}"
+        );
+        assert!(tree.contains("types :: V2ListResult"), "{tree}");
+    }
+
+    #[test]
+    fn a_type_rename_that_matches_nothing_is_an_error() {
+        let mut file: syn::File = syn::parse_str("pub struct Other;").unwrap();
+        let err = rename_types(&mut [&mut file], &[("Gone", "New")]).unwrap_err();
+        assert!(
+            err.contains("Gone") && err.contains("TYPE_RENAMES"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn plural_acronyms_stay_whole() {

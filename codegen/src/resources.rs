@@ -16,13 +16,6 @@ use typify::{TypeDetails, TypeSpace};
 use crate::tree::Placement;
 use crate::Error;
 
-/// Operations written by hand in the SDK: `(flat tree name, Rust type the tree
-/// method returns, doc line)`. The type has `fn new(&Client) -> Self`.
-pub const HANDWRITTEN: &[(&str, &str)] = &[
-    ("v1_create", "crate::upload::ImageUpload"),
-    ("v2_direct_uploads_create", "crate::upload::CreateUploadUrl"),
-];
-
 // ---------------------------------------------------------------------------
 // Open enums
 
@@ -76,8 +69,9 @@ fn variant_ident(value: &str) -> syn::Ident {
 
 /// Enums that decode values this version does not know into `Unknown(String)`
 /// instead of failing the whole response (quirk 20: none of Cloudflare's enums is
-/// marked closed, and new values appear without notice).
-pub fn open_enum_tokens(enums: &[OpenEnum]) -> TokenStream {
+/// marked closed, and new values appear without notice): `(the enums, for the
+/// `types` module; the `open_enums` module re-exporting them)`.
+pub fn open_enum_tokens(enums: &[OpenEnum]) -> (TokenStream, TokenStream) {
     let defs = enums.iter().map(|e| {
         let name = format_ident!("{}", e.type_name);
         let doc = e.description.clone().unwrap_or_else(|| format!("`{}`", e.type_name));
@@ -140,12 +134,17 @@ pub fn open_enum_tokens(enums: &[OpenEnum]) -> TokenStream {
             }
         }
     });
-    quote! {
-        /// String enums of the API, open to values added after generation.
-        pub mod open_enums {
-            #(#defs)*
-        }
-    }
+    let names = enums.iter().map(|e| format_ident!("{}", e.type_name));
+    (
+        quote! { #(#defs)* },
+        quote! {
+            /// String enums of the API, open to values added after generation (they
+            /// are in `types`, with the other types; also here by their former path).
+            pub mod open_enums {
+                pub use super::types::{#(#names),*};
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -319,6 +318,7 @@ pub fn emit_tree(
     types: &TypeSpace,
 ) -> Result<TokenStream, Error> {
     let mut root = Node::default();
+    let mut markers = Vec::new();
     for p in placements {
         let node = p
             .resources
@@ -331,23 +331,26 @@ pub fn emit_tree(
             || quote!(#[deprecated(note = "deprecated by Cloudflare; see the method's docs")]),
         );
         if handwritten.iter().any(|h| h.flat_name() == p.flat_name()) {
-            let (_, ty) = HANDWRITTEN
-                .iter()
-                .find(|(n, _)| *n == p.flat_name())
-                .ok_or_else(|| {
-                    Error(format!(
-                        "operation {} ({}) cannot be generated (multipart) and has no handwritten \
-                     implementation registered in resources::HANDWRITTEN",
-                        p.operation_id,
-                        p.flat_name()
-                    ))
-                })?;
-            let ty: syn::Path = syn::parse_str(ty).map_err(|e| Error(e.to_string()))?;
+            // Named through a marker the handwritten layer implements
+            // `runtime::Handwritten` for: a missing or renamed builder fails to
+            // compile instead of being a dangling path in this generator.
+            let marker = operation_variant(p);
+            let marker_doc = format!(
+                "`{} {}`: written by hand (multipart); the SDK implements \
+                 `runtime::Handwritten` for this marker.",
+                p.http.0.to_uppercase(),
+                p.http.1
+            );
+            markers.push(quote! {
+                #[doc = #marker_doc]
+                #[derive(Debug)]
+                pub struct #marker;
+            });
             node.methods.push(quote! {
                 #[doc = #doc]
                 #deprecated
-                pub fn #method(&self) -> #ty<'a> {
-                    #ty::new(self.client)
+                pub fn #method(&self) -> <handwritten::#marker as crate::runtime::Handwritten>::Builder<'a> {
+                    <handwritten::#marker as crate::runtime::Handwritten>::builder(self.client)
                 }
             });
             continue;
@@ -361,7 +364,13 @@ pub fn emit_tree(
         node.items.push(request);
     }
 
-    let mut out = TokenStream::new();
+    let mut out = operation_ids(placements);
+    out.extend(quote! {
+        /// Markers of the operations written by hand, one per operation.
+        pub(crate) mod handwritten {
+            #(#markers)*
+        }
+    });
     let mut top = Vec::new();
     for (name, child) in &root.children {
         let ident = format_ident!("{}", name);
@@ -385,6 +394,38 @@ pub fn emit_tree(
 
         #out
     })
+}
+
+/// The variant of [`operation_ids`]'s enum for a placement (`v1.variants.get`
+/// is `V1VariantsGet`).
+fn operation_variant(p: &Placement) -> syn::Ident {
+    format_ident!("{}", pascal(&[p.flat_name()]))
+}
+
+/// An enum of every operation of the tree, generated and handwritten: the
+/// runtime routes on its variants (the batch host serves some), so renaming a
+/// node changes a variant and code matching on the old one no longer compiles.
+fn operation_ids(placements: &[Placement]) -> TokenStream {
+    let variants: Vec<_> = placements.iter().map(operation_variant).collect();
+    let names = placements.iter().map(Placement::flat_name);
+    let docs = placements
+        .iter()
+        .map(|p| format!("`{} {}`", p.http.0.to_uppercase(), p.http.1));
+    quote! {
+        /// Every operation of the API, named by its place in the resource tree.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub(crate) enum OperationId {
+            #( #[doc = #docs] #variants, )*
+        }
+        impl OperationId {
+            /// The name spans and errors show (`v1_variants_get`).
+            pub(crate) const fn as_str(self) -> &'static str {
+                match self {
+                    #( Self::#variants => #names, )*
+                }
+            }
+        }
+    }
 }
 
 fn emit_node(path: &[String], node: &Node, out: &mut TokenStream) {
@@ -695,7 +736,7 @@ fn emit_operation(
         })
     });
     let all_idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
-    let flat = p.flat_name();
+    let variant = operation_variant(p);
     let http_method = format_ident!("{}", p.http.0.to_uppercase());
 
     let (ret, finish) = if last_segment(&m.success) == "ByteStream" {
@@ -741,13 +782,34 @@ fn emit_operation(
         #deprecated
         pub fn #method(&self, #(#arg_idents: impl ::std::convert::Into<#arg_types>),*) -> #request<'a> {
             #request {
-                client: self.client,
+                client: ::std::borrow::Cow::Borrowed(self.client),
                 request_options: ::std::default::Default::default(),
                 #filter_init
                 #(#field_inits,)*
             }
         }
     };
+    // Listings get a request that owns its client, which the handwritten pagers
+    // keep and send once per page (setting the page or token).
+    let listing = p
+        .query
+        .iter()
+        .any(|q| q == "continuation_token" || q == "page");
+    let into_owned = listing.then(|| {
+        quote! {
+            /// The same request, holding a clone of the client instead of a borrow.
+            #[allow(dead_code)]
+            pub(crate) fn into_owned(self) -> #request<'static> {
+                let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
+                #request {
+                    client: ::std::borrow::Cow::Owned(client.into_owned()),
+                    request_options,
+                    #filter_ident
+                    #(#all_idents,)*
+                }
+            }
+        }
+    });
     let send_doc = "Sends the request and returns the `result` of Cloudflare's envelope.";
     let request_name = request.to_string();
     let shown_names = shown.iter().map(|i| i.to_string());
@@ -756,7 +818,8 @@ fn emit_operation(
         #[derive(Clone)]
         #[must_use = "a request does nothing until it is sent with `.send().await`"]
         pub struct #request<'a> {
-            client: &'a Client,
+            // Owned once detached (`into_owned`) by a stream that outlives the borrow.
+            client: ::std::borrow::Cow<'a, Client>,
             request_options: crate::runtime::RequestOptions,
             #filter_field
             #(#field_defs,)*
@@ -769,6 +832,7 @@ fn emit_operation(
             }
         }
         impl<'a> #request<'a> {
+            #into_owned
             #(#setters)*
             #filter_setters
             /// The deadline for the whole operation, retries and their waits
@@ -788,7 +852,7 @@ fn emit_operation(
                 let Self { client, request_options, #filter_ident #(#all_idents,)* } = self;
                 #body_build
                 let mut operation = crate::runtime::Operation::new(
-                    #flat,
+                    OperationId::#variant,
                     crate::runtime::Method::#http_method,
                     #template,
                 );

@@ -1,6 +1,7 @@
 //! `quiet_catch` (which silences progenitor's panics) must not silence a panic on
 //! another thread, as a drift test's did when tests ran in parallel. Its own test
-//! binary: it installs a process-wide panic hook to watch what gets reported.
+//! binary, apart from tests/it/: it installs a process-wide panic hook to watch
+//! what gets reported, which would see the other tests' panics.
 
 use std::sync::{Arc, Barrier, Mutex};
 

@@ -1,6 +1,7 @@
 //! The v2 listing: continuation tokens, filters, resume and prefetch.
 
 use super::*;
+use crate::resources::V2ListRequest;
 
 /// One page of the v2 listing.
 #[derive(Debug, Clone)]
@@ -35,27 +36,22 @@ impl IntoIterator for V2Page {
 /// [`PaginationError::RepeatedToken`] if the server hands out a token twice.
 #[must_use = "streams do nothing unless polled"]
 pub struct V2Images {
-    client: Client,
-    query: V2Query,
+    /// The generated `v2().list()` request, sent once per page with that page's
+    /// token: its query and URL are the generated operation's.
+    request: V2ListRequest<'static>,
+    /// Kept to check before the first request (the generated request does not).
+    per_page: Option<u32>,
     resume_from: Option<String>,
     prefetch: bool,
     started: Option<Items<types::Image>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct V2Query {
-    per_page: Option<u32>,
-    sort_order: Option<types::V2ListSortOrder>,
-    creator: Option<String>,
-    filters: Vec<MetadataFilter>,
 }
 
 impl V2Images {
     /// Lists `client`'s images; sends nothing until polled.
     pub fn new(client: &Client) -> Self {
         V2Images {
-            client: client.clone(),
-            query: V2Query::default(),
+            request: client.v2().list().into_owned(),
+            per_page: None,
             resume_from: None,
             prefetch: false,
             started: None,
@@ -65,31 +61,32 @@ impl V2Images {
     /// Images per request, 10..=10,000 (checked when the stream starts; the
     /// server's default is 1,000).
     pub fn per_page(mut self, per_page: u32) -> Self {
-        self.query.per_page = Some(per_page);
+        self.per_page = Some(per_page);
+        self.request = self.request.per_page(per_page);
         self
     }
 
     /// Order by upload time (the server's default is newest first).
     pub fn sort_order(mut self, order: types::V2ListSortOrder) -> Self {
-        self.query.sort_order = Some(order);
+        self.request = self.request.sort_order(order);
         self
     }
 
     /// Only images with this `creator` (`""`: images without one).
     pub fn creator(mut self, creator: impl Into<String>) -> Self {
-        self.query.creator = Some(creator.into());
+        self.request = self.request.creator(creator);
         self
     }
 
     /// Adds a metadata filter (at most 5; they combine with AND).
     pub fn filter(mut self, filter: MetadataFilter) -> Self {
-        self.query.filters.push(filter);
+        self.request = self.request.filter(filter);
         self
     }
 
     /// Adds several metadata filters.
     pub fn filters(mut self, filters: impl IntoIterator<Item = MetadataFilter>) -> Self {
-        self.query.filters.extend(filters);
+        self.request = self.request.filters(filters);
         self
     }
 
@@ -111,39 +108,26 @@ impl V2Images {
         self
     }
 
-    fn check(&self) -> Result<Arc<[(String, String)]>> {
-        check_per_page(self.query.per_page)?;
-        let filters = filter_pairs(&self.query.filters)?;
+    /// Checks what the server would reject; invalid filters fail the first
+    /// page's request before it is sent.
+    fn check(&self) -> Result<()> {
+        check_per_page(self.per_page)?;
         if self.resume_from.as_deref() == Some("") {
             return Err(Error::invalid_input(
                 "resume_from needs a continuation token, got an empty string",
             ));
         }
-        let mut pairs = Vec::new();
-        // The order the generated `v2_list` uses, then the filters.
-        if let Some(creator) = &self.query.creator {
-            pairs.push(("creator".to_string(), creator.clone()));
-        }
-        if let Some(n) = self.query.per_page {
-            pairs.push(("per_page".to_string(), n.to_string()));
-        }
-        if let Some(order) = self.query.sort_order {
-            pairs.push(("sort_order".to_string(), order.to_string()));
-        }
-        pairs.extend(filters);
-        Ok(pairs.into())
+        Ok(())
     }
 
     /// The listing page by page.
     pub fn pages(self) -> Pages<V2Page> {
-        let pairs = match self.check() {
-            Ok(pairs) => pairs,
-            Err(e) => return Pages::failed(e),
-        };
+        if let Err(e) = self.check() {
+            return Pages::failed(e);
+        }
         let seen = self.resume_from.iter().cloned().collect();
         let state = V2State {
-            client: self.client,
-            pairs,
+            request: self.request,
             next: V2Next::Fetch(self.resume_from),
             seen,
             number: 0,
@@ -166,8 +150,8 @@ impl Stream for V2Images {
         let this = &mut *self;
         if this.started.is_none() {
             let pager = V2Images {
-                client: this.client.clone(),
-                query: this.query.clone(),
+                request: this.request.clone(),
+                per_page: this.per_page,
                 resume_from: this.resume_from.clone(),
                 prefetch: this.prefetch,
                 started: None,
@@ -184,10 +168,8 @@ impl Stream for V2Images {
 impl fmt::Debug for V2Images {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("V2Images")
-            .field("per_page", &self.query.per_page)
-            .field("sort_order", &self.query.sort_order)
-            .field("creator", &self.query.creator)
-            .field("filters", &self.query.filters)
+            .field("request", &self.request)
+            .field("per_page", &self.per_page)
             .field("resume_from", &self.resume_from)
             .field("prefetch", &self.prefetch)
             .field("started", &self.started.is_some())
@@ -196,9 +178,8 @@ impl fmt::Debug for V2Images {
 }
 
 struct V2State {
-    client: Client,
-    /// Query parameters other than the token, already checked.
-    pairs: Arc<[(String, String)]>,
+    /// The first page's request: each page sends a clone with its token.
+    request: V2ListRequest<'static>,
     next: V2Next,
     /// Every token followed or queued so far.
     seen: HashSet<String>,
@@ -216,17 +197,17 @@ enum V2Next {
 }
 
 /// A background page fetch, cancelled when dropped.
-struct Prefetch(tokio::task::JoinHandle<Result<types::ImagesListResponseV2Result>>);
+struct Prefetch(tokio::task::JoinHandle<Result<types::V2ListResult>>);
 
 impl Prefetch {
-    fn spawn(client: Client, pairs: Arc<[(String, String)]>, token: String) -> Option<Prefetch> {
+    fn spawn(request: V2ListRequest<'static>, token: String) -> Option<Prefetch> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        Some(Prefetch(runtime.spawn(async move {
-            fetch_v2(&client, &pairs, Some(&token)).await
-        })))
+        Some(Prefetch(
+            runtime.spawn(async move { fetch_v2(request, Some(token)).await }),
+        ))
     }
 
-    async fn join(mut self) -> Result<types::ImagesListResponseV2Result> {
+    async fn join(mut self) -> Result<types::V2ListResult> {
         match (&mut self.0).await {
             Ok(result) => result,
             Err(e) => Err(Error::transport_message(format!(
@@ -246,7 +227,7 @@ async fn v2_step(mut st: V2State) -> Step<V2State, V2Page> {
     let next = std::mem::replace(&mut st.next, V2Next::Fetch(None));
     let (token, result) = match next {
         V2Next::Fetch(token) => {
-            let result = fetch_v2(&st.client, &st.pairs, token.as_deref()).await;
+            let result = fetch_v2(st.request.clone(), token.clone()).await;
             (token, result)
         }
         V2Next::InFlight(token, prefetch) => (Some(token), prefetch.join().await),
@@ -274,7 +255,7 @@ async fn v2_step(mut st: V2State) -> Step<V2State, V2Page> {
         // request with the repeated token.
         V2Next::Fail(repeated_token(next_token, number))
     } else if st.prefetch {
-        match Prefetch::spawn(st.client.clone(), Arc::clone(&st.pairs), next_token.clone()) {
+        match Prefetch::spawn(st.request.clone(), next_token.clone()) {
             Some(prefetch) => V2Next::InFlight(next_token, prefetch),
             None => V2Next::Fetch(Some(next_token)),
         }
@@ -284,25 +265,14 @@ async fn v2_step(mut st: V2State) -> Step<V2State, V2Page> {
     Step::Yield(page, st)
 }
 
-/// One v2 list request.
-///
-/// Every v2 page goes through this handwritten request, filtered or not, rather
-/// than the generated `v2_list` when there are no filters: one code path means
-/// the same query layout and error mapping for every page, and a listing with
-/// filters is not a less-tested variant of one without. Like every request it
-/// goes through the transport, as the generated `v2_list` does.
+/// One page: the generated request with the page's token (none for the first
+/// page of a listing that did not resume).
 async fn fetch_v2(
-    client: &Client,
-    pairs: &[(String, String)],
-    token: Option<&str>,
-) -> Result<types::ImagesListResponseV2Result> {
-    let mut operation = crate::runtime::Operation::new(
-        "v2_list",
-        crate::runtime::Method::GET,
-        "/accounts/{account_id}/images/v2",
-    );
-    // `continuation_token` first, as the generated method orders it.
-    operation.query_param("continuation_token", token);
-    operation.query_pairs(pairs);
-    client.execute(operation).await
+    request: V2ListRequest<'static>,
+    token: Option<String>,
+) -> Result<types::V2ListResult> {
+    match token {
+        Some(token) => request.continuation_token(token).send().await,
+        None => request.send().await,
+    }
 }

@@ -4,40 +4,46 @@
 //! limit, at 200 requests per second per token. Tokens come from
 //! `GET /accounts/{account_id}/images/v1/batch_token` and are renewed before they
 //! expire; several may be used at once, each paced on its own.
+//!
+//! This module does not send anything itself: the caller hands [`Batch::auth`]
+//! the request that fetches a token, so the pacing and token bookkeeping here
+//! depend on nothing but [`limits`](super::limits).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 
 use super::limits::{Limits, RateLimit};
-use super::{Method, Operation, Transport};
 use crate::error::{Error, Result};
+use crate::resources::OperationId;
 
 /// Cloudflare's batch host.
 pub const DEFAULT_BATCH_URL: &str = "https://batch.imagedelivery.net";
 
-/// Requests per second one batch token allows.
-pub const BATCH_REQUESTS_PER_SECOND: u32 = 200;
-
 /// A token is renewed when it has less than this left.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
-/// The operations the batch host serves (by tree name), per Cloudflare's
-/// "Images batch API" page: `POST v1`, `GET`/`PATCH`/`DELETE v1/{id}`, `GET v2`,
+/// Whether the batch host serves the operation `id`: per Cloudflare's "Images
+/// batch API" page, `POST v1`, `GET`/`PATCH`/`DELETE v1/{id}`, `GET v2`,
 /// `POST v2/direct_upload`.
-const SERVED: &[&str] = &[
-    "v1_create",
-    "v1_get",
-    "v1_edit",
-    "v1_delete",
-    "v2_list",
-    "v2_direct_uploads_create",
-];
+pub(crate) fn serves(id: OperationId) -> bool {
+    matches!(
+        id,
+        OperationId::V1Create
+            | OperationId::V1Get
+            | OperationId::V1Edit
+            | OperationId::V1Delete
+            | OperationId::V2List
+            | OperationId::V2DirectUploadsCreate
+    )
+}
 
-/// Whether the batch host serves the operation `id`.
-pub(crate) fn serves(id: &str) -> bool {
-    SERVED.contains(&id)
+/// A batch token as the API issued it.
+pub(crate) struct Issued {
+    pub(crate) token: String,
+    pub(crate) expires: SystemTime,
 }
 
 /// Where the batch host is and how many tokens to spread over.
@@ -113,35 +119,25 @@ impl Batch {
     }
 
     /// The `Authorization` header for `slot`, fetching or renewing its token
-    /// through the API first when needed (one fetch at a time per slot).
-    pub(crate) async fn auth(
-        &self,
-        slot: usize,
-        transport: &Transport,
-        account_id: &str,
-    ) -> Result<HeaderMap> {
+    /// with `fetch` first when needed (one fetch at a time per slot).
+    pub(crate) async fn auth<F, Fut>(&self, slot: usize, fetch: F) -> Result<HeaderMap>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Issued>>,
+    {
         let slot = &self.slots[slot % self.slots.len()];
         let mut token = slot.token.lock().await;
         let fresh = token
             .as_ref()
             .is_some_and(|t| SystemTime::now() < t.renew_at);
         if !fresh {
-            // The operation `client.v1().batch_token().get()` sends (it comes
-            // from spec/supplement.yaml).
-            let operation = Operation::new(
-                "v1_batch_token_get",
-                Method::GET,
-                "/accounts/{account_id}/images/v1/batch_token",
-            );
-            // Boxed: this request goes through the same transport (to the API).
-            let issued: crate::types::BatchToken =
-                Box::pin(transport.execute(account_id, operation)).await?;
+            let issued = fetch().await?;
             let mut header =
                 HeaderValue::from_str(&format!("Bearer {}", issued.token)).map_err(|_| {
                     Error::protocol("the batch token holds characters not allowed in a header")
                 })?;
             header.set_sensitive(true);
-            let expires: SystemTime = issued.expires_at.into();
+            let expires = issued.expires;
             *token = Some(Token {
                 header,
                 renew_at: expires.checked_sub(RENEW_BEFORE).unwrap_or(expires),
@@ -162,6 +158,7 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
+    use super::super::limits::BATCH_REQUESTS_PER_SECOND;
     use super::*;
     use tokio::time::Instant;
 
@@ -198,16 +195,59 @@ mod tests {
 
     #[test]
     fn served_operations() {
-        for id in SERVED {
-            assert!(serves(id));
-        }
-        assert!(!serves("v1_stats_get"));
-        assert!(!serves("v1_batch_token_get"));
+        assert!(serves(OperationId::V1Create));
+        assert!(serves(OperationId::V2DirectUploadsCreate));
+        assert!(!serves(OperationId::V1StatsGet));
+        assert!(!serves(OperationId::V1BatchTokenGet));
         assert!(Batch::new(BatchSettings {
             base_url: "ftp://x".into(),
             tokens: 1,
             rate: RateLimit::cloudflare_batch_token(),
         })
         .is_err());
+    }
+
+    /// The token comes from the fetch the caller injects: fetched once while
+    /// fresh, again after `forget`, and renewed when close to expiry.
+    #[tokio::test]
+    async fn tokens_come_from_the_injected_fetch() {
+        let batch = Batch::new(BatchSettings {
+            base_url: "http://127.0.0.1:9".into(),
+            tokens: 1,
+            rate: RateLimit::cloudflare_batch_token(),
+        })
+        .unwrap();
+        let fetches = AtomicUsize::new(0);
+        let fetch = |lifetime: Duration| {
+            let n = fetches.fetch_add(1, Ordering::Relaxed);
+            async move {
+                Ok(Issued {
+                    token: format!("t{n}"),
+                    expires: SystemTime::now() + lifetime,
+                })
+            }
+        };
+        let hour = Duration::from_secs(3600);
+        let first = batch.auth(0, || fetch(hour)).await.unwrap();
+        assert_eq!(first[AUTHORIZATION], "Bearer t0");
+        assert!(first[AUTHORIZATION].is_sensitive());
+        let again = batch.auth(0, || fetch(hour)).await.unwrap();
+        assert_eq!(again[AUTHORIZATION], "Bearer t0");
+        batch.forget(0).await;
+        let renewed = batch.auth(0, || fetch(RENEW_BEFORE / 2)).await.unwrap();
+        assert_eq!(renewed[AUTHORIZATION], "Bearer t1");
+        // Within RENEW_BEFORE of its expiry: fetched again.
+        let next = batch.auth(0, || fetch(hour)).await.unwrap();
+        assert_eq!(next[AUTHORIZATION], "Bearer t2");
+        let bad = batch
+            .auth(0, || async {
+                Ok(Issued {
+                    token: "a\nb".into(),
+                    expires: SystemTime::UNIX_EPOCH,
+                })
+            })
+            .await;
+        assert!(bad.is_ok(), "a fresh token is not fetched again");
+        assert_eq!(fetches.load(Ordering::Relaxed), 3);
     }
 }

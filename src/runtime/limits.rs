@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Requests per second one batch token allows (Cloudflare's "Images batch API"
+/// page).
+pub const BATCH_REQUESTS_PER_SECOND: u32 = 200;
+
 /// A request rate to stay under: at most `requests` in any window of `per`.
 ///
 /// ```
@@ -41,7 +45,7 @@ impl RateLimit {
     /// requests per second.
     pub fn cloudflare_batch_token() -> RateLimit {
         RateLimit {
-            requests: super::batch::BATCH_REQUESTS_PER_SECOND,
+            requests: BATCH_REQUESTS_PER_SECOND,
             per: std::time::Duration::from_secs(1),
         }
     }

@@ -43,10 +43,25 @@ use crate::error::{Error, Result, TimeoutLimit};
 use crate::retry::{Outcome, Repeat, RetryPolicy};
 
 pub(crate) use batch::BatchSettings;
-pub use batch::{BATCH_REQUESTS_PER_SECOND, DEFAULT_BATCH_URL};
+pub use batch::DEFAULT_BATCH_URL;
 pub(crate) use json::JsonObject;
-pub use limits::RateLimit;
+pub use limits::{RateLimit, BATCH_REQUESTS_PER_SECOND};
 pub(crate) use reqwest::Method;
+
+use crate::resources::OperationId;
+
+/// The link from the generated resource tree to an operation written by hand
+/// (the multipart uploads): the tree's method returns `Builder` for the
+/// operation's marker type (in `resources::handwritten`), and the handwritten
+/// layer implements this trait for that marker. A marker without an
+/// implementation, or an implementation for a marker that no longer exists, is
+/// a compile error.
+pub trait Handwritten {
+    /// The request builder the tree method returns.
+    type Builder<'a>;
+    /// A new builder sending through `client`.
+    fn builder(client: &crate::Client) -> Self::Builder<'_>;
+}
 
 /// Default deadline of one attempt of a request without an image upload.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,7 +113,7 @@ enum Body {
 
 /// One API operation, described before anything is sent.
 pub(crate) struct Operation {
-    id: &'static str,
+    id: OperationId,
     method: Method,
     /// `/accounts/{account_id}/images/v1/{image_id}`.
     template: &'static str,
@@ -114,7 +129,7 @@ pub(crate) struct Operation {
 }
 
 impl Operation {
-    pub(crate) fn new(id: &'static str, method: Method, template: &'static str) -> Self {
+    pub(crate) fn new(id: OperationId, method: Method, template: &'static str) -> Self {
         Operation {
             id,
             method,
@@ -476,6 +491,23 @@ impl Transport {
             .map_err(|e| Error::invalid_input("the request could not be built").with_source(e))
     }
 
+    /// Fetches a batch token from the API: the request
+    /// `client.v1().batch_token().get()` sends (from spec/supplement.yaml).
+    async fn batch_token(&self, account_id: &str) -> Result<batch::Issued> {
+        let operation = Operation::new(
+            OperationId::V1BatchTokenGet,
+            Method::GET,
+            "/accounts/{account_id}/images/v1/batch_token",
+        );
+        // Boxed: this request goes through `run` too, which awaits this one.
+        let issued: crate::types::BatchToken =
+            Box::pin(self.execute(account_id, operation)).await?;
+        Ok(batch::Issued {
+            token: issued.token,
+            expires: issued.expires_at.into(),
+        })
+    }
+
     async fn run(&self, account_id: &str, mut operation: Operation, mode: Mode) -> Result<Reply> {
         if let Some(invalid) = operation.invalid.take() {
             return Err(invalid);
@@ -508,7 +540,7 @@ impl Transport {
                     limits::WouldPassDeadline::Paused(left) => Error::timeout(
                         format!(
                             "{}: a 429 paused the client for {} s more, past the operation's deadline",
-                            operation.id,
+                            operation.id.as_str(),
                             left.as_secs_f64().ceil()
                         ),
                         TimeoutLimit::Operation(total_limit),
@@ -518,7 +550,7 @@ impl Transport {
                         format!(
                             "{}: the operation's deadline would pass while waiting for its turn \
                              (rate limit)",
-                            operation.id
+                            operation.id.as_str()
                         ),
                         TimeoutLimit::Operation(total_limit),
                     ),
@@ -528,7 +560,7 @@ impl Transport {
             // token is itself a request and needs one (with every place held by
             // requests waiting for the token, it would never get one).
             let auth = match slot {
-                Some((b, i)) => b.auth(i, self, account_id).await?,
+                Some((b, i)) => b.auth(i, || self.batch_token(account_id)).await?,
                 None => self.auth.clone(),
             };
             let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, self.in_flight.acquire()).await
@@ -537,7 +569,7 @@ impl Transport {
                     format!(
                         "{}: the operation's deadline passed while waiting for a place among \
                          the requests in flight (max_connections)",
-                        operation.id
+                        operation.id.as_str()
                     ),
                     TimeoutLimit::Operation(total_limit),
                 ));
@@ -546,7 +578,7 @@ impl Transport {
             let attempt_deadline = (Instant::now() + attempt_limit).min(deadline);
             let span = tracing::debug_span!(
                 "cloudflare_images.request",
-                operation = operation.id,
+                operation = operation.id.as_str(),
                 method = %operation.method,
                 path = operation.template,
                 batch = slot.is_some(),
@@ -581,7 +613,10 @@ impl Transport {
                     };
                     (
                         Err(Error::timeout(
-                            format!("{}: no complete response within the {limit}", operation.id),
+                            format!(
+                                "{}: no complete response within the {limit}",
+                                operation.id.as_str()
+                            ),
                             limit,
                         )),
                         Some(Outcome::FailedAfterSending),

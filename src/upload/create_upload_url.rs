@@ -30,6 +30,14 @@ impl fmt::Debug for CreateUploadUrl<'_> {
     }
 }
 
+/// `client.v2().direct_uploads().create()` returns this builder.
+impl crate::runtime::Handwritten for crate::resources::handwritten::V2DirectUploadsCreate {
+    type Builder<'a> = CreateUploadUrl<'a>;
+    fn builder(client: &Client) -> CreateUploadUrl<'_> {
+        CreateUploadUrl::new(client)
+    }
+}
+
 impl<'a> CreateUploadUrl<'a> {
     /// A new direct upload on `client`; usually `client.v2().direct_uploads().create()`.
     pub fn new(client: &'a Client) -> Self {
@@ -106,7 +114,7 @@ impl<'a> CreateUploadUrl<'a> {
             Box::pin(async move { Ok(form) })
         });
         let mut operation = Operation::new(
-            "v2_direct_uploads_create",
+            crate::resources::OperationId::V2DirectUploadsCreate,
             Method::POST,
             "/accounts/{account_id}/images/v2/direct_upload",
         );

@@ -119,6 +119,14 @@ impl fmt::Debug for ImageUpload<'_> {
     }
 }
 
+/// `client.v1().create()` returns this builder.
+impl crate::runtime::Handwritten for crate::resources::handwritten::V1Create {
+    type Builder<'a> = ImageUpload<'a>;
+    fn builder(client: &Client) -> ImageUpload<'_> {
+        ImageUpload::new(client)
+    }
+}
+
 impl<'a> ImageUpload<'a> {
     /// A new upload on `client`; usually reached as `client.v1().create()`.
     pub fn new(client: &'a Client) -> Self {
@@ -318,7 +326,7 @@ impl<'a> ImageUpload<'a> {
             })
         });
         let mut operation = Operation::new(
-            "v1_create",
+            crate::resources::OperationId::V1Create,
             Method::POST,
             "/accounts/{account_id}/images/v1",
         );

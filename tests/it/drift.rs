@@ -1,5 +1,11 @@
 //! The checked-in generated code is exactly what spec/ and codegen/ produce, and
 //! `cargo codegen --check` notices when it is not.
+//!
+//! In this workspace build.rs generates from spec/ into `OUT_DIR` and the crate
+//! compiles that (feature `regenerate`); it never writes generated/. So after an
+//! edit of spec/ or codegen/, `cargo test` runs against the new code and
+//! `the_checked_in_code_is_what_the_build_generated` fails until `cargo codegen`
+//! refreshes generated/, the copy users compile.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,10 +36,50 @@ fn generate(spec_root: &Path) -> codegen::Generation {
     codegen::generate(&spec_root.join(SPEC), SPEC).expect("generation")
 }
 
-/// Staleness of the checked-in code is not tested here: under `cargo test` the
-/// build script has already regenerated generated/, so such a check could never
-/// fail. `.ci/run` runs `cargo codegen --check` before anything builds with the
-/// `regenerate` feature, and fails if the build changed generated/.
+/// generated/ against what build.rs generated into `OUT_DIR` for this very
+/// build, byte for byte.
+#[test]
+fn the_checked_in_code_is_what_the_build_generated() {
+    let out_dir = Path::new(env!("OUT_DIR"));
+    let built: Vec<codegen::GeneratedFile> = [codegen::API_FILE, codegen::RESOURCES_FILE]
+        .into_iter()
+        .map(|name| codegen::GeneratedFile {
+            name,
+            contents: std::fs::read_to_string(out_dir.join(name)).unwrap_or_else(|e| {
+                panic!(
+                    "{name} is not in OUT_DIR ({e}): build.rs generates it only with the \
+                     `regenerate` feature, which the crate's dev-dependency on itself turns on"
+                )
+            }),
+        })
+        .collect();
+    // Files left in OUT_DIR by an earlier build are not proof: the cfg is set by
+    // the build script run of this very build.
+    if !cfg!(cloudflare_images_regenerated) {
+        panic!("this build did not compile the crate from OUT_DIR (`regenerate` is off)");
+    }
+    if let Some(diff) = codegen::check(&root().join("generated"), &built) {
+        panic!(
+            "generated/ is stale: it is not what spec/ and codegen/ produce (this build \
+             compiled the fresh code from OUT_DIR). Run `cargo codegen` and commit \
+             generated/.\n{}",
+            short(&diff)
+        );
+    }
+}
+
+/// The first lines of a diff: enough to see what drifted.
+fn short(diff: &str) -> String {
+    const MAX: usize = 40;
+    let mut lines: Vec<&str> = diff.lines().take(MAX).collect();
+    let more = diff.lines().count().saturating_sub(MAX);
+    let tail = format!("... ({more} more lines; `cargo codegen --check` shows them all)");
+    if more > 0 {
+        lines.push(&tail);
+    }
+    lines.join("\n")
+}
+
 #[test]
 fn generation_is_deterministic_and_complete() {
     let first = generate(root());
