@@ -26,7 +26,7 @@ cat > "$app/src/main.rs" <<'RS'
 fn main() {
     let client = cloudflare_images::Client::builder()
         .api_token("t")
-        .account_id("a")
+        .account_id("023e105f4ecef8ad9ca31a8372d0c353")
         .build()
         .expect("the SDK's client builds with the default TLS");
     assert!(client.base_url().starts_with("https://"));

@@ -40,7 +40,7 @@ pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
 ///     .expect("client");
 /// let client = cloudflare_images::Client::builder()
 ///     .api_token("token")
-///     .account_id("account")
+///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
 ///     .http_client(http)
 ///     .build()?;
 /// # let _ = client;
@@ -90,7 +90,7 @@ mod tests {
         });
         let client = Client::builder()
             .api_token("t")
-            .account_id("a")
+            .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(format!("https://127.0.0.1:{port}/client/v4"))
             .retry_policy(crate::retry::RetryPolicy::none())
             .build()

@@ -380,7 +380,7 @@ fn the_old_builder_names_are_aliases_of_the_new_ones() {
     let _: UploadToUrl = old;
     let client = Client::builder()
         .api_token("t")
-        .account_id("a")
+        .account_id(ACCOUNT)
         .base_url("http://127.0.0.1:9/client/v4")
         .build()
         .unwrap();

@@ -102,7 +102,7 @@ async fn huge_and_endless_bodies_keep_the_client_under_64_mib() {
         let (base_url, written) = flood_server(flood).await;
         let client = Client::builder()
             .api_token("t")
-            .account_id("acc")
+            .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(base_url)
             .retry_policy(RetryPolicy::none())
             .build()
