@@ -126,6 +126,9 @@ impl Credentials {
 pub struct Client {
     transport: Arc<Transport>,
     account_id: Arc<str>,
+    /// The bound of [`Blob::bytes`](crate::Blob::bytes): `max_response_bytes`,
+    /// kept here because the transport reads it only for buffered bodies.
+    max_blob_bytes: u64,
 }
 
 impl fmt::Debug for Client {
@@ -165,6 +168,7 @@ impl Client {
         Ok(Client {
             transport: Arc::clone(&self.transport),
             account_id: account_id.into(),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -195,6 +199,7 @@ impl Client {
         Ok(Client {
             transport: Arc::new(self.transport.with_batch(Some(tokens))?),
             account_id: Arc::clone(&self.account_id),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -203,6 +208,7 @@ impl Client {
         Ok(Client {
             transport: Arc::new(self.transport.with_batch(None)?),
             account_id: Arc::clone(&self.account_id),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -232,7 +238,11 @@ impl Client {
             .transport
             .execute_stream(&self.account_id, operation)
             .await?;
-        Ok(crate::Blob::from_response(response, deadline))
+        Ok(crate::Blob::from_response(
+            response,
+            deadline,
+            self.max_blob_bytes,
+        ))
     }
 }
 
@@ -366,9 +376,11 @@ impl ClientBuilder {
     }
 
     /// The largest response body read into memory (default 32 MiB, far above a
-    /// 10,000-image page); a larger one fails with
+    /// 10,000-image page and Cloudflare's 10 MB images); a larger one fails with
     /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) without being
-    /// read on. Blobs are streamed and not bound by it.
+    /// read on. It bounds [`Blob::bytes`](crate::Blob::bytes) too; a blob streamed
+    /// ([`Blob::into_stream`](crate::Blob::into_stream),
+    /// [`Blob::save_to`](crate::Blob::save_to)) is not bound by it.
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
         self.max_response_bytes = Some(bytes);
         self
@@ -515,6 +527,9 @@ impl ClientBuilder {
         let user_agent =
             HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?;
         let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -537,9 +552,7 @@ impl ClientBuilder {
                 attempt_timeout: self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
                 timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 upload_timeout: self.upload_timeout.unwrap_or(DEFAULT_UPLOAD_TIMEOUT),
-                max_response_bytes: self
-                    .max_response_bytes
-                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                max_response_bytes,
                 retry: self.retry.unwrap_or_default(),
             },
             rate_limit: self.rate_limit,
@@ -558,6 +571,7 @@ impl ClientBuilder {
         Ok(Client {
             transport: Arc::new(transport),
             account_id: account_id.into(),
+            max_blob_bytes: max_response_bytes,
         })
     }
 }

@@ -36,7 +36,8 @@ pub enum ErrorKind {
     /// A response arrived but its body could not be decoded.
     Decode,
     /// A response body was larger than the client accepts
-    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes),
+    /// or the bound given to [`Blob::bytes_up_to`](crate::Blob::bytes_up_to)).
     BodyTooLarge,
     /// Input rejected before anything was sent.
     InvalidInput,
