@@ -409,7 +409,7 @@ impl ClientBuilder {
     /// reqwest drops `Authorization` on such a redirect but not the `X-Auth-*`
     /// headers, only [`api_token`](Self::api_token) credentials are accepted
     /// with your own client. Build it from [`http_client_builder`](crate::http_client_builder)
-    /// (the SDK's TLS; with the default `rustls` feature a plain
+    /// (the SDK's TLS; with the `rustls` feature a plain
     /// `reqwest::Client::builder()` has no crypto provider) with
     /// `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`: a client that follows a redirect sends the API URL
     /// (with the account id) to the other host as its `Referer` before the SDK
