@@ -1,28 +1,6 @@
 //! Many uploads at once, from this process, with bounded concurrency and one
 //! result per input. (Not Cloudflare's Batch API, which is a host and tokens for
 //! higher rate limits: [`Client::with_batch_api`](crate::Client::with_batch_api).)
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let emulator = cloudflare_images_emulator::Emulator::start().await?;
-//! # let client = cloudflare_images::Client::builder().api_token("t")
-//! #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
-//! //! # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
-//! let report = client
-//!     .v1()
-//!     .create_many()
-//!     .concurrency(4)
-//!     .add_bytes(&png[..], "a.png")
-//!     .add_bytes(&b"not an image"[..], "b.png") // fails locally, nothing sent
-//!     .add_upload(client.v1().create().file(&png[..], "c.png").id("many/c"))
-//!     .send()
-//!     .await;
-//! assert_eq!((report.succeeded().count(), report.failed().count()), (2, 1));
-//! assert_eq!(report.items()[1].index, 1);
-//! # Ok(())
-//! # }
-//! ```
 
 use std::path::Path;
 
@@ -40,6 +18,28 @@ use crate::Client;
 /// A failure (invalid input, an API error, a transport error) is recorded for
 /// its item and the other uploads go on. Each upload is retried only as any upload is
 /// (see [`crate::retry`]): never in a way that could store an image twice.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = cloudflare_images_emulator::Emulator::start().await?;
+/// # let client = cloudflare_images::Client::builder().api_token("t")
+/// #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
+/// # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
+/// let report = client
+///     .v1()
+///     .create_many()
+///     .concurrency(4)
+///     .add_bytes(&png[..], "a.png")
+///     .add_bytes(&b"not an image"[..], "b.png") // fails locally, nothing sent
+///     .add_upload(client.v1().create().file(&png[..], "c.png").id("many/c"))
+///     .send()
+///     .await;
+/// assert_eq!((report.succeeded().count(), report.failed().count()), (2, 1));
+/// assert_eq!(report.items()[1].index, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "nothing is uploaded until it is sent with `.send().await`"]
 #[derive(Debug)]
 pub struct UploadMany<'a> {
