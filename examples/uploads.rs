@@ -1,4 +1,4 @@
-//! Uploads: from a path with progress, a batch with one bad file, a direct
+//! Uploads: from a path with progress, many at once with one bad file, a direct
 //! creator upload, and a blob saved to a file. Runs against a local Images
 //! emulator started in this process: no Cloudflare account, no credentials.
 //!
@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use cloudflare_images::batch::BatchUpload;
 use cloudflare_images::direct::{image_status, wait_for_upload, UploadToUrl};
 use cloudflare_images::Client;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -60,8 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("path upload            {:?}", image.id);
 
-    // 2. A batch: three good sources and one bad file, two at a time.
-    let report = BatchUpload::new(&client)
+    // 2. Many at once: three good sources and one bad file, two at a time.
+    let report = client
+        .v1()
+        .create_many()
         .concurrency(2)
         .add_path(&small)
         .add_path(&bad)

@@ -41,7 +41,7 @@ make_app sdk-app "cloudflare-images = { path = \"$sdk\" }" '
 fn main() {
     let client = cloudflare_images::Client::builder()
         .api_token("token")
-        .account_id("account")
+        .account_id("023e105f4ecef8ad9ca31a8372d0c353")
         .build()
         .expect("client");
     println!("{}", client.base_url());

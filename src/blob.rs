@@ -17,6 +17,12 @@ use crate::error::{Error, Result};
 
 /// The original bytes of an image, streamed: nothing is buffered until asked.
 ///
+/// [`bytes`](Self::bytes) holds the whole body in memory and is bound by
+/// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
+/// (default 32 MiB; Cloudflare stores no image over 10 MB), or by the bound passed
+/// to [`bytes_up_to`](Self::bytes_up_to); [`into_stream`](Self::into_stream) and
+/// [`save_to`](Self::save_to) hold one chunk at a time and have no bound.
+///
 /// The body must arrive before the operation's deadline
 /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout), or the request's
 /// `timeout()`); past it the stream ends with an
@@ -24,6 +30,8 @@ use crate::error::{Error, Result};
 pub struct Blob {
     content_type: Option<String>,
     content_length: Option<u64>,
+    status: u16,
+    max_bytes: u64,
     stream: Deadlined,
 }
 
@@ -37,7 +45,13 @@ impl std::fmt::Debug for Blob {
 }
 
 impl Blob {
-    pub(crate) fn from_response(response: reqwest::Response, deadline: Instant) -> Self {
+    /// `max_bytes` bounds [`bytes`](Self::bytes): the client's
+    /// `max_response_bytes`.
+    pub(crate) fn from_response(
+        response: reqwest::Response,
+        deadline: Instant,
+        max_bytes: u64,
+    ) -> Self {
         let header = |name: reqwest::header::HeaderName| {
             response
                 .headers()
@@ -51,6 +65,8 @@ impl Blob {
         Blob {
             content_type,
             content_length,
+            status: response.status().as_u16(),
+            max_bytes,
             stream: Deadlined {
                 inner: response.bytes_stream().boxed(),
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
@@ -75,13 +91,40 @@ impl Blob {
         self.stream
     }
 
-    /// Reads the whole body into memory.
+    /// Reads the whole body into memory, up to the client's
+    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes); a larger
+    /// body fails with [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge)
+    /// and is not read on. For larger bodies, stream them
+    /// ([`into_stream`](Self::into_stream), [`save_to`](Self::save_to)) or choose
+    /// the bound with [`bytes_up_to`](Self::bytes_up_to).
     pub async fn bytes(self) -> Result<Bytes> {
+        let max = self.max_bytes;
+        self.bytes_up_to(max).await
+    }
+
+    /// Reads the whole body into memory if it is at most `max_bytes` long;
+    /// otherwise fails with [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge)
+    /// as soon as the `Content-Length` or the bytes received exceed it, so at most
+    /// `max_bytes` and one chunk are ever held.
+    pub async fn bytes_up_to(self, max_bytes: u64) -> Result<Bytes> {
+        if self.content_length.is_some_and(|len| len > max_bytes) {
+            return Err(Error::body_too_large(max_bytes, self.status));
+        }
         let mut stream = self.stream;
-        let mut buf =
-            bytes::BytesMut::with_capacity(self.content_length.unwrap_or(0).min(16 << 20) as usize);
+        // The declared length is only a hint (it may lie): the reservation is
+        // bounded, and the buffer grows with what really arrives.
+        let reserve = self
+            .content_length
+            .unwrap_or(0)
+            .min(max_bytes)
+            .min(16 << 20);
+        let mut buf = bytes::BytesMut::with_capacity(usize::try_from(reserve).unwrap_or(0));
         while let Some(chunk) = stream.next().await {
-            buf.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if (buf.len() as u64).saturating_add(chunk.len() as u64) > max_bytes {
+                return Err(Error::body_too_large(max_bytes, self.status));
+            }
+            buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
     }
@@ -217,5 +260,106 @@ impl Drop for TempGuard {
             // Best effort: the file handle is already closed or closing.
             let _ = std::fs::remove_file(temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpListener;
+
+    use crate::{Client, ErrorKind};
+
+    const MIB: u64 = 1024 * 1024;
+
+    /// Serves one blob request with `head` as the response head, then up to
+    /// `total` bytes of body in chunked encoding; returns how many body bytes the
+    /// socket accepted before the client went away.
+    async fn serve(listener: TcpListener, head: &'static str, total: u64) -> u64 {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client closed before sending a request");
+            request.extend_from_slice(&buf[..n]);
+        }
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return 0;
+        }
+        let chunk = vec![0x5a_u8; 64 * 1024];
+        let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+        framed.extend_from_slice(&chunk);
+        framed.extend_from_slice(b"\r\n");
+        let mut written = 0;
+        while written < total {
+            if socket.write_all(&framed).await.is_err() {
+                break;
+            }
+            written += chunk.len() as u64;
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+        written
+    }
+
+    async fn client_for(listener: &TcpListener, max_bytes: u64) -> Client {
+        let port = listener.local_addr().unwrap().port();
+        Client::builder()
+            .api_token("t")
+            .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+            .base_url(format!("http://127.0.0.1:{port}/client/v4"))
+            .max_response_bytes(max_bytes)
+            .retry_policy(crate::retry::RetryPolicy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// A body without a length that goes on far past the bound: `bytes()` fails
+    /// with BodyTooLarge once the bound is passed and stops reading, so the server
+    /// gets to send only the bound plus what the sockets' buffers hold, not the
+    /// 512 MiB it offers.
+    #[tokio::test]
+    async fn bytes_stops_at_the_bound_of_an_endless_body() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = client_for(&listener, MIB).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ntransfer-encoding: chunked\r\n\r\n";
+        let server = tokio::spawn(serve(listener, head, 512 * MIB));
+        let blob = client.v1().blobs().get("big").send().await.unwrap();
+        let err = blob.bytes().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BodyTooLarge, "{err}");
+        assert_eq!(err.status(), Some(200));
+        assert!(err.to_string().contains(&MIB.to_string()), "{err}");
+        drop(client);
+        let written = server.await.unwrap();
+        // Loopback socket buffers grow to a few MiB each way; anything near the
+        // 512 MiB offered would mean the body was read on.
+        assert!(written < 24 * MIB, "the server sent {written} bytes");
+    }
+
+    /// A declared length over the bound fails before any body byte is read; under
+    /// a larger bound given to `bytes_up_to`, the same size is read whole.
+    #[tokio::test]
+    async fn a_declared_length_over_the_bound_fails_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = client_for(&listener, MIB).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 104857600\r\n\r\n";
+        let server = tokio::spawn(serve(listener, head, 0));
+        let blob = client.v1().blobs().get("big").send().await.unwrap();
+        assert_eq!(blob.content_length(), Some(100 * MIB));
+        let err = blob.bytes().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BodyTooLarge, "{err}");
+        server.await.unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = client_for(&listener, MIB).await;
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ntransfer-encoding: chunked\r\n\r\n";
+        let server = tokio::spawn(serve(listener, head, 2 * MIB));
+        let blob = client.v1().blobs().get("fits").send().await.unwrap();
+        let bytes = blob.bytes_up_to(3 * MIB).await.unwrap();
+        assert_eq!(bytes.len() as u64, 2 * MIB);
+        assert_eq!(server.await.unwrap(), 2 * MIB);
     }
 }

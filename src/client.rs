@@ -126,6 +126,9 @@ impl Credentials {
 pub struct Client {
     transport: Arc<Transport>,
     account_id: Arc<str>,
+    /// The bound of [`Blob::bytes`](crate::Blob::bytes): `max_response_bytes`,
+    /// kept here because the transport reads it only for buffered bodies.
+    max_blob_bytes: u64,
 }
 
 impl fmt::Debug for Client {
@@ -161,10 +164,11 @@ impl Client {
     /// another account.
     pub fn with_account(&self, account_id: impl Into<String>) -> Result<Client> {
         let account_id = account_id.into();
-        crate::ids::check("account_id", &account_id)?;
+        check_account_id(&account_id)?;
         Ok(Client {
             transport: Arc::clone(&self.transport),
             account_id: account_id.into(),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -195,6 +199,7 @@ impl Client {
         Ok(Client {
             transport: Arc::new(self.transport.with_batch(Some(tokens))?),
             account_id: Arc::clone(&self.account_id),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -203,6 +208,7 @@ impl Client {
         Ok(Client {
             transport: Arc::new(self.transport.with_batch(None)?),
             account_id: Arc::clone(&self.account_id),
+            max_blob_bytes: self.max_blob_bytes,
         })
     }
 
@@ -232,8 +238,30 @@ impl Client {
             .transport
             .execute_stream(&self.account_id, operation)
             .await?;
-        Ok(crate::Blob::from_response(response, deadline))
+        Ok(crate::Blob::from_response(
+            response,
+            deadline,
+            self.max_blob_bytes,
+        ))
     }
+}
+
+/// The length of a Cloudflare account id: 32 hexadecimal digits.
+const ACCOUNT_ID_LEN: usize = 32;
+
+/// Refuses an account id that is not Cloudflare's shape (32 hex digits): such an
+/// id can only fail at the API, and one with `/` or `?` would otherwise be sent,
+/// encoded, as part of every request path.
+fn check_account_id(account_id: &str) -> Result<()> {
+    if account_id.len() == ACCOUNT_ID_LEN && account_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(());
+    }
+    // The value is not a secret, but it is the caller's input: show it escaped and
+    // cut, so a long or binary value does not flood a log line.
+    let shown: String = account_id.chars().take(40).collect();
+    Err(Error::invalid_input(format!(
+        "account id {shown:?} is not a Cloudflare account id ({ACCOUNT_ID_LEN} hexadecimal digits)"
+    )))
 }
 
 /// Builds a [`Client`]. Credentials and the account id are required.
@@ -348,9 +376,11 @@ impl ClientBuilder {
     }
 
     /// The largest response body read into memory (default 32 MiB, far above a
-    /// 10,000-image page); a larger one fails with
+    /// 10,000-image page and Cloudflare's 10 MB images); a larger one fails with
     /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) without being
-    /// read on. Blobs are streamed and not bound by it.
+    /// read on. It bounds [`Blob::bytes`](crate::Blob::bytes) too; a blob streamed
+    /// ([`Blob::into_stream`](crate::Blob::into_stream),
+    /// [`Blob::save_to`](crate::Blob::save_to)) is not bound by it.
     pub fn max_response_bytes(mut self, bytes: u64) -> Self {
         self.max_response_bytes = Some(bytes);
         self
@@ -379,7 +409,7 @@ impl ClientBuilder {
     /// reqwest drops `Authorization` on such a redirect but not the `X-Auth-*`
     /// headers, only [`api_token`](Self::api_token) credentials are accepted
     /// with your own client. Build it from [`http_client_builder`](crate::http_client_builder)
-    /// (the SDK's TLS; with the default `rustls` feature a plain
+    /// (the SDK's TLS; with the `rustls` feature a plain
     /// `reqwest::Client::builder()` has no crypto provider) with
     /// `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`: a client that follows a redirect sends the API URL
     /// (with the account id) to the other host as its `Referer` before the SDK
@@ -472,7 +502,7 @@ impl ClientBuilder {
         let account_id = self.account_id.ok_or_else(|| {
             Error::config("no account id: call account_id() or set CLOUDFLARE_ACCOUNT_ID")
         })?;
-        crate::ids::check("account_id", &account_id).map_err(|e| Error::config(e.to_string()))?;
+        check_account_id(&account_id)?;
         let base_url = self
             .base_url
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
@@ -497,6 +527,9 @@ impl ClientBuilder {
         let user_agent =
             HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?;
         let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let max_response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -519,9 +552,7 @@ impl ClientBuilder {
                 attempt_timeout: self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
                 timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
                 upload_timeout: self.upload_timeout.unwrap_or(DEFAULT_UPLOAD_TIMEOUT),
-                max_response_bytes: self
-                    .max_response_bytes
-                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                max_response_bytes,
                 retry: self.retry.unwrap_or_default(),
             },
             rate_limit: self.rate_limit,
@@ -540,6 +571,7 @@ impl ClientBuilder {
         Ok(Client {
             transport: Arc::new(transport),
             account_id: account_id.into(),
+            max_blob_bytes: max_response_bytes,
         })
     }
 }
@@ -548,6 +580,9 @@ impl ClientBuilder {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+    const OTHER: &str = "0123456789abcdef0123456789abcdef";
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| {
@@ -562,13 +597,13 @@ mod tests {
         let b = ClientBuilder::from_env_with(env(&[
             ("CLOUDFLARE_API_TOKEN", "tok"),
             ("CLOUDFLARE_API_KEY", "key"),
-            ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+            ("CLOUDFLARE_ACCOUNT_ID", ACCOUNT),
             ("CLOUDFLARE_BASE_URL", "http://127.0.0.1:9/client/v4/"),
         ]))
         .unwrap();
         assert!(matches!(&b.credentials, Some(Credentials::ApiToken(t)) if t.expose() == "tok"));
         let client = b.build().unwrap();
-        assert_eq!(client.account_id(), "acc");
+        assert_eq!(client.account_id(), ACCOUNT);
         assert_eq!(client.base_url(), "http://127.0.0.1:9/client/v4");
     }
 
@@ -581,11 +616,11 @@ mod tests {
         assert!(e.to_string().contains("together"));
         let e = Client::builder().api_token("t").build().unwrap_err();
         assert!(e.to_string().contains("account id"));
-        let e = Client::builder().account_id("a").build().unwrap_err();
+        let e = Client::builder().account_id(ACCOUNT).build().unwrap_err();
         assert!(e.to_string().contains("credentials"));
         let e = Client::builder()
             .api_token("t")
-            .account_id("a")
+            .account_id(ACCOUNT)
             .base_url("ftp://x")
             .build()
             .unwrap_err();
@@ -596,12 +631,12 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let b = Client::builder()
             .global_key("me@example.com", "super-secret-key")
-            .account_id("a");
+            .account_id(ACCOUNT);
         let text = format!("{b:?}");
         assert!(!text.contains("super-secret-key"), "{text}");
         let b = Client::builder()
             .api_token("tok-123-secret")
-            .account_id("a");
+            .account_id(ACCOUNT);
         assert!(!format!("{b:?}").contains("tok-123-secret"));
         let client = b.build().unwrap();
         assert!(!format!("{client:?}").contains("tok-123-secret"));
@@ -613,12 +648,48 @@ mod tests {
     fn with_account_keeps_the_pool_and_changes_the_account() {
         let a = Client::builder()
             .api_token("t")
-            .account_id("a")
+            .account_id(ACCOUNT)
             .build()
             .unwrap();
-        let b = a.with_account("b").unwrap();
-        assert_eq!((a.account_id(), b.account_id()), ("a", "b"));
+        let b = a.with_account(OTHER).unwrap();
+        assert_eq!((a.account_id(), b.account_id()), (ACCOUNT, OTHER));
         assert!(Arc::ptr_eq(&a.transport, &b.transport));
         assert!(a.with_account("").is_err());
+    }
+
+    #[test]
+    fn only_cloudflare_shaped_account_ids_are_accepted() {
+        let upper = ACCOUNT.to_uppercase();
+        for good in [ACCOUNT, OTHER, upper.as_str()] {
+            let client = Client::builder()
+                .api_token("t")
+                .account_id(good)
+                .build()
+                .unwrap();
+            assert_eq!(client.with_account(good).unwrap().account_id(), good);
+        }
+        let slash = format!("{}/x", &ACCOUNT[..30]);
+        let query = format!("{}?a", &ACCOUNT[..30]);
+        let long = format!("{ACCOUNT}0");
+        let not_hex = format!("{}g", &ACCOUNT[..31]);
+        let multibyte = format!("{}é", &ACCOUNT[..30]);
+        for bad in [
+            "", "a", "acc", "..", &slash, &query, &long, &not_hex, &multibyte,
+        ] {
+            let e = Client::builder()
+                .api_token("t")
+                .account_id(bad)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+            assert!(e.to_string().contains("32 hexadecimal digits"), "{e}");
+            let client = Client::builder()
+                .api_token("t")
+                .account_id(ACCOUNT)
+                .build()
+                .unwrap();
+            let e = client.with_account(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+        }
     }
 }

@@ -68,12 +68,6 @@ pub struct UploadToUrl {
     timeout: Duration,
 }
 
-/// The old name of [`UploadToUrl`], which did not say where it uploads.
-#[deprecated(
-    note = "renamed to `UploadToUrl` (it uploads a file to the one-time URL that `upload::CreateUploadUrl` creates)"
-)]
-pub type CreatorUpload = UploadToUrl;
-
 impl fmt::Debug for UploadToUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The upload URL is a capability until used: show only where it points.
@@ -337,7 +331,7 @@ impl std::error::Error for UploadWaitTimedOut {}
 
 impl UploadWaitTimedOut {
     /// The timeout behind `error`, if it is a [`WaitForUpload`] timeout.
-    pub fn from_error(error: &Error) -> Option<&UploadWaitTimedOut> {
+    pub fn of(error: &Error) -> Option<&UploadWaitTimedOut> {
         std::error::Error::source(error)?.downcast_ref()
     }
 }

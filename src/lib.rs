@@ -63,9 +63,9 @@
 //!   `client.v1().variants().create(..)`, `client.v2().direct_uploads().create()`.
 //!   Required values are arguments, optional ones builder setters, and every
 //!   request is sent with `.send().await`. See [`resources`].
-//! - [`upload`] and [`batch`]: uploads from a path (streamed), bytes, any
-//!   `AsyncRead` or a URL, validated before sending; many at once with a result
-//!   per item.
+//! - [`upload`]: uploads from a path (streamed), bytes, any `AsyncRead` or a
+//!   URL, validated before sending; many at once with a result per item
+//!   (`client.v1().create_many()`, [`upload::UploadMany`]).
 //! - [`pagination`]: `client.v2().list_all()` and friends, lazy `Stream`s of
 //!   images or pages, with metadata filters, resume and prefetch.
 //! - [`direct`]: the direct creator upload flow (upload to a one-time URL without
@@ -129,13 +129,11 @@ pub mod resources {
     include_generated!("resources.rs");
 }
 
-pub mod batch;
 mod blob;
 mod client;
 pub mod delivery;
 pub mod direct;
 pub mod error;
-pub mod error_code;
 mod finite;
 pub mod ids;
 pub mod pagination;
@@ -150,8 +148,7 @@ pub use blob::Blob;
 pub use client::{
     Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL, DEFAULT_MAX_CONNECTIONS,
 };
-pub use error::{ApiMessage, Error, ErrorKind, Result, TimeoutLimit};
-pub use error_code::ImagesErrorCode;
+pub use error::{ApiMessage, Error, ErrorKind, ImagesErrorCode, Result, TimeoutLimit};
 pub use ids::MAX_ID_LEN;
 pub use retry::RetryPolicy;
 pub use runtime::{
@@ -162,10 +159,10 @@ pub use tls::http_client_builder;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {
-    pub use crate::batch::BatchUpload;
     pub use crate::delivery::{DeliveryUrl, FlexibleOptions, SigningKey};
     pub use crate::pagination::MetadataFilter;
     pub use crate::types::{Image, ImageVariantDefinition, ImageVariantOptions};
+    pub use crate::upload::UploadMany;
     pub use crate::{Client, Error, ErrorKind, ImagesErrorCode, Result};
 }
 

@@ -83,14 +83,6 @@ impl RetryPolicy {
         self.max_retries
     }
 
-    /// The old name of [`retry_limit`](Self::retry_limit), which read like
-    /// the number of retries made rather than the limit set by
-    /// [`max_retries`](Self::max_retries).
-    #[deprecated(note = "renamed to `retry_limit`, the getter of `max_retries(n)`")]
-    pub fn retries(&self) -> u32 {
-        self.retry_limit()
-    }
-
     /// How long to wait before repeating a request that failed with `outcome`,
     /// or `None` when it must not be repeated. `attempt` counts from 0.
     pub(crate) fn delay(&self, repeat: Repeat, outcome: Outcome, attempt: u32) -> Option<Duration> {
@@ -197,9 +189,6 @@ mod tests {
     fn retry_limit_reads_what_max_retries_set() {
         assert_eq!(RetryPolicy::default().max_retries(5).retry_limit(), 5);
         assert_eq!(RetryPolicy::none().retry_limit(), 0);
-        #[allow(deprecated)]
-        let old = RetryPolicy::default().max_retries(3).retries();
-        assert_eq!(old, 3);
     }
 
     #[test]

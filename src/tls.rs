@@ -1,13 +1,18 @@
 //! The TLS every HTTP client the SDK builds uses for `https://`.
 //!
-//! With the default `rustls` feature: rustls with its `ring` crypto provider and
-//! the platform's certificate verifier (as reqwest's own `rustls` feature, whose
-//! default provider, aws-lc-rs, is a C library that doubled a user's clean build).
-//! A crypto provider the application installed as the process default
-//! (`CryptoProvider::install_default`) is used instead of ring; the SDK installs
-//! none itself, because a library changing a process-wide default would surprise
-//! the application's other TLS users. With `native-tls` only, reqwest's native
-//! TLS is used as is.
+//! With the default `native-tls` feature: reqwest's native TLS, as is. It is the
+//! default because it is the one TLS feature of reqwest that leaves the
+//! application's own reqwest clients working whatever features they asked for
+//! (cargo unifies them): each rustls feature makes reqwest's default TLS rustls,
+//! and without aws-lc-rs (whose C library doubled a user's clean build) a plain
+//! `reqwest::Client::new()` then panics for want of a crypto provider.
+//!
+//! With the `rustls` feature: rustls with its `ring` crypto provider and the
+//! platform's certificate verifier, configured here and handed to reqwest for the
+//! SDK's clients only. A crypto provider the application installed as the process
+//! default (`CryptoProvider::install_default`) is used instead of ring; the SDK
+//! installs none itself, because a library changing a process-wide default would
+//! surprise the application's other TLS users.
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -25,12 +30,13 @@ pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
 /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client), or for any
 /// other reqwest client in your application.
 ///
-/// With the default `rustls` feature reqwest has no crypto provider of its own
-/// (that is what keeps aws-lc-rs out of your build), so a plain
-/// `reqwest::Client::new()` panics unless a provider is installed as the process
-/// default; a builder from here carries rustls with `ring` (or the installed
-/// provider) and does not. Everything else is reqwest's default: set what you need,
-/// e.g. `.redirect(reqwest::redirect::Policy::none())` for the SDK.
+/// With the default `native-tls` feature it is `reqwest::Client::builder()`. With
+/// the `rustls` feature reqwest has no crypto provider of its own (that is what
+/// keeps aws-lc-rs out of your build), so a plain `reqwest::Client::new()` panics
+/// unless a provider is installed as the process default; a builder from here
+/// carries rustls with `ring` (or the installed provider) and does not.
+/// Everything else is reqwest's default: set what you need, e.g.
+/// `.redirect(reqwest::redirect::Policy::none())` for the SDK.
 ///
 /// ```
 /// let http = cloudflare_images::http_client_builder()?
@@ -40,7 +46,7 @@ pub(crate) fn client_builder() -> Result<reqwest::ClientBuilder, BoxError> {
 ///     .expect("client");
 /// let client = cloudflare_images::Client::builder()
 ///     .api_token("token")
-///     .account_id("account")
+///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
 ///     .http_client(http)
 ///     .build()?;
 /// # let _ = client;
@@ -68,17 +74,18 @@ fn rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
-#[cfg(all(test, feature = "rustls"))]
+#[cfg(all(test, any(feature = "rustls", feature = "native-tls")))]
 mod tests {
     use std::io::{Read as _, Write as _};
 
     use crate::Client;
 
-    /// An `https://` client builds without aws-lc-rs (no provider installed) and a
-    /// request really goes through rustls: against a server that is not TLS, it is
-    /// a TLS failure, not a panic nor a plaintext exchange.
+    /// An `https://` client builds with the TLS feature on (for `rustls`, without
+    /// aws-lc-rs and with no provider installed) and a request really goes through
+    /// TLS: against a server that is not TLS, it is a TLS failure, not a panic nor
+    /// a plaintext exchange.
     #[tokio::test]
-    async fn https_works_with_the_ring_provider() {
+    async fn https_goes_through_tls() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -90,7 +97,7 @@ mod tests {
         });
         let client = Client::builder()
             .api_token("t")
-            .account_id("a")
+            .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(format!("https://127.0.0.1:{port}/client/v4"))
             .retry_policy(crate::retry::RetryPolicy::none())
             .build()

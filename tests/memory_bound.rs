@@ -64,7 +64,7 @@ async fn huge_and_endless_bodies_keep_the_client_under_64_mib() {
         let server = flood_server(flood).await;
         let client = Client::builder()
             .api_token("t")
-            .account_id("acc")
+            .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(server.base_url())
             .retry_policy(RetryPolicy::none())
             .build()

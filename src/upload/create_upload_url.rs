@@ -39,8 +39,8 @@ impl crate::runtime::Handwritten for crate::resources::handwritten::V2DirectUplo
 }
 
 impl<'a> CreateUploadUrl<'a> {
-    /// A new direct upload on `client`; usually `client.v2().direct_uploads().create()`.
-    pub fn new(client: &'a Client) -> Self {
+    /// A new direct upload on `client`; public as `client.v2().direct_uploads().create()`.
+    pub(crate) fn new(client: &'a Client) -> Self {
         CreateUploadUrl {
             client,
             id: None,

@@ -38,18 +38,13 @@ use crate::runtime::{FormFactory, Method, Operation, Replay, RequestOptions};
 use crate::Client;
 
 mod create_upload_url;
+mod many;
 mod metadata;
 mod source;
 mod validate;
 
 pub use create_upload_url::CreateUploadUrl;
-
-/// The old name of [`CreateUploadUrl`], which read like the upload itself (that is
-/// [`crate::direct::UploadToUrl`]).
-#[deprecated(
-    note = "renamed to `CreateUploadUrl` (it creates the one-time upload URL; `direct::UploadToUrl` uploads to it)"
-)]
-pub type DirectUpload<'a> = CreateUploadUrl<'a>;
+pub use many::{ManyItem, ManyReport, UploadMany};
 use metadata::Metadata;
 pub(crate) use source::FileSource;
 pub use validate::redact_url;
@@ -128,8 +123,8 @@ impl crate::runtime::Handwritten for crate::resources::handwritten::V1Create {
 }
 
 impl<'a> ImageUpload<'a> {
-    /// A new upload on `client`; usually reached as `client.v1().create()`.
-    pub fn new(client: &'a Client) -> Self {
+    /// A new upload on `client`; public as `client.v1().create()`.
+    pub(crate) fn new(client: &'a Client) -> Self {
         ImageUpload {
             client,
             sources: Vec::new(),

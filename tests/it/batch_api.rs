@@ -11,7 +11,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const API_TOKEN: &str = "account-api-token";
-const ACCOUNT: &str = "acc";
+const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
 fn image(id: &str) -> Value {
     json!({"id": id, "filename": "a.png", "requireSignedURLs": false, "variants": [],
@@ -50,7 +50,9 @@ async fn setup(tokens: usize) -> Setup {
         .build()
         .unwrap();
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/stats"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/stats",
+        ))
         .respond_with(ok_response(
             json!({"count": {"allowed": 100000, "current": 1}}),
         ))
@@ -69,7 +71,10 @@ async fn token_fetches(api: &MockServer) -> usize {
         .await
         .unwrap_or_default()
         .iter()
-        .filter(|r| r.url.path() == "/client/v4/accounts/acc/images/v1/batch_token")
+        .filter(|r| {
+            r.url.path()
+                == "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token"
+        })
         .count()
 }
 
@@ -77,7 +82,9 @@ async fn token_fetches(api: &MockServer) -> usize {
 async fn served_operations_go_to_the_batch_host_with_the_batch_token_only() {
     let s = setup(1).await;
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("batch-1", chrono::Duration::hours(1)))
         .mount(&s.api)
         .await;
@@ -102,7 +109,10 @@ async fn served_operations_go_to_the_batch_host_with_the_batch_token_only() {
     let stats = s.client.v1().stats().get().send().await.unwrap();
     assert_eq!(stats.count.unwrap().current, Some(1.0));
     let last = s.api.received_requests().await.unwrap().pop().unwrap();
-    assert_eq!(last.url.path(), "/client/v4/accounts/acc/images/v1/stats");
+    assert_eq!(
+        last.url.path(),
+        "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/stats"
+    );
     assert_eq!(auth(&last), format!("Bearer {API_TOKEN}"));
 }
 
@@ -111,7 +121,9 @@ async fn a_token_is_renewed_before_it_expires() {
     let s = setup(1).await;
     // 30 s left is within the renewal margin: every use fetches a new one.
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("short", chrono::Duration::seconds(30)))
         .mount(&s.api)
         .await;
@@ -125,13 +137,17 @@ async fn a_token_is_renewed_before_it_expires() {
 async fn several_tokens_share_the_work_in_turn() {
     let s = setup(2).await;
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("first", chrono::Duration::hours(1)))
         .up_to_n_times(1)
         .mount(&s.api)
         .await;
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("second", chrono::Duration::hours(1)))
         .mount(&s.api)
         .await;
@@ -162,7 +178,9 @@ async fn several_tokens_share_the_work_in_turn() {
 async fn uploads_and_v2_listing_use_the_batch_host() {
     let s = setup(1).await;
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("batch-1", chrono::Duration::hours(1)))
         .mount(&s.api)
         .await;
@@ -209,7 +227,9 @@ async fn uploads_and_v2_listing_use_the_batch_host() {
 async fn a_rejected_token_is_replaced_by_the_next_request() {
     let s = setup(1).await;
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/batch_token"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/batch_token",
+        ))
         .respond_with(token("batch-1", chrono::Duration::hours(1)))
         .mount(&s.api)
         .await;
@@ -237,7 +257,9 @@ async fn batch_mode_is_a_view_of_the_same_client() {
     assert!(plain.with_batch_api(0).is_err());
     // Without batch mode a served operation goes to the API.
     Mock::given(method("GET"))
-        .and(path("/client/v4/accounts/acc/images/v1/x"))
+        .and(path(
+            "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/x",
+        ))
         .respond_with(ok_response(image("x")))
         .mount(&s.api)
         .await;

@@ -201,7 +201,7 @@ async fn waiting_for_a_draft_that_is_never_uploaded_times_out() {
     let elapsed = started.elapsed();
 
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
-    let timeout = UploadWaitTimedOut::from_error(&err).expect("a wait timeout");
+    let timeout = UploadWaitTimedOut::of(&err).expect("a wait timeout");
     assert_eq!(timeout.id, id);
     assert!(timeout.polls >= 2, "{timeout:?}");
     assert!(timeout.waited >= Duration::from_millis(300));
@@ -220,7 +220,7 @@ async fn waiting_for_an_image_that_does_not_exist_fails_at_once() {
         .unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Api, Some(404)));
     assert!(err.has_code(5404));
-    assert!(UploadWaitTimedOut::from_error(&err).is_none());
+    assert!(UploadWaitTimedOut::of(&err).is_none());
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -368,20 +368,4 @@ async fn saving_into_a_missing_directory_fails_cleanly() {
         .and_then(|s| s.downcast_ref::<std::io::Error>())
         .is_some());
     assert_eq!(listing(dir.path()), Vec::<String>::new());
-}
-
-/// The names before the rename still compile, as deprecated aliases of the new types.
-#[test]
-#[allow(deprecated)]
-fn the_old_builder_names_are_aliases_of_the_new_ones() {
-    let old: cloudflare_images::direct::CreatorUpload = UploadToUrl::new("https://example.com/u");
-    let _: UploadToUrl = old;
-    let client = Client::builder()
-        .api_token("t")
-        .account_id("a")
-        .base_url("http://127.0.0.1:9/client/v4")
-        .build()
-        .unwrap();
-    let old: cloudflare_images::upload::DirectUpload<'_> = client.v2().direct_uploads().create();
-    let _: cloudflare_images::upload::CreateUploadUrl<'_> = old;
 }

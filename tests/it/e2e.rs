@@ -226,7 +226,7 @@ async fn upload_by_path_then_stream_and_batch() {
     let report = env
         .client
         .v1()
-        .create_batch()
+        .create_many()
         .add_path(&path)
         .add_path(&empty)
         .add_bytes(PIXEL_PNG, "b.png")

@@ -57,11 +57,14 @@ async fn another_account_is_addressed_with_with_account() {
     let h = Harness::new().await;
     h.respond_ok(json!({"count": {"allowed": 1, "current": 0}}))
         .await;
-    let other = h.client.with_account("other-account").unwrap();
+    let other = h
+        .client
+        .with_account("0123456789abcdef0123456789abcdef")
+        .unwrap();
     other.v1().stats().get().send().await.unwrap();
     let req = h.single_request().await;
     assert_eq!(
         req.url.path(),
-        "/client/v4/accounts/other-account/images/v1/stats"
+        "/client/v4/accounts/0123456789abcdef0123456789abcdef/images/v1/stats"
     );
 }

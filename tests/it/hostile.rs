@@ -27,7 +27,7 @@ const TWO_GIB: u64 = 2 * 1024 * MIB;
 fn builder(server: &Server) -> ClientBuilder {
     Client::builder()
         .api_token(TOKEN)
-        .account_id("acc")
+        .account_id("023e105f4ecef8ad9ca31a8372d0c353")
         .base_url(server.base_url())
 }
 
@@ -121,7 +121,7 @@ async fn redirects_are_errors_naming_the_host_and_are_never_followed() {
 async fn a_redirect_loop_is_one_request() {
     let api = Server::start(|seen| {
         let me = format!(
-            "http://127.0.0.1:{}/client/v4/accounts/acc/images/v1/stats",
+            "http://127.0.0.1:{}/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/images/v1/stats",
             seen.port
         );
         Act::reply(302, &[("Location", me.as_str())], "")
@@ -177,7 +177,7 @@ async fn an_own_http_client_that_follows_redirects_never_yields_the_other_hosts_
     // X-Auth-* would follow a redirect: refused with an own client.
     let e = Client::builder()
         .global_key("me@example.com", "global-key")
-        .account_id("acc")
+        .account_id("023e105f4ecef8ad9ca31a8372d0c353")
         .base_url(api.base_url())
         .http_client(http)
         .build()

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use cloudflare_images::batch::BatchUpload;
 use cloudflare_images::upload::{CHUNK_SIZE, MAX_IMAGE_BYTES};
 use cloudflare_images::ErrorKind;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -456,7 +455,7 @@ async fn a_batch_reports_every_item_in_order_and_never_stops_at_a_failure() {
         .await;
 
     let not_an_image = write_file(dir.path(), "notes.png", b"meeting notes");
-    let mut batch = BatchUpload::new(&h.client).concurrency(4);
+    let mut batch = h.client.v1().create_many().concurrency(4);
     for i in 0..20 {
         let id = format!("batch/{i}");
         let upload = match i {
@@ -538,7 +537,7 @@ async fn a_batch_keeps_to_its_concurrency() {
             .set_delay(Duration::from_millis(200)),
     )
     .await;
-    let mut batch = BatchUpload::new(&h.client).concurrency(2);
+    let mut batch = h.client.v1().create_many().concurrency(2);
     for i in 0..4 {
         batch = batch.add_bytes(PIXEL_PNG, format!("{i}.png"));
     }

@@ -1,60 +1,64 @@
-//! Many uploads at once, with bounded concurrency and one result per input.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let emulator = cloudflare_images_emulator::Emulator::start().await?;
-//! # let client = cloudflare_images::Client::builder().api_token("t")
-//! #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
-//! use cloudflare_images::batch::BatchUpload;
-//!
-//! # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
-//! let report = BatchUpload::new(&client)
-//!     .concurrency(4)
-//!     .add_bytes(&png[..], "a.png")
-//!     .add_bytes(&b"not an image"[..], "b.png") // fails locally, nothing sent
-//!     .add_upload(client.v1().create().file(&png[..], "c.png").id("batch/c"))
-//!     .send()
-//!     .await;
-//! assert_eq!((report.succeeded().count(), report.failed().count()), (2, 1));
-//! assert_eq!(report.items()[1].index, 1);
-//! # Ok(())
-//! # }
-//! ```
+//! Many uploads at once, from this process, with bounded concurrency and one
+//! result per input. (Not Cloudflare's Batch API, which is a host and tokens for
+//! higher rate limits: [`Client::with_batch_api`](crate::Client::with_batch_api).)
 
 use std::path::Path;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::ImageUpload;
 use crate::api::types;
 use crate::error::{Error, Result};
-use crate::upload::ImageUpload;
 use crate::Client;
-
-/// The default number of uploads in flight.
-pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// Uploads many images, at most [`concurrency`](Self::concurrency) at a time,
 /// and reports every input's outcome in input order.
 ///
 /// A failure (invalid input, an API error, a transport error) is recorded for
-/// its item and the batch goes on. Each upload is retried only as any upload is
+/// its item and the other uploads go on. Each upload is retried only as any upload is
 /// (see [`crate::retry`]): never in a way that could store an image twice.
-#[must_use = "a batch does nothing until it is sent with `.send().await`"]
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let emulator = cloudflare_images_emulator::Emulator::start().await?;
+/// # let client = cloudflare_images::Client::builder().api_token("t")
+/// #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
+/// # let png = cloudflare_images_emulator::fixtures::PIXEL_PNG; // a 1x1 PNG
+/// let report = client
+///     .v1()
+///     .create_many()
+///     .concurrency(4)
+///     .add_bytes(&png[..], "a.png")
+///     .add_bytes(&b"not an image"[..], "b.png") // fails locally, nothing sent
+///     .add_upload(client.v1().create().file(&png[..], "c.png").id("many/c"))
+///     .send()
+///     .await;
+/// assert_eq!((report.succeeded().count(), report.failed().count()), (2, 1));
+/// assert_eq!(report.items()[1].index, 1);
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "nothing is uploaded until it is sent with `.send().await`"]
 #[derive(Debug)]
-pub struct BatchUpload<'a> {
+pub struct UploadMany<'a> {
     client: &'a Client,
     concurrency: usize,
     uploads: Vec<ImageUpload<'a>>,
 }
 
-impl<'a> BatchUpload<'a> {
-    /// An empty batch on `client`, with [`DEFAULT_CONCURRENCY`].
-    pub fn new(client: &'a Client) -> Self {
-        BatchUpload {
+impl<'a> UploadMany<'a> {
+    /// The number of uploads in flight unless [`concurrency`](Self::concurrency)
+    /// says otherwise.
+    pub const DEFAULT_CONCURRENCY: usize = 4;
+
+    /// No uploads yet, on `client`, with [`DEFAULT_CONCURRENCY`](Self::DEFAULT_CONCURRENCY).
+    /// Public through `client.v1().create_many()`.
+    pub(crate) fn new(client: &'a Client) -> Self {
+        UploadMany {
             client,
-            concurrency: DEFAULT_CONCURRENCY,
+            concurrency: Self::DEFAULT_CONCURRENCY,
             uploads: Vec::new(),
         }
     }
@@ -90,24 +94,24 @@ impl<'a> BatchUpload<'a> {
         self.add_upload(upload)
     }
 
-    /// How many uploads the batch holds.
+    /// How many uploads were added.
     pub fn len(&self) -> usize {
         self.uploads.len()
     }
 
-    /// Whether the batch holds no uploads.
+    /// Whether no upload was added.
     pub fn is_empty(&self) -> bool {
         self.uploads.is_empty()
     }
 
-    /// Runs every upload and returns one [`BatchItem`] per input, in input
+    /// Runs every upload and returns one [`ManyItem`] per input, in input
     /// order. Never fails as a whole and never stops at the first failure.
-    pub async fn send(self) -> BatchReport {
+    pub async fn send(self) -> ManyReport {
         let items = futures_util::stream::iter(self.uploads.into_iter().enumerate().map(
             |(index, upload)| async move {
                 let source = upload.describe();
                 let result = upload.send().await;
-                BatchItem {
+                ManyItem {
                     index,
                     source,
                     result,
@@ -117,15 +121,15 @@ impl<'a> BatchUpload<'a> {
         .buffered(self.concurrency)
         .collect()
         .await;
-        BatchReport { items }
+        ManyReport { items }
     }
 }
 
-/// The outcome of one input of a batch.
+/// The outcome of one input of an [`UploadMany`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct BatchItem {
-    /// The input's position in the batch, from 0.
+pub struct ManyItem {
+    /// The input's position among the uploads added, from 0.
     pub index: usize,
     /// What was uploaded (see [`ImageUpload::describe`]).
     pub source: String,
@@ -135,18 +139,18 @@ pub struct BatchItem {
 
 /// Every input's outcome, in input order.
 #[derive(Debug)]
-pub struct BatchReport {
-    items: Vec<BatchItem>,
+pub struct ManyReport {
+    items: Vec<ManyItem>,
 }
 
-impl BatchReport {
+impl ManyReport {
     /// All items, in input order.
-    pub fn items(&self) -> &[BatchItem] {
+    pub fn items(&self) -> &[ManyItem] {
         &self.items
     }
 
     /// The items, by value.
-    pub fn into_items(self) -> Vec<BatchItem> {
+    pub fn into_items(self) -> Vec<ManyItem> {
         self.items
     }
 
@@ -154,13 +158,13 @@ impl BatchReport {
     ///
     /// ```no_run
     /// # async fn run(client: cloudflare_images::Client) {
-    /// let report = client.v1().create_batch().add_path("a.png").send().await;
+    /// let report = client.v1().create_many().add_path("a.png").send().await;
     /// for (item, image) in report.succeeded() {
     ///     println!("#{} {} -> {:?}", item.index, item.source, image.id);
     /// }
     /// # }
     /// ```
-    pub fn succeeded(&self) -> impl Iterator<Item = (&BatchItem, &types::Image)> {
+    pub fn succeeded(&self) -> impl Iterator<Item = (&ManyItem, &types::Image)> {
         self.items
             .iter()
             .filter_map(|item| item.result.as_ref().ok().map(|image| (item, image)))
@@ -171,13 +175,13 @@ impl BatchReport {
     ///
     /// ```no_run
     /// # async fn run(client: cloudflare_images::Client) {
-    /// let report = client.v1().create_batch().add_path("a.png").send().await;
+    /// let report = client.v1().create_many().add_path("a.png").send().await;
     /// for (item, error) in report.failed() {
     ///     eprintln!("#{} {}: {error}", item.index, item.source);
     /// }
     /// # }
     /// ```
-    pub fn failed(&self) -> impl Iterator<Item = (&BatchItem, &Error)> {
+    pub fn failed(&self) -> impl Iterator<Item = (&ManyItem, &Error)> {
         self.items
             .iter()
             .filter_map(|item| item.result.as_ref().err().map(|error| (item, error)))
@@ -190,8 +194,8 @@ impl BatchReport {
 }
 
 impl<'a> crate::resources::V1<'a> {
-    /// Many uploads with bounded concurrency and a result per item (see [`BatchUpload`]).
-    pub fn create_batch(&self) -> BatchUpload<'a> {
-        BatchUpload::new(self.client())
+    /// Many uploads with bounded concurrency and a result per item (see [`UploadMany`]).
+    pub fn create_many(&self) -> UploadMany<'a> {
+        UploadMany::new(self.client())
     }
 }

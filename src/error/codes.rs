@@ -1,11 +1,11 @@
 //! Cloudflare Images error codes as an enum.
 //!
-//! Cloudflare's envelope reports numeric codes ([`Error::code_numbers`]); this
-//! module names the ones the Images API uses, so callers can match on them
-//! ([`Error::images_error_codes`]):
+//! Cloudflare's envelope reports numeric codes ([`Error::code_numbers`](crate::Error::code_numbers)); this
+//! file names the ones the Images API uses, so callers can match on them
+//! ([`Error::images_error_codes`](crate::Error::images_error_codes)):
 //!
 //! ```
-//! use cloudflare_images::error_code::ImagesErrorCode;
+//! use cloudflare_images::error::ImagesErrorCode;
 //! assert_eq!(ImagesErrorCode::from_code(5404), ImagesErrorCode::ImageNotFound);
 //! assert_eq!(ImagesErrorCode::ImageNotFound.code(), 5404);
 //! assert_eq!(ImagesErrorCode::from_code(1234), ImagesErrorCode::Other(1234));
@@ -13,8 +13,6 @@
 //! ```
 
 use std::fmt;
-
-use crate::error::Error;
 
 /// A Cloudflare Images error code. Codes without a name here are
 /// [`Other`](ImagesErrorCode::Other); [`from_code`](Self::from_code) never
@@ -87,16 +85,6 @@ const TABLE: &[(ImagesErrorCode, i64, &str)] = {
 };
 
 impl ImagesErrorCode {
-    /// The old name of [`InternalServerError`](Self::InternalServerError) (5500),
-    /// renamed after Cloudflare's own name for the code. Note that before the
-    /// rename `InternalServerError` named 5550, now
-    /// [`InternalServerError2`](Self::InternalServerError2).
-    #[deprecated(
-        note = "renamed to `InternalServerError` (5500, Cloudflare's name for it); 5550 is now `InternalServerError2`"
-    )]
-    #[allow(non_upper_case_globals)]
-    pub const Internal: ImagesErrorCode = ImagesErrorCode::InternalServerError;
-
     /// The enum value for a numeric code.
     pub fn from_code(code: i64) -> Self {
         TABLE
@@ -145,32 +133,10 @@ impl fmt::Display for ImagesErrorCode {
     }
 }
 
-impl Error {
-    /// Cloudflare's error codes as [`ImagesErrorCode`]s, in order (the numbers
-    /// as sent: [`code_numbers`](Self::code_numbers)).
-    pub fn images_error_codes(&self) -> impl Iterator<Item = ImagesErrorCode> + '_ {
-        self.code_numbers().map(ImagesErrorCode::from_code)
-    }
-
-    /// The old name of [`images_error_codes`](Self::images_error_codes): every
-    /// code, not only the Images API's, so the name said less than it does.
-    #[deprecated(
-        note = "renamed to `images_error_codes` (typed); `code_numbers` gives the numbers"
-    )]
-    pub fn image_codes(&self) -> impl Iterator<Item = ImagesErrorCode> + '_ {
-        self.images_error_codes()
-    }
-
-    /// Whether Cloudflare reported `code`. Codes are compared by number, so
-    /// `ImagesErrorCode::Other(5404)` matches like `ImageNotFound`.
-    pub fn has_image_code(&self, code: ImagesErrorCode) -> bool {
-        self.has_code(code.code())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
 
     #[test]
     fn codes_round_trip() {
@@ -234,11 +200,6 @@ mod tests {
         assert!(!e.has_image_code(ImagesErrorCode::TooLarge));
         assert_eq!(Error::invalid_input("x").images_error_codes().count(), 0);
         assert_eq!(Error::invalid_input("x").code_numbers().count(), 0);
-        #[allow(deprecated)]
-        let old: (Vec<i64>, Vec<ImagesErrorCode>) =
-            (e.codes().collect(), e.image_codes().collect());
-        assert_eq!(old.0, [5404, 7003]);
-        assert_eq!(old.1.len(), 2);
     }
 
     #[test]
@@ -249,14 +210,5 @@ mod tests {
         let c = ImagesErrorCode::from_code(5550);
         assert_eq!(c, ImagesErrorCode::InternalServerError2);
         assert_eq!(c.to_string(), "5550 (internal server error 2)");
-        // The deprecated name still compiles, in expressions and patterns, as 5500.
-        #[allow(deprecated)]
-        {
-            assert_eq!(ImagesErrorCode::Internal.code(), 5500);
-            assert!(matches!(
-                ImagesErrorCode::from_code(5500),
-                ImagesErrorCode::Internal
-            ));
-        }
     }
 }

@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+mod codes;
+
+pub use codes::ImagesErrorCode;
+
 /// The SDK's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,7 +36,8 @@ pub enum ErrorKind {
     /// A response arrived but its body could not be decoded.
     Decode,
     /// A response body was larger than the client accepts
-    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes),
+    /// or the bound given to [`Blob::bytes_up_to`](crate::Blob::bytes_up_to)).
     BodyTooLarge,
     /// Input rejected before anything was sent.
     InvalidInput,
@@ -277,11 +282,16 @@ impl Error {
         self.inner.errors.iter().map(|m| m.code)
     }
 
-    /// The old name of [`code_numbers`](Self::code_numbers), easily confused with
-    /// the typed [`images_error_codes`](Self::images_error_codes).
-    #[deprecated(note = "renamed to `code_numbers`; `images_error_codes` gives them typed")]
-    pub fn codes(&self) -> impl Iterator<Item = i64> + '_ {
-        self.code_numbers()
+    /// Cloudflare's error codes as [`ImagesErrorCode`]s, in order (the numbers
+    /// as sent: [`code_numbers`](Self::code_numbers)).
+    pub fn images_error_codes(&self) -> impl Iterator<Item = ImagesErrorCode> + '_ {
+        self.code_numbers().map(ImagesErrorCode::from_code)
+    }
+
+    /// Whether Cloudflare reported `code`. Codes are compared by number, so
+    /// `ImagesErrorCode::Other(5404)` matches like `ImageNotFound`.
+    pub fn has_image_code(&self, code: ImagesErrorCode) -> bool {
+        self.has_code(code.code())
     }
 
     /// Whether Cloudflare reported `code` (e.g. `5404`).
