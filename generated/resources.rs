@@ -316,13 +316,13 @@ impl<'a> V1ListRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -359,13 +359,13 @@ impl ::std::fmt::Debug for V1DeleteRequest<'_> {
 }
 impl<'a> V1DeleteRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -402,13 +402,13 @@ impl ::std::fmt::Debug for V1GetRequest<'_> {
 }
 impl<'a> V1GetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -472,13 +472,13 @@ impl<'a> V1EditRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -545,13 +545,13 @@ impl ::std::fmt::Debug for V1BatchTokenGetRequest<'_> {
 }
 impl<'a> V1BatchTokenGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -611,13 +611,13 @@ impl ::std::fmt::Debug for V1BlobsGetRequest<'_> {
 }
 impl<'a> V1BlobsGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -678,13 +678,13 @@ impl<'a> V1ConfigEditRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -756,13 +756,13 @@ impl<'a> V1DirectUploadsCreateRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -850,13 +850,13 @@ impl ::std::fmt::Debug for V1KeysListRequest<'_> {
 }
 impl<'a> V1KeysListRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -890,13 +890,13 @@ impl ::std::fmt::Debug for V1KeysDeleteRequest<'_> {
 }
 impl<'a> V1KeysDeleteRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -931,13 +931,13 @@ impl ::std::fmt::Debug for V1KeysUpdateRequest<'_> {
 }
 impl<'a> V1KeysUpdateRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -991,13 +991,13 @@ impl ::std::fmt::Debug for V1StatsGetRequest<'_> {
 }
 impl<'a> V1StatsGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1131,13 +1131,13 @@ impl ::std::fmt::Debug for V1VariantsListRequest<'_> {
 }
 impl<'a> V1VariantsListRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1179,13 +1179,13 @@ impl<'a> V1VariantsCreateRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1225,13 +1225,13 @@ impl ::std::fmt::Debug for V1VariantsDeleteRequest<'_> {
 }
 impl<'a> V1VariantsDeleteRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1268,13 +1268,13 @@ impl ::std::fmt::Debug for V1VariantsGetRequest<'_> {
 }
 impl<'a> V1VariantsGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1319,13 +1319,13 @@ impl<'a> V1VariantsEditRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1371,13 +1371,13 @@ impl ::std::fmt::Debug for V1VariantsGetFlatRequest<'_> {
 }
 impl<'a> V1VariantsGetFlatRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1571,13 +1571,13 @@ impl<'a> V2ListRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1761,13 +1761,13 @@ impl<'a> V2SourcingKitMigrationsListRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1845,13 +1845,13 @@ impl<'a> V2SourcingKitMigrationsCreateRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1901,13 +1901,13 @@ impl ::std::fmt::Debug for V2SourcingKitMigrationsDeleteRequest<'_> {
 }
 impl<'a> V2SourcingKitMigrationsDeleteRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -1944,13 +1944,13 @@ impl ::std::fmt::Debug for V2SourcingKitMigrationsGetRequest<'_> {
 }
 impl<'a> V2SourcingKitMigrationsGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2059,13 +2059,13 @@ impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleGetRequest<'_> {
 }
 impl<'a> V2SourcingKitMigrationsLifecycleGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2102,13 +2102,13 @@ impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleAbortRequest<'_> {
 }
 impl<'a> V2SourcingKitMigrationsLifecycleAbortRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2143,13 +2143,13 @@ impl ::std::fmt::Debug for V2SourcingKitMigrationsLifecycleStartRequest<'_> {
 }
 impl<'a> V2SourcingKitMigrationsLifecycleStartRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2196,13 +2196,13 @@ impl<'a> V2SourcingKitMigrationsLifecycleLogsRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2395,13 +2395,13 @@ impl<'a> V2SourcingKitSourcesListRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2450,13 +2450,13 @@ impl<'a> V2SourcingKitSourcesCreateRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2498,13 +2498,13 @@ impl ::std::fmt::Debug for V2SourcingKitSourcesDeleteRequest<'_> {
 }
 impl<'a> V2SourcingKitSourcesDeleteRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2541,13 +2541,13 @@ impl ::std::fmt::Debug for V2SourcingKitSourcesGetRequest<'_> {
 }
 impl<'a> V2SourcingKitSourcesGetRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2583,13 +2583,13 @@ impl ::std::fmt::Debug for V2SourcingKitSourcesUpdateRequest<'_> {
 }
 impl<'a> V2SourcingKitSourcesUpdateRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2628,13 +2628,13 @@ impl ::std::fmt::Debug for V2SourcingKitSourcesConnectivityRequest<'_> {
 }
 impl<'a> V2SourcingKitSourcesConnectivityRequest<'a> {
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self
@@ -2689,13 +2689,13 @@ impl<'a> V2SourcingKitSourcesPreCheckRequest<'a> {
         self
     }
     /// The deadline for the whole operation, retries and their waits
-    /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.timeout = ::std::option::Option::Some(timeout);
         self
     }
     /// The deadline for each attempt instead of the client's
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
         self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
         self

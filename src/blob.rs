@@ -18,13 +18,13 @@ use crate::error::{Error, Result};
 /// The original bytes of an image, streamed: nothing is buffered until asked.
 ///
 /// [`bytes`](Self::bytes) holds the whole body in memory and is bound by
-/// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
+/// [`Limits::max_response_bytes`](crate::config::Limits::max_response_bytes)
 /// (default 32 MiB; Cloudflare stores no image over 10 MB), or by the bound passed
 /// to [`bytes_up_to`](Self::bytes_up_to); [`into_stream`](Self::into_stream) and
 /// [`save_to`](Self::save_to) hold one chunk at a time and have no bound.
 ///
 /// The body must arrive before the operation's deadline
-/// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout), or the request's
+/// ([`Timeouts::operation`](crate::config::Timeouts::operation), or the request's
 /// `timeout()`); past it the stream ends with an
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) error.
 pub struct Blob {
@@ -92,7 +92,7 @@ impl Blob {
     }
 
     /// Reads the whole body into memory, up to the client's
-    /// [`max_response_bytes`](crate::ClientBuilder::max_response_bytes); a larger
+    /// [`Limits::max_response_bytes`](crate::config::Limits::max_response_bytes); a larger
     /// body fails with [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge)
     /// and is not read on. For larger bodies, stream them
     /// ([`into_stream`](Self::into_stream), [`save_to`](Self::save_to)) or choose
@@ -268,6 +268,7 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     use tokio::net::TcpListener;
 
+    use crate::config::{Limits, RetryPolicy};
     use crate::{Client, ErrorKind};
 
     const MIB: u64 = 1024 * 1024;
@@ -308,8 +309,8 @@ mod tests {
             .api_token("t")
             .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(format!("http://127.0.0.1:{port}/client/v4"))
-            .max_response_bytes(max_bytes)
-            .retry_policy(crate::retry::RetryPolicy::none())
+            .limits(Limits::default().max_response_bytes(max_bytes))
+            .retry_policy(RetryPolicy::none())
             .build()
             .unwrap()
     }

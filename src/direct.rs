@@ -97,12 +97,12 @@ impl UploadToUrl {
             files: Vec::new(),
             http: None,
             progress: None,
-            timeout: crate::DEFAULT_UPLOAD_TIMEOUT,
+            timeout: crate::config::Timeouts::DEFAULT_UPLOAD,
         }
     }
 
     /// The deadline of the upload (default
-    /// [`DEFAULT_UPLOAD_TIMEOUT`](crate::DEFAULT_UPLOAD_TIMEOUT)).
+    /// [`DEFAULT_UPLOAD_TIMEOUT`](crate::config::Timeouts::DEFAULT_UPLOAD)).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

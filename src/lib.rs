@@ -72,14 +72,17 @@
 //!   credentials, wait until the image is ready).
 //! - [`delivery`]: delivery URLs, flexible variants, signed URLs and a verifier.
 //! - [`Blob`]: original image bytes, streamed or saved atomically to a file.
-//! - [`retry`]: failed requests are repeated only when repeating cannot do
-//!   anything twice ([`RetryPolicy`]); the SDK never stores an image twice.
+//! - [`config`]: the client's configuration, grouped: deadlines
+//!   ([`config::Timeouts`]), memory, connection and pacing limits
+//!   ([`config::Limits`]), and retries ([`RetryPolicy`], [`config::retry`]):
+//!   failed requests are repeated only when repeating cannot do anything twice;
+//!   the SDK never stores an image twice.
+//! - [`ids`]: the one rule for ids in request paths and custom ids, and their
+//!   percent-encoding.
 //! - Every request, generated or handwritten, goes through one transport:
 //!   credentials never follow a redirect, path values are encoded so the server
-//!   decodes exactly what was passed, every request has a deadline
-//!   ([`ClientBuilder::timeout`], [`ClientBuilder::attempt_timeout`]) and a
-//!   memory bound ([`ClientBuilder::max_response_bytes`]), a 429 pauses the whole
-//!   client, and each attempt is a `tracing` span.
+//!   decodes exactly what was passed, every request has a deadline and a memory
+//!   bound, a 429 pauses the whole client, and each attempt is a `tracing` span.
 //! - [`types`]: the request and response types, generated from the spec.
 //! - [`Error`]: the one error type, with status, Cloudflare codes
 //!   ([`ImagesErrorCode`]), `cf-ray` and the `source()` chain.
@@ -131,13 +134,13 @@ pub mod resources {
 
 mod blob;
 mod client;
+pub mod config;
 pub mod delivery;
 pub mod direct;
 pub mod error;
 mod finite;
 pub mod ids;
 pub mod pagination;
-pub mod retry;
 mod runtime;
 mod tls;
 pub mod upload;
@@ -145,16 +148,9 @@ pub mod upload;
 pub use api::open_enums;
 pub use api::types;
 pub use blob::Blob;
-pub use client::{
-    Client, ClientBuilder, Credentials, Secret, DEFAULT_BASE_URL, DEFAULT_MAX_CONNECTIONS,
-};
+pub use client::{Client, ClientBuilder, Credentials, Secret};
+pub use config::{RateLimit, RetryPolicy};
 pub use error::{ApiMessage, Error, ErrorKind, ImagesErrorCode, Result, TimeoutLimit};
-pub use ids::MAX_ID_LEN;
-pub use retry::RetryPolicy;
-pub use runtime::{
-    RateLimit, BATCH_REQUESTS_PER_SECOND, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BATCH_URL,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
-};
 pub use tls::http_client_builder;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.

@@ -99,7 +99,7 @@ mod tests {
             .api_token("t")
             .account_id("023e105f4ecef8ad9ca31a8372d0c353")
             .base_url(format!("https://127.0.0.1:{port}/client/v4"))
-            .retry_policy(crate::retry::RetryPolicy::none())
+            .retry_policy(crate::config::retry::RetryPolicy::none())
             .build()
             .expect("an https client builds");
         assert!(client.base_url().starts_with("https://"));

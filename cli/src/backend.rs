@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cloudflare_images::config::{Limits, Timeouts};
 use cloudflare_images::{Client, ClientBuilder, RateLimit};
 use cloudflare_images_emulator::{Config, Emulator, EmulatorHandle};
 
@@ -57,20 +58,19 @@ pub struct Tuning {
 const PACED_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 fn tune(builder: ClientBuilder, tuning: Tuning, pace: bool) -> ClientBuilder {
-    let mut builder = builder;
+    let mut limits = Limits::default();
+    let mut timeouts = Timeouts::default();
     if pace {
-        builder = builder
-            .rate_limit(tuning.api_rate.unwrap_or_else(RateLimit::cloudflare_global))
-            .timeout(PACED_TIMEOUT)
-            .upload_timeout(PACED_TIMEOUT);
+        limits = limits.rate_limit(tuning.api_rate.unwrap_or_else(RateLimit::cloudflare_global));
+        timeouts = timeouts.operation(PACED_TIMEOUT).upload(PACED_TIMEOUT);
     }
     if let Some(n) = tuning.max_connections {
-        builder = builder.max_connections(n);
+        limits = limits.max_connections(n);
     }
     if let Some(rate) = tuning.batch_rate {
-        builder = builder.batch_rate_limit(rate);
+        limits = limits.batch_rate_limit(rate);
     }
-    builder
+    builder.limits(limits).timeouts(timeouts)
 }
 
 /// Requests per second a limit allows, sustained.

@@ -836,13 +836,13 @@ fn emit_operation(
             #(#setters)*
             #filter_setters
             /// The deadline for the whole operation, retries and their waits
-            /// included, instead of the client's ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+            /// included, instead of the client's ([`Timeouts::operation`](crate::config::Timeouts::operation)).
             pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
                 self.request_options.timeout = ::std::option::Option::Some(timeout);
                 self
             }
             /// The deadline for each attempt instead of the client's
-            /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+            /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
             pub fn attempt_timeout(mut self, timeout: ::std::time::Duration) -> Self {
                 self.request_options.attempt_timeout = ::std::option::Option::Some(timeout);
                 self

@@ -36,7 +36,7 @@ pub enum ErrorKind {
     /// A response arrived but its body could not be decoded.
     Decode,
     /// A response body was larger than the client accepts
-    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes),
+    /// ([`Limits::max_response_bytes`](crate::config::Limits::max_response_bytes),
     /// or the bound given to [`Blob::bytes_up_to`](crate::Blob::bytes_up_to)).
     BodyTooLarge,
     /// Input rejected before anything was sent.
@@ -57,16 +57,16 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum TimeoutLimit {
     /// The deadline of one attempt
-    /// ([`ClientBuilder::attempt_timeout`](crate::ClientBuilder::attempt_timeout)).
+    /// ([`Timeouts::attempt`](crate::config::Timeouts::attempt)).
     Attempt(std::time::Duration),
     /// The deadline of the whole operation, retries included
-    /// ([`ClientBuilder::timeout`](crate::ClientBuilder::timeout)).
+    /// ([`Timeouts::operation`](crate::config::Timeouts::operation)).
     Operation(std::time::Duration),
     /// No connection within
-    /// [`ClientBuilder::connect_timeout`](crate::ClientBuilder::connect_timeout).
+    /// [`Timeouts::connect`](crate::config::Timeouts::connect).
     Connect,
     /// No data for longer than
-    /// [`ClientBuilder::read_timeout`](crate::ClientBuilder::read_timeout).
+    /// [`Timeouts::read`](crate::config::Timeouts::read).
     Read,
     /// A wait of the caller's choosing (e.g. for a direct upload to leave the
     /// draft state).

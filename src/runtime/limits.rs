@@ -41,7 +41,7 @@ impl RateLimit {
     }
 
     /// Cloudflare's documented limit of one batch token:
-    /// [`BATCH_REQUESTS_PER_SECOND`](crate::BATCH_REQUESTS_PER_SECOND) (200)
+    /// [`BATCH_REQUESTS_PER_SECOND`](crate::config::BATCH_REQUESTS_PER_SECOND) (200)
     /// requests per second.
     pub fn cloudflare_batch_token() -> RateLimit {
         RateLimit {

@@ -39,8 +39,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::config::retry::{Outcome, Repeat, RetryPolicy};
 use crate::error::{Error, Result, TimeoutLimit};
-use crate::retry::{Outcome, Repeat, RetryPolicy};
 
 pub(crate) use batch::BatchSettings;
 pub use batch::DEFAULT_BATCH_URL;
@@ -64,15 +64,15 @@ pub trait Handwritten {
 }
 
 /// Default deadline of one attempt of a request without an image upload.
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default deadline of a whole operation (retries and waits included) without
 /// an image upload.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default deadline of an upload that carries a file, per attempt and in all:
 /// 10 MB (Cloudflare's limit) in 10 minutes needs only ~140 kbit/s.
-pub const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default cap on a success body: far above a 10,000-image page.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
 /// How much of an error body is read: enough for any envelope Cloudflare sends
 /// and for a snippet of an HTML page; the rest is never downloaded.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -714,7 +714,7 @@ async fn attempt_once(
         return (Err(Error::redirect(Some(status.as_u16()), host)), None);
     }
     if !status.is_success() {
-        let retry_after = crate::retry::retry_after(response.headers());
+        let retry_after = crate::config::retry::retry_after(response.headers());
         let body = read_prefix(response, ERROR_BODY_LIMIT).await;
         let error = envelope::error(status.as_u16(), ray_id, &body).with_retry_after(retry_after);
         return (Err(error), Some(Outcome::Status(status, retry_after)));

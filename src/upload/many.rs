@@ -17,7 +17,7 @@ use crate::Client;
 ///
 /// A failure (invalid input, an API error, a transport error) is recorded for
 /// its item and the other uploads go on. Each upload is retried only as any upload is
-/// (see [`crate::retry`]): never in a way that could store an image twice.
+/// (see [`crate::config::retry`]): never in a way that could store an image twice.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -11,7 +11,7 @@
 //! would reject is checked before a byte is sent: size, emptiness, format (by the
 //! file's magic bytes), custom id, metadata size and numbers.
 //!
-//! Retries never store an image twice (see [`crate::retry`]): bytes and files
+//! Retries never store an image twice (see [`crate::config::retry`]): bytes and files
 //! are rebuilt for each attempt and repeated when the server cannot have acted
 //! (429, no connection); with a custom id an upload is repeated after any
 //! transient failure, and "already exists" after such a repeat is resolved by
@@ -138,8 +138,8 @@ impl<'a> ImageUpload<'a> {
     }
 
     /// The deadline for the whole upload, retries included, instead of the
-    /// client's [`upload_timeout`](crate::ClientBuilder::upload_timeout) (or,
-    /// for a URL upload, [`timeout`](crate::ClientBuilder::timeout)).
+    /// client's [`Timeouts::upload`](crate::config::Timeouts::upload) (or,
+    /// for a URL upload, [`Timeouts::operation`](crate::config::Timeouts::operation)).
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.options.timeout = Some(timeout);
         self

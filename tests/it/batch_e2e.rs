@@ -3,6 +3,7 @@
 //! the others to the API; images are stored once; with Cloudflare's rate windows on, the
 //! batch host keeps working once the account's global limit is used up.
 
+use cloudflare_images::config::{Limits, Timeouts};
 use cloudflare_images::types::{self, V2ListSortOrder};
 use cloudflare_images::{direct, Client, RetryPolicy};
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -294,7 +295,8 @@ async fn paced_api_requests_meet_no_429_at_the_global_limit() {
         rate_limit_scale: scale,
         ..Config::default()
     };
-    let (emu, client) = start_with(config, |b| b.rate_limit(scaled)).await;
+    let (emu, client) =
+        start_with(config, |b| b.limits(Limits::default().rate_limit(scaled))).await;
     let results: Vec<_> = futures_util::stream::iter(0..1500)
         .map(|_| {
             let client = client.clone();
@@ -318,8 +320,8 @@ async fn paced_api_requests_meet_no_429_at_the_global_limit() {
 async fn a_batch_token_fetch_never_waits_for_the_places_its_waiters_hold() {
     let (emu, client) = start_with(Config::default(), |b| {
         b.batch_api(1)
-            .max_connections(1)
-            .timeout(std::time::Duration::from_secs(10))
+            .limits(Limits::default().max_connections(1))
+            .timeouts(Timeouts::default().operation(std::time::Duration::from_secs(10)))
     })
     .await;
     let results = upload_many(&client, 4, "one-place", 4).await;

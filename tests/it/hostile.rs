@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use cloudflare_images::config::{Limits, Timeouts};
 use cloudflare_images::{Client, ClientBuilder, ErrorKind, RetryPolicy, TimeoutLimit};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -299,7 +300,10 @@ async fn a_small_max_response_bytes_refuses_a_valid_larger_body() {
         let reply = if chunked { reply.chunked() } else { reply };
         let api = Server::start(move |_| reply.clone()).await;
 
-        let small = builder(&api).max_response_bytes(1024).build().unwrap();
+        let small = builder(&api)
+            .limits(Limits::default().max_response_bytes(1024))
+            .build()
+            .unwrap();
         let e = small.v1().stats().get().send().await.unwrap_err();
         assert_eq!(
             e.kind(),
@@ -309,7 +313,10 @@ async fn a_small_max_response_bytes_refuses_a_valid_larger_body() {
         assert_eq!(api.requests(), 1);
 
         // The same body under a cap it fits: it was valid all along.
-        let fits = builder(&api).max_response_bytes(4096).build().unwrap();
+        let fits = builder(&api)
+            .limits(Limits::default().max_response_bytes(4096))
+            .build()
+            .unwrap();
         let stats = fits.v1().stats().get().send().await.unwrap();
         assert!(format!("{stats:?}").contains('7'), "{stats:?}");
     }
@@ -327,7 +334,7 @@ async fn a_trickling_body_hits_the_attempt_deadline() {
     })
     .await;
     let client = builder(&api)
-        .attempt_timeout(Duration::from_secs(1))
+        .timeouts(Timeouts::default().attempt(Duration::from_secs(1)))
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();
@@ -348,8 +355,11 @@ async fn a_trickling_body_hits_the_attempt_deadline() {
 async fn a_server_that_never_answers_is_bounded_by_the_deadlines() {
     let api = Server::start(|_| Act::Hang).await;
     let client = builder(&api)
-        .attempt_timeout(Duration::from_millis(300))
-        .timeout(Duration::from_secs(1))
+        .timeouts(
+            Timeouts::default()
+                .attempt(Duration::from_millis(300))
+                .operation(Duration::from_secs(1)),
+        )
         .retry_policy(fast_retries())
         .build()
         .unwrap();
@@ -377,7 +387,7 @@ async fn a_server_that_never_answers_is_bounded_by_the_deadlines() {
 async fn per_request_deadlines_override_the_clients() {
     let api = Server::start(|_| Act::Hang).await;
     let client = builder(&api)
-        .attempt_timeout(Duration::from_secs(30))
+        .timeouts(Timeouts::default().attempt(Duration::from_secs(30)))
         .retry_policy(fast_retries())
         .build()
         .unwrap();
@@ -522,7 +532,10 @@ async fn retry_after_with_a_fraction_is_waited_for() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_pauses_every_request_of_the_client() {
     let api = retry_after_server(|| "1".to_string()).await;
-    let client = builder(&api).max_connections(8).build().unwrap();
+    let client = builder(&api)
+        .limits(Limits::default().max_connections(8))
+        .build()
+        .unwrap();
     let started = Instant::now();
     let first = tokio::spawn({
         let client = client.clone();
@@ -618,7 +631,10 @@ async fn nan_metadata_is_refused_before_sending() {
 async fn max_connections_caps_requests_in_flight() {
     let api =
         Server::start(|_| Act::Delayed(Duration::from_millis(50), Box::new(stats_ok()))).await;
-    let client = builder(&api).max_connections(4).build().unwrap();
+    let client = builder(&api)
+        .limits(Limits::default().max_connections(4))
+        .build()
+        .unwrap();
     let started = Instant::now();
     let tasks: Vec<_> = (0..40)
         .map(|_| {

@@ -127,7 +127,7 @@ impl UploadArgs {
             pace_remote: !self.batch_api && !self.no_rate_limit,
             max_connections: Some(
                 self.concurrency()
-                    .max(cloudflare_images::DEFAULT_MAX_CONNECTIONS),
+                    .max(cloudflare_images::config::Limits::DEFAULT_MAX_CONNECTIONS),
             ),
             batch_tokens: self.batch_api.then_some(usize::from(self.tokens)),
             api_rate: self.api_rate,

@@ -2,18 +2,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::config::{Limits, RetryPolicy, Timeouts, DEFAULT_BASE_URL};
 use crate::error::{Error, Result};
-use crate::runtime::{
-    Config, Operation, Parts, RateLimit, Transport, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, DEFAULT_UPLOAD_TIMEOUT,
-};
-
-/// Cloudflare's API base URL.
-pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+use crate::runtime::{Config, Operation, Parts, Transport};
 
 /// A secret string: never shown by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -189,7 +183,7 @@ impl Client {
     /// go to the batch host ([`ClientBuilder::batch_url`]) with batch tokens
     /// fetched from `GET v1/batch_token` and renewed a minute before they expire,
     /// outside the account's global limit; each of the `tokens` tokens is paced
-    /// to [`BATCH_REQUESTS_PER_SECOND`](crate::BATCH_REQUESTS_PER_SECOND) and
+    /// to [`BATCH_REQUESTS_PER_SECOND`](crate::config::BATCH_REQUESTS_PER_SECOND) and
     /// operations are spread over them in turn. Every other operation goes to
     /// the API as before. Retries, deadlines and tracing are the same.
     pub fn with_batch_api(&self, tokens: usize) -> Result<Client> {
@@ -270,20 +264,13 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     account_id: Option<String>,
     base_url: Option<String>,
-    connect_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
-    attempt_timeout: Option<Duration>,
-    timeout: Option<Duration>,
-    upload_timeout: Option<Duration>,
-    max_response_bytes: Option<u64>,
-    max_connections: Option<usize>,
-    rate_limit: Option<RateLimit>,
+    timeouts: Timeouts,
+    limits: Limits,
     http: Option<reqwest::Client>,
     user_agent: Option<String>,
-    retry: Option<crate::retry::RetryPolicy>,
+    retry: RetryPolicy,
     batch_url: Option<String>,
     batch_tokens: Option<usize>,
-    batch_rate_limit: Option<RateLimit>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -295,10 +282,6 @@ impl fmt::Debug for ClientBuilder {
             .finish_non_exhaustive()
     }
 }
-
-/// The most requests a client has in flight, and idle connections it keeps,
-/// unless [`ClientBuilder::max_connections`] says otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 impl ClientBuilder {
     /// Authenticates with an API token (preferred).
@@ -334,71 +317,20 @@ impl ClientBuilder {
         self
     }
 
-    /// How long to wait for a connection (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = Some(timeout);
+    /// The deadlines (default [`Timeouts::default`]): connect, read, one
+    /// attempt, one operation with its retries, one upload. Requests can override
+    /// the attempt and operation deadlines for themselves (`.attempt_timeout(d)`,
+    /// `.timeout(d)`).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
         self
     }
 
-    /// How long a read may wait for data before the attempt fails (default
-    /// 30 s). It catches a stalled connection; a body that trickles in is
-    /// caught by [`attempt_timeout`](Self::attempt_timeout).
-    pub fn read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = Some(timeout);
-        self
-    }
-
-    /// The deadline of one attempt of a request, from sending to the last byte
-    /// of the response (default 30 s). Uploads that carry a file use
-    /// [`upload_timeout`](Self::upload_timeout) instead. Override it per request
-    /// with the request's `attempt_timeout()`.
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = Some(timeout);
-        self
-    }
-
-    /// The deadline of a whole operation: every attempt, every wait between
-    /// them and every wait for the rate limit (default 120 s). A retry that
-    /// would end after it is not made. Uploads that carry a file use
-    /// [`upload_timeout`](Self::upload_timeout) instead. Override it per request
-    /// with the request's `timeout()`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The deadline of an upload that carries a file, per attempt and in all
-    /// (default 10 minutes: Cloudflare's 10 MB at ~140 kbit/s), so that a large
-    /// file on a slow link is not cut off by a deadline meant for GETs.
-    pub fn upload_timeout(mut self, timeout: Duration) -> Self {
-        self.upload_timeout = Some(timeout);
-        self
-    }
-
-    /// The largest response body read into memory (default 32 MiB, far above a
-    /// 10,000-image page and Cloudflare's 10 MB images); a larger one fails with
-    /// [`ErrorKind::BodyTooLarge`](crate::ErrorKind::BodyTooLarge) without being
-    /// read on. It bounds [`Blob::bytes`](crate::Blob::bytes) too; a blob streamed
-    /// ([`Blob::into_stream`](crate::Blob::into_stream),
-    /// [`Blob::save_to`](crate::Blob::save_to)) is not bound by it.
-    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
-        self.max_response_bytes = Some(bytes);
-        self
-    }
-
-    /// The most requests in flight at once, and the most idle connections kept
-    /// (default [`DEFAULT_MAX_CONNECTIONS`]): further requests wait their turn,
-    /// so 10,000 concurrent calls do not open 10,000 sockets.
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = Some(n.max(1));
-        self
-    }
-
-    /// Paces requests to stay under `limit`, e.g.
-    /// [`RateLimit::cloudflare_global`] (1,200 per 5 minutes). Off by default:
-    /// a 429 still pauses the whole client for its `Retry-After`.
-    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+    /// Memory, connection and pacing limits (default [`Limits::default`]):
+    /// the largest body read into memory, the requests in flight, the rate limit
+    /// to pace to, the pace of each batch token.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -414,8 +346,7 @@ impl ClientBuilder {
     /// `.redirect(reqwest::redirect::Policy::none())` and `.referer(false)`: a client that follows a redirect sends the API URL
     /// (with the account id) to the other host as its `Referer` before the SDK
     /// sees the answer. Its timeouts and pool settings are yours;
-    /// [`connect_timeout`](Self::connect_timeout) and
-    /// [`read_timeout`](Self::read_timeout) do not apply to it.
+    /// the connect and read deadlines of [`Timeouts`] do not apply to it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -429,7 +360,7 @@ impl ClientBuilder {
     }
 
     /// The batch host's base URL (default
-    /// [`DEFAULT_BATCH_URL`](crate::DEFAULT_BATCH_URL), or
+    /// [`DEFAULT_BATCH_URL`](crate::config::DEFAULT_BATCH_URL), or
     /// `CLOUDFLARE_BATCH_URL` with [`Client::from_env`]); requests go to
     /// `<batch_url>/images/v1...`.
     pub fn batch_url(mut self, url: impl Into<String>) -> Self {
@@ -437,20 +368,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The rate each batch token is paced to (default
-    /// [`RateLimit::cloudflare_batch_token`], 200 requests per second). For a
-    /// batch host with other limits, such as an emulator whose windows are scaled.
-    pub fn batch_rate_limit(mut self, limit: RateLimit) -> Self {
-        self.batch_rate_limit = Some(limit);
-        self
-    }
-
     /// When failed requests are repeated (default: [`RetryPolicy::default`],
-    /// two retries of requests that cannot do anything twice; see [`crate::retry`]).
-    ///
-    /// [`RetryPolicy::default`]: crate::retry::RetryPolicy::default
-    pub fn retry_policy(mut self, policy: crate::retry::RetryPolicy) -> Self {
-        self.retry = Some(policy);
+    /// two retries of requests that cannot do anything twice; see
+    /// [`crate::config::retry`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -526,10 +448,15 @@ impl ClientBuilder {
         });
         let user_agent =
             HeaderValue::from_str(&ua).map_err(|_| Error::config("invalid user agent"))?;
-        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
-        let max_response_bytes = self
-            .max_response_bytes
-            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let Limits {
+            max_response_bytes,
+            max_connections,
+            rate_limit,
+            batch_rate_limit,
+        } = self.limits;
+        // A struct literal could not set 0 (non_exhaustive), but a field can.
+        let max_connections = max_connections.max(1);
+        let timeouts = self.timeouts;
         let http = match self.http {
             Some(http) => http,
             None => crate::tls::http_client_builder()?
@@ -537,8 +464,8 @@ impl ClientBuilder {
                 // credentials never follow one.
                 .redirect(reqwest::redirect::Policy::none())
                 .referer(false)
-                .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-                .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(30)))
+                .connect_timeout(timeouts.connect)
+                .read_timeout(timeouts.read)
                 .pool_max_idle_per_host(max_connections)
                 .build()
                 .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?,
@@ -549,24 +476,22 @@ impl ClientBuilder {
             user_agent,
             base_url,
             config: Config {
-                attempt_timeout: self.attempt_timeout.unwrap_or(DEFAULT_ATTEMPT_TIMEOUT),
-                timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT),
-                upload_timeout: self.upload_timeout.unwrap_or(DEFAULT_UPLOAD_TIMEOUT),
+                attempt_timeout: timeouts.attempt,
+                timeout: timeouts.operation,
+                upload_timeout: timeouts.upload,
                 max_response_bytes,
-                retry: self.retry.unwrap_or_default(),
+                retry: self.retry,
             },
-            rate_limit: self.rate_limit,
+            rate_limit,
             max_in_flight: max_connections,
             batch_url: self
                 .batch_url
-                .unwrap_or_else(|| crate::DEFAULT_BATCH_URL.to_string()),
+                .unwrap_or_else(|| crate::config::DEFAULT_BATCH_URL.to_string()),
             batch_tokens: match self.batch_tokens {
                 Some(0) => return Err(Error::config("batch mode needs at least one token")),
                 other => other,
             },
-            batch_rate: self
-                .batch_rate_limit
-                .unwrap_or_else(RateLimit::cloudflare_batch_token),
+            batch_rate: batch_rate_limit,
         })?;
         Ok(Client {
             transport: Arc::new(transport),
