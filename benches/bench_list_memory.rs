@@ -7,7 +7,6 @@
 //! cargo bench --bench bench_list_memory -- list         # CLOUDFLARE_* from the environment
 //! ```
 
-use cloudflare_images::pagination::V2Images;
 use cloudflare_images::Client;
 use cloudflare_images_emulator::{Config, Emulator};
 use futures_util::TryStreamExt;
@@ -33,7 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["list"] => {
             let client = Client::from_env()?;
             // Every image is looked at and dropped: only the pager holds anything.
-            let (count, bytes) = V2Images::new(&client)
+            let (count, bytes) = client
+                .v2()
+                .list_all()
                 .per_page(1000)
                 .prefetch(true)
                 .try_fold((0u64, 0u64), |(n, b), image| async move {

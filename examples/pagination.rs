@@ -5,7 +5,7 @@
 //! Run: `cargo run --example pagination`
 //! Against the real API, build the client with `Client::from_env()?` instead.
 
-use cloudflare_images::pagination::{MetadataFilter, V1Images, V2Images};
+use cloudflare_images::pagination::MetadataFilter;
 use cloudflare_images::types::V2ListSortOrder;
 use cloudflare_images::Client;
 use cloudflare_images_emulator::Emulator;
@@ -29,7 +29,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     // v1 (deprecated by Cloudflare): page numbers. The pager is itself a stream.
-    let mut v1 = V1Images::new(&client).per_page(100);
+    #[allow(deprecated)]
+    let mut v1 = client.v1().list_all().per_page(100);
     let mut count = 0;
     while let Some(_image) = v1.try_next().await? {
         count += 1;
@@ -38,7 +39,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // v2: continuation tokens, page by page. Save `continuation_token` after
     // processing a page to resume there later.
-    let mut pages = V2Images::new(&client)
+    let mut pages = client
+        .v2()
+        .list_all()
         .per_page(100)
         .sort_order(V2ListSortOrder::Asc)
         .pages();
@@ -60,7 +63,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Resume from the checkpoint taken after the first page, fetching the next
     // page in the background while the current one is consumed.
     if let Some(token) = checkpoint {
-        let rest: Vec<_> = V2Images::new(&client)
+        let rest: Vec<_> = client
+            .v2()
+            .list_all()
             .per_page(100)
             .sort_order(V2ListSortOrder::Asc)
             .resume_from(token)
@@ -71,7 +76,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Metadata filters: even-numbered images with index below 100.
-    let filtered: Vec<_> = V2Images::new(&client)
+    let filtered: Vec<_> = client
+        .v2()
+        .list_all()
         .per_page(1000)
         .filter(MetadataFilter::eq("even", true))
         .filter(MetadataFilter::lt("index", 100))
@@ -83,7 +90,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Filters are checked before anything is sent.
-    let error = V2Images::new(&client)
+    let error = client
+        .v2()
+        .list_all()
         .filter(MetadataFilter::gt("index", "ten"))
         .try_collect::<Vec<_>>()
         .await

@@ -34,11 +34,11 @@
 //! # let client = cloudflare_images::Client::builder().api_token("t")
 //! #     .account_id(emulator.account_id()).base_url(emulator.base_url()).build()?;
 //! // Every image, 1,000 per request.
-//! let all: Vec<_> = V2Images::new(&client).per_page(1000).try_collect().await?;
+//! let all: Vec<_> = client.v2().list_all().per_page(1000).try_collect().await?;
 //! # assert_eq!(all.len(), 30);
 //!
 //! // Pages, with the token to resume from after each one.
-//! let mut pages = V2Images::new(&client)
+//! let mut pages = client.v2().list_all()
 //!     .per_page(10)
 //!     .filter(MetadataFilter::eq("even", true))
 //!     .pages();

@@ -204,7 +204,7 @@ offset_pager! {
 
 impl SourcingKitMigrations {
     /// Lists `client`'s migrations; sends nothing until polled.
-    pub fn new(client: &Client) -> Self {
+    pub(crate) fn new(client: &Client) -> Self {
         SourcingKitMigrations {
             client: client.clone(),
             offset: 0,
@@ -234,7 +234,7 @@ offset_pager! {
 
 impl SourcingKitSources {
     /// Lists `client`'s sources; sends nothing until polled.
-    pub fn new(client: &Client) -> Self {
+    pub(crate) fn new(client: &Client) -> Self {
         SourcingKitSources {
             client: client.clone(),
             offset: 0,
@@ -275,7 +275,7 @@ offset_pager! {
 
 impl MigrationLogs {
     /// Lists the logs of `migration_id`; sends nothing until polled.
-    pub fn new(client: &Client, migration_id: uuid::Uuid) -> Self {
+    pub(crate) fn new(client: &Client, migration_id: uuid::Uuid) -> Self {
         MigrationLogs {
             client: client.clone(),
             offset: 0,

@@ -41,7 +41,7 @@ pub struct V1Images {
 
 impl V1Images {
     /// Lists `client`'s images; sends nothing until polled.
-    pub fn new(client: &Client) -> Self {
+    pub(crate) fn new(client: &Client) -> Self {
         V1Images {
             client: client.clone(),
             per_page: None,

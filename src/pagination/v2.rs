@@ -48,7 +48,7 @@ pub struct V2Images {
 
 impl V2Images {
     /// Lists `client`'s images; sends nothing until polled.
-    pub fn new(client: &Client) -> Self {
+    pub(crate) fn new(client: &Client) -> Self {
         V2Images {
             request: client.v2().list().into_owned(),
             per_page: None,

@@ -2,14 +2,13 @@
 //! pages from a `Vec` and records every query string, plus one end-to-end run
 //! against the emulator.
 
+// v1 listing is deprecated by Cloudflare and still tested here, through the tree.
+#![allow(deprecated)]
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cloudflare_images::pagination::{
-    MetadataFilter, MigrationLogs, PaginationError, SourcingKitMigrations, SourcingKitSources,
-    V1Images, V2Images,
-};
+use cloudflare_images::pagination::{MetadataFilter, PaginationError, V2Images};
 use cloudflare_images::types::V2ListSortOrder;
 use cloudflare_images::{Client, ErrorKind, RetryPolicy};
 use futures_util::{StreamExt, TryStreamExt};
@@ -190,7 +189,10 @@ fn strings(v: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn v1_streams_2500_images_once_in_order() {
     let m = Mock2::start(Mode::V1, images(2500)).await;
-    let got: Vec<_> = V1Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v1()
+        .list_all()
         .per_page(1000)
         .try_collect()
         .await
@@ -212,7 +214,10 @@ async fn v1_streams_2500_images_once_in_order() {
 async fn v1_pages_resume_and_edge_cases() {
     // An exact multiple ends on the empty page after it.
     let m = Mock2::start(Mode::V1, images(2000)).await;
-    let pages: Vec<_> = V1Images::new(&m.client)
+    let pages: Vec<_> = m
+        .client
+        .v1()
+        .list_all()
         .per_page(1000)
         .creator("u1")
         .pages()
@@ -233,7 +238,10 @@ async fn v1_pages_resume_and_edge_cases() {
 
     // Resume from a saved page number.
     let m = Mock2::start(Mode::V1, images(250)).await;
-    let got: Vec<_> = V1Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v1()
+        .list_all()
         .per_page(100)
         .start_page(2)
         .try_collect()
@@ -248,7 +256,10 @@ async fn v1_pages_resume_and_edge_cases() {
     // A short first page is confirmed by one empty page (the server may cap
     // the page size); the stream still yields every image once.
     let m = Mock2::start(Mode::V1, images(37)).await;
-    let got: Vec<_> = V1Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v1()
+        .list_all()
         .per_page(100)
         .try_collect()
         .await
@@ -262,7 +273,7 @@ async fn v1_pages_resume_and_edge_cases() {
     // Without per_page, the server's page size (100 here) is learned from the
     // first page.
     let m = Mock2::start(Mode::V1, images(250)).await;
-    let got: Vec<_> = V1Images::new(&m.client).try_collect().await.unwrap();
+    let got: Vec<_> = m.client.v1().list_all().try_collect().await.unwrap();
     assert_eq!(ids(&got), expected_ids(0..250));
     assert_eq!(m.queries(), strings(&["page=1", "page=2", "page=3"]));
 }
@@ -273,7 +284,10 @@ async fn v1_pages_resume_and_edge_cases() {
 #[tokio::test]
 async fn v2_streams_2500_images_once_in_order() {
     let m = Mock2::start(Mode::V2, images(2500)).await;
-    let got: Vec<_> = V2Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .try_collect()
         .await
@@ -294,7 +308,10 @@ async fn v2_streams_2500_images_once_in_order() {
 #[tokio::test]
 async fn v2_pages_carry_tokens_and_resume_where_they_left_off() {
     let m = Mock2::start(Mode::V2, images(2500)).await;
-    let mut pages = V2Images::new(&m.client)
+    let mut pages = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .sort_order(V2ListSortOrder::Asc)
         .creator("u1")
@@ -308,7 +325,10 @@ async fn v2_pages_carry_tokens_and_resume_where_they_left_off() {
     drop(pages);
     assert_eq!(m.count(), 1);
 
-    let resumed = V2Images::new(&m.client)
+    let resumed = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .sort_order(V2ListSortOrder::Asc)
         .creator("u1")
@@ -335,7 +355,7 @@ async fn v2_pages_carry_tokens_and_resume_where_they_left_off() {
 async fn v2_repeated_token_is_a_typed_error_and_ends_the_stream() {
     // The page at offset 2000 hands out tok-1000 again.
     let m = Mock2::start(Mode::V2Repeat { at: 2000, to: 1000 }, images(3500)).await;
-    let mut pages = V2Images::new(&m.client).per_page(1000).pages();
+    let mut pages = m.client.v2().list_all().per_page(1000).pages();
     for _ in 0..3 {
         pages.try_next().await.unwrap().unwrap();
     }
@@ -355,7 +375,10 @@ async fn v2_repeated_token_is_a_typed_error_and_ends_the_stream() {
 
     // The token a listing resumed from counts as seen.
     let m = Mock2::start(Mode::V2Repeat { at: 1000, to: 1000 }, images(3500)).await;
-    let mut items = V2Images::new(&m.client)
+    let mut items = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .resume_from("tok-1000")
         .items();
@@ -374,7 +397,7 @@ async fn v2_repeated_token_is_a_typed_error_and_ends_the_stream() {
 #[tokio::test]
 async fn a_failed_page_is_yielded_once_and_ends_the_stream() {
     let m = Mock2::start(Mode::V2FailAt(1000), images(2500)).await;
-    let mut items = V2Images::new(&m.client).per_page(1000).items();
+    let mut items = m.client.v2().list_all().per_page(1000).items();
     let mut n = 0;
     let error = loop {
         match items.next().await.unwrap() {
@@ -394,7 +417,10 @@ async fn a_failed_page_is_yielded_once_and_ends_the_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_prefetch_yields_the_same_and_stays_one_page_ahead() {
     let plain = Mock2::start(Mode::V2, images(2500)).await;
-    let expected: Vec<_> = V2Images::new(&plain.client)
+    let expected: Vec<_> = plain
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .try_collect()
         .await
@@ -402,7 +428,10 @@ async fn v2_prefetch_yields_the_same_and_stays_one_page_ahead() {
 
     let m = Mock2::start(Mode::V2, images(2500)).await;
     let settle = || tokio::time::sleep(Duration::from_millis(300));
-    let mut items = V2Images::new(&m.client)
+    let mut items = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .prefetch(true)
         .items();
@@ -440,7 +469,10 @@ async fn v2_prefetch_yields_the_same_and_stays_one_page_ahead() {
 #[tokio::test]
 async fn prefetch_on_a_current_thread_runtime_gives_the_same_result() {
     let m = Mock2::start(Mode::V2, images(2500)).await;
-    let got: Vec<_> = V2Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v2()
+        .list_all()
         .per_page(1000)
         .prefetch(true)
         .try_collect()
@@ -458,15 +490,15 @@ async fn creating_streams_sends_nothing() {
     let m = Mock2::start(Mode::V2, images(50)).await;
     let id = uuid::Uuid::parse_str(MIGRATION).unwrap();
     let c = &m.client;
-    let v1 = V1Images::new(c).per_page(10);
-    let v1_pages = V1Images::new(c).pages();
-    let v2 = V2Images::new(c).prefetch(true);
-    let v2_pages = V2Images::new(c).per_page(10).prefetch(true).pages();
-    let v2_items = V2Images::new(c).items();
+    let v1 = c.v1().list_all().per_page(10);
+    let v1_pages = c.v1().list_all().pages();
+    let v2 = c.v2().list_all().prefetch(true);
+    let v2_pages = c.v2().list_all().per_page(10).prefetch(true).pages();
+    let v2_items = c.v2().list_all().items();
     let kits = (
-        SourcingKitMigrations::new(c).items(),
-        SourcingKitSources::new(c).pages(),
-        MigrationLogs::new(c, id),
+        c.v2().sourcing_kit().migrations().list_all().items(),
+        c.v2().sourcing_kit().sources().list_all().pages(),
+        c.v2().sourcing_kit().migrations().lifecycle().logs_all(id),
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(m.count(), 0);
@@ -492,7 +524,10 @@ async fn creating_streams_sends_nothing() {
 #[tokio::test]
 async fn metadata_filters_go_on_the_wire_encoded() {
     let m = Mock2::start(Mode::V2, images(25)).await;
-    let got: Vec<_> = V2Images::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v2()
+        .list_all()
         .per_page(10)
         .filter(MetadataFilter::eq("status", "active"))
         .filter(MetadataFilter::eq("priority", 5))
@@ -528,22 +563,24 @@ async fn bad_options_fail_before_any_request() {
         .map(|i| MetadataFilter::eq(format!("k{i}"), i))
         .collect();
     let cases: Vec<(&str, V2Images)> = vec![
-        ("6 filters", V2Images::new(c).filters(six)),
+        ("6 filters", c.v2().list_all().filters(six)),
         (
             "6 levels",
-            V2Images::new(c).filter(MetadataFilter::eq("a.b.c.d.e.f", "x")),
+            c.v2()
+                .list_all()
+                .filter(MetadataFilter::eq("a.b.c.d.e.f", "x")),
         ),
         (
             "11 in values",
-            V2Images::new(c).filter(MetadataFilter::in_("n", 0..11)),
+            c.v2().list_all().filter(MetadataFilter::in_("n", 0..11)),
         ),
         (
             "range with a string",
-            V2Images::new(c).filter(MetadataFilter::gt("n", "ten")),
+            c.v2().list_all().filter(MetadataFilter::gt("n", "ten")),
         ),
-        ("per_page 9", V2Images::new(c).per_page(9)),
-        ("per_page 10001", V2Images::new(c).per_page(10_001)),
-        ("empty resume token", V2Images::new(c).resume_from("")),
+        ("per_page 9", c.v2().list_all().per_page(9)),
+        ("per_page 10001", c.v2().list_all().per_page(10_001)),
+        ("empty resume token", c.v2().list_all().resume_from("")),
     ];
     for (name, pager) in cases {
         let mut pages = pager.pages();
@@ -558,14 +595,20 @@ async fn bad_options_fail_before_any_request() {
     assert!(MetadataFilter::eq("a.b.c.d.e", 1).validate().is_ok());
     assert!(MetadataFilter::in_("n", 0..10).validate().is_ok());
 
-    let e = V1Images::new(c)
+    let e = c
+        .v1()
+        .list_all()
         .per_page(5)
         .next()
         .await
         .unwrap()
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    let e = SourcingKitMigrations::new(c)
+    let e = c
+        .v2()
+        .sourcing_kit()
+        .migrations()
+        .list_all()
         .limit(101)
         .next()
         .await
@@ -574,7 +617,9 @@ async fn bad_options_fail_before_any_request() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert_eq!(m.count(), 0);
 
-    let got: Vec<_> = V2Images::new(c)
+    let got: Vec<_> = c
+        .v2()
+        .list_all()
         .per_page(10)
         .filters(five)
         .try_collect()
@@ -598,7 +643,12 @@ async fn sourcing_kit_pagers_walk_offsets() {
         entries(250, |i| json!({"id": uuid(i)})),
     )
     .await;
-    let got: Vec<_> = SourcingKitMigrations::new(&m.client)
+    let got: Vec<_> = m
+        .client
+        .v2()
+        .sourcing_kit()
+        .migrations()
+        .list_all()
         .limit(100)
         .try_collect()
         .await
@@ -621,7 +671,12 @@ async fn sourcing_kit_pagers_walk_offsets() {
         entries(60, |i| json!({"name": format!("s{i}")})),
     )
     .await;
-    let pages: Vec<_> = SourcingKitSources::new(&m.client)
+    let pages: Vec<_> = m
+        .client
+        .v2()
+        .sourcing_kit()
+        .sources()
+        .list_all()
         .limit(25)
         .name("s")
         .offset(10)
@@ -653,7 +708,13 @@ async fn sourcing_kit_pagers_walk_offsets() {
     )
     .await;
     let id = uuid::Uuid::parse_str(MIGRATION).unwrap();
-    let got: Vec<_> = MigrationLogs::new(&m.client, id)
+    let got: Vec<_> = m
+        .client
+        .v2()
+        .sourcing_kit()
+        .migrations()
+        .lifecycle()
+        .logs_all(id)
         .limit(20)
         .try_collect()
         .await
@@ -684,7 +745,9 @@ async fn e2e_emulator_streams_2500_images() {
         .build()
         .unwrap();
 
-    let pages: Vec<_> = V2Images::new(&client)
+    let pages: Vec<_> = client
+        .v2()
+        .list_all()
         .per_page(1000)
         .prefetch(true)
         .pages()
@@ -701,7 +764,9 @@ async fn e2e_emulator_streams_2500_images() {
     assert_eq!(unique, seeded.iter().collect::<HashSet<_>>());
 
     // Filters are understood by the emulator's parser.
-    let even = V2Images::new(&client)
+    let even = client
+        .v2()
+        .list_all()
         .per_page(1000)
         .filter(MetadataFilter::eq("even", true))
         .filter(MetadataFilter::lt("index", 1000))
@@ -710,7 +775,9 @@ async fn e2e_emulator_streams_2500_images() {
         .unwrap();
     assert_eq!(even, 500);
 
-    let v1 = V1Images::new(&client)
+    let v1 = client
+        .v1()
+        .list_all()
         .per_page(1000)
         .try_fold(0usize, |n, _| async move { Ok(n + 1) })
         .await

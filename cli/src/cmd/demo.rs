@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use cloudflare_images::direct::{image_status, UploadToUrl};
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
-use cloudflare_images::pagination::{MetadataFilter, V1Images, V2Images};
+use cloudflare_images::pagination::MetadataFilter;
 use cloudflare_images::types::{Image, ImageVariantOptions, V2ListSortOrder};
 use cloudflare_images::Client;
 use cloudflare_images_emulator::{Config, Emulator};
@@ -306,7 +306,9 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
 
     // 3. Listing.
     tour.step("List: v2 (continuation tokens, metadata filters) and v1 (page numbers)");
-    let mut v2 = V2Images::new(client)
+    let mut v2 = client
+        .v2()
+        .list_all()
         .per_page(10)
         .sort_order(V2ListSortOrder::Asc)
         .pages();
@@ -323,7 +325,9 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
                 .unwrap_or_else(|| "none (last page)".into())
         ));
     }
-    let mut v1 = V1Images::new(client).per_page(10).pages();
+    // v1 listing is deprecated by Cloudflare; the demo shows both paginations.
+    #[allow(deprecated)]
+    let mut v1 = client.v1().list_all().per_page(10).pages();
     while let Some(page) = v1.try_next().await? {
         tour.say(format!(
             "v1 per_page=10, page {}: {:>2} images, next page: {}",

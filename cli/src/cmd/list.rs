@@ -2,7 +2,7 @@
 //! table, JSON lines or CSV; `--v1` walks the deprecated page-numbered listing.
 
 use clap::Args;
-use cloudflare_images::pagination::{FilterValue, MetadataFilter, V1Images, V2Images};
+use cloudflare_images::pagination::{FilterValue, MetadataFilter};
 use cloudflare_images::types::{Image, V2ListSortOrder};
 use cloudflare_images::Client;
 use futures_util::TryStreamExt;
@@ -193,7 +193,7 @@ pub async fn v2_pages(
     q: &ListArgs,
     mut on_page: impl FnMut(&[Image]) -> CliResult<()>,
 ) -> CliResult<usize> {
-    let mut pager = V2Images::new(client).filters(q.filters().cloned());
+    let mut pager = client.v2().list_all().filters(q.filters().cloned());
     if let Some(c) = &q.creator {
         pager = pager.creator(c.clone());
     }
@@ -229,7 +229,9 @@ pub async fn v1_pages(
     q: &ListArgs,
     mut on_page: impl FnMut(u32, &[Image]) -> CliResult<()>,
 ) -> CliResult<usize> {
-    let mut pager = V1Images::new(client);
+    // `--pagination v1` asks for the deprecated listing on purpose.
+    #[allow(deprecated)]
+    let mut pager = client.v1().list_all();
     if let Some(c) = &q.creator {
         pager = pager.creator(c.clone());
     }
