@@ -4,7 +4,6 @@
 //! a variant creation, so a seeded state is one the API could have produced.
 
 use bytes::Bytes;
-use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::api::fields::{metadata_from_value, validate_custom_id};
@@ -79,24 +78,14 @@ impl SeedImage {
         }
         let meta = metadata_from_value(&self.metadata)?;
         let mime = crate::api::check_format(&self.data)?;
-        let (custom_id, id) = match self.id {
-            Some(id) => (true, id),
-            None => (false, uuid::Uuid::new_v4().to_string()),
-        };
-        let image = Image {
-            seq: 0,
-            id,
-            custom_id,
-            filename: self.filename,
-            uploaded: Utc::now(),
-            require_signed_urls: self.require_signed_urls,
+        let image = Image::uploaded_now(
+            self.id,
+            self.filename,
+            self.require_signed_urls,
             meta,
-            creator: None,
-            draft: false,
-            upload_expiry: None,
-            content_type: Some(mime.to_owned()),
-            blob_hash: None,
-        };
+            None,
+            mime,
+        );
         Ok((image, self.data))
     }
 }

@@ -2,7 +2,6 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use super::fetch::fetch_url;
@@ -39,24 +38,14 @@ pub(super) async fn upload_v1(app: &App, req: Request<Body>) -> ApiResult {
     let fields = common_fields(&form)?;
     ensure_free(app, fields.id.as_deref()).await?;
     let mime = check_format(&data)?;
-    let (custom_id, id) = match fields.id {
-        Some(id) => (true, id),
-        None => (false, uuid::Uuid::new_v4().to_string()),
-    };
-    let image = Image {
-        seq: 0,
-        id,
-        custom_id,
+    let image = Image::uploaded_now(
+        fields.id,
         filename,
-        uploaded: Utc::now(),
-        require_signed_urls: fields.require_signed_urls,
-        meta: fields.meta,
-        creator: fields.creator,
-        draft: false,
-        upload_expiry: None,
-        content_type: Some(mime.to_owned()),
-        blob_hash: None,
-    };
+        fields.require_signed_urls,
+        fields.meta,
+        fields.creator,
+        mime,
+    );
     let (image, variants) = app.db(move |s| s.insert(image, Some(data))).await?;
     fail_after_upload(app)?;
     ok(image_json(app, &image, &variants))

@@ -48,6 +48,39 @@ pub(crate) struct Image {
     pub blob_hash: Option<String>,
 }
 
+impl Image {
+    /// A stored (not draft) image uploaded now: the custom id if one was given,
+    /// else a new UUID, as `POST v1` assigns it. `seq` and `blob_hash` are the
+    /// store's to fill in.
+    pub(crate) fn uploaded_now(
+        id: Option<String>,
+        filename: Option<String>,
+        require_signed_urls: bool,
+        meta: Map<String, Value>,
+        creator: Option<String>,
+        content_type: &str,
+    ) -> Image {
+        let (custom_id, id) = match id {
+            Some(id) => (true, id),
+            None => (false, uuid::Uuid::new_v4().to_string()),
+        };
+        Image {
+            seq: 0,
+            id,
+            custom_id,
+            filename,
+            uploaded: Utc::now(),
+            require_signed_urls,
+            meta,
+            creator,
+            draft: false,
+            upload_expiry: None,
+            content_type: Some(content_type.to_owned()),
+            blob_hash: None,
+        }
+    }
+}
+
 /// A named variant definition.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Variant {
