@@ -186,7 +186,7 @@ pub fn parse_meta_filter(text: &str) -> Result<MetadataFilter, String> {
     Ok(filter)
 }
 
-/// Streams pages of the v2 listing (the SDK's [`V2Images`]) to `on_page` until
+/// Streams pages of the v2 listing (the SDK's [`V2Images`](cloudflare_images::pagination::V2Images)) to `on_page` until
 /// done or `limit` is reached. Returns the number of images passed on.
 pub async fn v2_pages(
     client: &Client,
@@ -222,7 +222,7 @@ pub async fn v2_pages(
     Ok(seen)
 }
 
-/// Streams pages of the deprecated v1 listing (the SDK's [`V1Images`], page
+/// Streams pages of the deprecated v1 listing (the SDK's [`V1Images`](cloudflare_images::pagination::V1Images), page
 /// numbers) to `on_page`.
 pub async fn v1_pages(
     client: &Client,
