@@ -31,10 +31,14 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 mkdir -p "$target"
 target="$(cd "$target" && pwd)"
 export CARGO_TARGET_DIR="$target"
-work="$target/package-check"
+# The unpacked crates and the scratch application live outside this repository:
+# cargo looks for a workspace in every parent of a package, and one under target/
+# would be taken for a member of this workspace (as a user's copy never is).
+work="$(mktemp -d "${TMPDIR:-/tmp}/cloudflare-images-package-check.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
 # The workspace's one version ([workspace.package]).
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)"
-rm -rf "$work" && mkdir -p "$work/crates"
+mkdir -p "$work/crates"
 
 elapsed() { echo "$1: $((SECONDS - $2)) s"; }
 
