@@ -10,6 +10,13 @@
 #    "Using the SDK" example and its test is README's "Testing your application
 #    against the emulator" example, copied as rendered: the test starts the packaged
 #    emulator in-process and uploads and gets images through the packaged SDK.
+#    The application also declares `reqwest = { version = "0.13", default-features =
+#    false }` for an http-only client of its own, as many do: cargo unifies reqwest's
+#    features with the SDK's, and the application's own `reqwest::Client::new()` must
+#    still build (a rustls feature without a crypto provider would make it panic) and
+#    send (tests/own_client.rs). Its build graph must not hold the generator or
+#    progenitor (DESIGN.md requirement 4), nor aws-lc, the C library of rustls'
+#    default crypto provider that doubled a user's clean build (README, "Build cost").
 # 3. The packaged cfimg is `cargo install`ed and `cfimg demo` runs with the installed
 #    binary.
 #
@@ -95,8 +102,9 @@ publish = false
 
 [dependencies]
 cloudflare-images = "$version"
+reqwest = { version = "0.13", default-features = false }
 serde_json = "1"
-tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+tokio = { version = "1", features = ["macros", "rt-multi-thread", "net", "io-util"] }
 
 [dev-dependencies]
 cloudflare-images-emulator = "$version"
@@ -115,8 +123,64 @@ for file in "$app/src/main.rs" "$app/tests/emulator.rs"; do
     exit 1
   fi
 done
+cat > "$app/tests/own_client.rs" <<'RS'
+// With the SDK's default features (no aws-lc), the application's own http-only reqwest
+// client, the SDK's client and a client from http_client_builder() build without a
+// crypto provider installed, and the application's client still sends.
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn the_applications_own_reqwest_client_still_works() {
+    // The application's own client, built first, as at start-up.
+    let own = reqwest::Client::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+    });
+    let answer = own.get(&url).send().await.expect("the application's own client sends");
+    assert_eq!(answer.text().await.unwrap(), "ok");
+    server.await.unwrap();
+
+    let client = cloudflare_images::Client::builder()
+        .api_token("t")
+        .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+        .build()
+        .expect("the SDK's client builds with the default TLS");
+    assert!(client.base_url().starts_with("https://"));
+    cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an application's own reqwest client builds");
+}
+RS
 # The workspace's lock file, so the application gets the registry crates CI compiled.
 cp "$root/Cargo.lock" "$app/Cargo.lock"
+
+# What the application's build compiles (normal and build edges: no dev-dependency,
+# so the emulator under test does not count).
+tree="$(cd "$app" && cargo tree --offline -e normal,build --prefix none --format '{p}')"
+if echo "$tree" | grep -qE '^(progenitor |progenitor-impl|cloudflare-images-codegen|typify|openapiv3|prettyplease)'; then
+  echo "an application depending on cloudflare-images would compile the generator" >&2
+  exit 1
+fi
+if echo "$tree" | grep -qE '^(aws-lc-sys|aws-lc-rs) '; then
+  echo "an application depending on cloudflare-images would compile aws-lc (see README, Build cost)" >&2
+  exit 1
+fi
+echo "$tree" | sort -u | grep -E '^(ring|rustls|native-tls|openssl) ' || true
+echo "ok: the application's build graph has no generator, no progenitor crate and no aws-lc"
 started=$SECONDS
 (cd "$app" && cargo test --offline)
 elapsed "scratch application: build and test" "$started"
