@@ -111,7 +111,10 @@ impl Browser {
             .stderr(log)
             .spawn()
             .expect("chromedriver starts");
-        let http = reqwest::Client::new();
+        let http = cloudflare_images::http_client_builder()
+            .expect("the SDK's TLS")
+            .build()
+            .expect("an http client");
         let base = format!("http://127.0.0.1:{port}");
         let mut browser = Browser {
             http,

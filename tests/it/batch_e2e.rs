@@ -219,7 +219,10 @@ async fn batch_host_works_past_the_global_limit() {
             .expect("upload");
     }
     // Use up the rest of the account's 1,200 API requests in its 300 s window.
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an http client");
     let url = format!(
         "{}/accounts/{}/images/v1/stats",
         emu.base_url(),

@@ -807,7 +807,10 @@ async fn signed_delivery_end_to_end() {
         .unwrap()
         .with_base_url(&emulator.origin())
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an http client");
 
     // Signed: served.
     let signed = url.sign_for(&key, Duration::from_secs(300)).unwrap();
@@ -898,7 +901,10 @@ async fn signed_delivery_end_to_end() {
 #[tokio::test]
 async fn escaped_custom_ids_are_served() {
     let (emulator, client) = emulator().await;
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an http client");
     for id in [
         "products/2024/café 01.png",
         "odd/q?h#p%+@,=;.png",
@@ -940,7 +946,10 @@ async fn signed_delivery_on_the_cdn_cgi_path() {
         .unwrap()
         .with_base_url(&format!("{}/cdn-cgi/imagedelivery", emulator.origin()))
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an http client");
     let resp = http
         .get(url.sign_for(&key, Duration::from_secs(60)).unwrap())
         .send()

@@ -543,7 +543,10 @@ async fn v2_direct_upload_creates_a_draft_that_the_upload_url_completes() {
             reqwest::multipart::Part::bytes(PIXEL_PNG).file_name("browser.png"),
         )
     };
-    let http = reqwest::Client::new();
+    let http = cloudflare_images::http_client_builder()
+        .expect("the SDK's TLS")
+        .build()
+        .expect("an http client");
     let resp = http
         .post(&upload_url)
         .multipart(form())

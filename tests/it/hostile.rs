@@ -146,7 +146,10 @@ async fn an_own_http_client_that_follows_redirects_never_yields_the_other_hosts_
     let elsewhere = Server::start(|_| stats_ok()).await;
     let target = format!("http://127.0.0.1:{}/x", elsewhere.port);
     let api = Server::start(move |_| Act::reply(302, &[("Location", target.as_str())], "")).await;
-    let http = reqwest::Client::builder().build().unwrap();
+    let http = cloudflare_images::http_client_builder()
+        .unwrap()
+        .build()
+        .unwrap();
     let client = builder(&api).http_client(http.clone()).build().unwrap();
 
     let result = client.v1().stats().get().send().await;
