@@ -179,12 +179,15 @@ async fn local_files(dir: &Path, prefix: &str) -> CliResult<BTreeMap<String, Loc
             }
         };
         let id = format!("{prefix}{key}");
-        super::check_custom_id(&id).map_err(|why| {
-            CliError::usage(format!(
-                "{} cannot be the image {id:?}: {why}; nothing was changed",
-                path.display()
-            ))
-        })?;
+        // The staging id too: a replacement must not fail halfway on it.
+        super::check_custom_id(&id)
+            .and_then(|()| super::check_custom_id(&format!("{id}{STAGING_SUFFIX}")))
+            .map_err(|why| {
+                CliError::usage(format!(
+                    "{} cannot be the image {id:?}: {why}; nothing was changed",
+                    path.display()
+                ))
+            })?;
         let sha = hash_file(&path).await?;
         out.insert(id, Local { path, sha });
     }

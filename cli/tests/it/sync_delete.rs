@@ -687,3 +687,26 @@ fn killed_bulk_delete_resumes_without_deleting_twice() {
     assert_eq!(report["deleted"], json!([]));
     assert_eq!(report["resumed"], false);
 }
+
+#[test]
+fn help_names_sync_and_the_delete_filters() {
+    let data = tempfile::tempdir().unwrap();
+    let r = ok(local(data.path()), &["--help"]);
+    assert!(r.stdout.contains("sync"), "{}", r.stdout);
+    let r = ok(local(data.path()), &["delete", "--help"]);
+    for flag in [
+        "--meta",
+        "--creator",
+        "--uploaded-before",
+        "--uploaded-after",
+        "--id-prefix",
+        "--dry-run",
+        "--yes",
+    ] {
+        assert!(r.stdout.contains(flag), "delete {flag}");
+    }
+    let r = ok(local(data.path()), &["sync", "--help"]);
+    for flag in ["--id-prefix", "--dry-run", "--yes", "Examples:"] {
+        assert!(r.stdout.contains(flag), "sync {flag}");
+    }
+}
