@@ -275,6 +275,11 @@ fn open_journal(ctx: &Backend) -> CliResult<Journal> {
 /// run of the same command was interrupted), show, confirm, delete paced.
 async fn run_selection(args: DeleteArgs, ctx: &Backend) -> CliResult<()> {
     let client = &ctx.client;
+    if args.id_prefix.as_deref() == Some("") {
+        return Err(CliError::usage(
+            "--id-prefix must not be empty (it would select every image)",
+        ));
+    }
     let mut given: Vec<String> = args.ids.iter().filter(|i| *i != "-").cloned().collect();
     if args.ids.iter().any(|i| i == "-") {
         given.extend(read_ids_from_stdin().await?);
@@ -347,6 +352,7 @@ async fn run_selection(args: DeleteArgs, ctx: &Backend) -> CliResult<()> {
     }
     let journal = &journal;
     let job = job.as_str();
+    let prefix = args.id_prefix.as_deref();
     let results: Vec<(String, CliResult<Deleted>)> = futures_util::stream::iter(&todo)
         .map(|id| async move {
             let record = |state: State, error: Option<&str>| {
@@ -354,6 +360,13 @@ async fn run_selection(args: DeleteArgs, ctx: &Backend) -> CliResult<()> {
                     eprintln!("cfimg: {e}");
                 }
             };
+            // A plan resumed from the journal is checked against the prefix too.
+            if let Some(prefix) = prefix {
+                if let Err(e) = plan::check_under(prefix, id) {
+                    record(State::Failed, Some(&e.message));
+                    return (id.clone(), Err(e));
+                }
+            }
             record(State::Sending, None);
             let result = plan::delete_image(client, id).await;
             match &result {

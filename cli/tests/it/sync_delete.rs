@@ -547,6 +547,7 @@ fn delete_by_filter_selects_exactly_and_dry_run_writes_nothing() {
     for bad in [
         &["delete", "--uploaded-before", "last week"][..],
         &["delete", "--meta", "novalue"],
+        &["delete", "--id-prefix", "", "--yes"],
         &["delete"],
     ] {
         assert_eq!(run(remote(&api.emulator, d), bad).code, 2, "{bad:?}");
