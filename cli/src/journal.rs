@@ -97,6 +97,15 @@ CREATE TABLE IF NOT EXISTS uploads (
     error      TEXT,
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (target, key)
+);
+CREATE TABLE IF NOT EXISTS deletions (
+    target     TEXT NOT NULL,
+    job        TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'done', 'failed')),
+    error      TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (target, job, id)
 );";
 
 impl Journal {
@@ -214,6 +223,75 @@ impl Journal {
     }
 }
 
+/// The bulk deletions of `cfimg delete`: one row per image of a confirmed plan,
+/// keyed by the job (a hash of the command's selection), so a rerun of the same
+/// command after a kill skips what was deleted and a later, finished-then-repeated
+/// command starts afresh (its rows are removed once every one is done).
+impl Journal {
+    /// The rows of `job`: `(image id, state)`, in id order.
+    pub fn deletion_rows(&self, job: &str) -> CliResult<Vec<(String, State)>> {
+        self.with(|conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT id, state FROM deletions WHERE target = ?1 AND job = ?2 ORDER BY id",
+            )?;
+            let rows = select
+                .query_map(params![self.target, job], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        State::parse(&r.get::<_, String>(1)?),
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records the confirmed plan of `job` (its image ids, pending), in one
+    /// transaction, keeping the rows already there.
+    pub fn plan_deletions(&self, job: &str, ids: &[String]) -> CliResult<()> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO deletions (target, job, id, state) VALUES (?1, ?2, ?3, 'pending')",
+                )?;
+                for id in ids {
+                    insert.execute(params![self.target, job, id])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Sets where one deletion of `job` stands (`error` when it failed).
+    pub fn deletion(
+        &self,
+        job: &str,
+        id: &str,
+        state: State,
+        error: Option<&str>,
+    ) -> CliResult<()> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "UPDATE deletions SET state = ?4, error = ?5,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1 AND job = ?2 AND id = ?3",
+            )?
+            .execute(params![self.target, job, id, state.as_str(), error])?;
+            Ok(())
+        })
+    }
+
+    /// Forgets `job` once every deletion in it is done.
+    pub fn finish_deletions(&self, job: &str) -> CliResult<()> {
+        self.with(|conn| {
+            conn.prepare_cached("DELETE FROM deletions WHERE target = ?1 AND job = ?2")?
+                .execute(params![self.target, job])?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +323,33 @@ mod tests {
         let other = Journal::open(&path, "acct@https://api").unwrap();
         let rows = other.register(&inputs).unwrap();
         assert!(rows.values().all(|e| e.state == State::Pending));
+    }
+
+    #[test]
+    fn deletion_jobs_survive_reopening_and_are_forgotten_when_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let ids = vec!["a".to_string(), "b".to_string()];
+        let j = Journal::open(&path, "local").unwrap();
+        j.plan_deletions("job1", &ids).unwrap();
+        j.deletion("job1", "a", State::Done, None).unwrap();
+        j.deletion("job1", "b", State::Sending, None).unwrap();
+        drop(j);
+        let j = Journal::open(&path, "local").unwrap();
+        // Planning again keeps what is recorded.
+        j.plan_deletions("job1", &ids).unwrap();
+        assert_eq!(
+            j.deletion_rows("job1").unwrap(),
+            vec![("a".into(), State::Done), ("b".into(), State::Sending)]
+        );
+        assert!(j.deletion_rows("job2").unwrap().is_empty());
+        assert!(Journal::open(&path, "other")
+            .unwrap()
+            .deletion_rows("job1")
+            .unwrap()
+            .is_empty());
+        j.finish_deletions("job1").unwrap();
+        assert!(j.deletion_rows("job1").unwrap().is_empty());
     }
 
     #[test]

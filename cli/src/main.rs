@@ -15,6 +15,7 @@ mod error;
 mod files;
 mod journal;
 mod output;
+mod plan;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use serde_json::json;
 use crate::backend::Backend;
 use crate::cmd::{
     completions, config, delete, demo, direct_upload, download, edit, get, keys, list, serve, sign,
-    stats, upload, variants,
+    stats, sync, upload, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -40,6 +41,8 @@ Examples:
   cfimg get products/cat
   cfimg sign products/cat --variant public --expires-in 1h
   cfimg delete ID1 ID2 --yes
+  cfimg delete --meta status=retired --dry-run   # bulk delete by filter; --yes to do it
+  cfimg sync ./site/img --id-prefix site/ --yes  # the images under site/ mirror the folder
   cfimg serve --port 8787                      # then point CLOUDFLARE_BASE_URL at it
   cfimg completions bash > ~/.local/share/bash-completion/completions/cfimg
 
@@ -105,6 +108,9 @@ enum Command {
     /// an unsigned fetch refused, runs a direct creator upload, shows stats and
     /// cleans up. Your data directory is not touched.
     Demo(demo::DemoArgs),
+    /// Make the images under an id prefix mirror a directory (upload, replace, delete).
+    #[command(after_help = sync::AFTER_HELP)]
+    Sync(sync::SyncArgs),
     /// Print a completion script for a shell.
     #[command(after_help = completions::AFTER_HELP)]
     Completions(completions::CompletionsArgs),
@@ -122,6 +128,8 @@ async fn run(command: Command) -> CliResult<()> {
     let announce = !output::settings().quiet;
     let backend = match &command {
         Command::Upload(args) => Backend::connect_for_upload(announce, args.tuning()).await?,
+        Command::Sync(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
+        Command::Delete(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
         _ => Backend::connect(announce).await?,
     };
     let result = dispatch(command, &backend).await;
@@ -143,6 +151,7 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::Config(args) => config::run(args, ctx).await,
         Command::DirectUpload(args) => direct_upload::run(args, ctx).await,
         Command::Sign(args) => sign::run(args, ctx).await,
+        Command::Sync(args) => sync::run(args, ctx).await,
         Command::Serve(_) | Command::Demo(_) | Command::Completions(_) => Ok(()),
     }
 }

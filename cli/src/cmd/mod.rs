@@ -16,6 +16,7 @@ pub mod list;
 pub mod serve;
 pub mod sign;
 pub mod stats;
+pub mod sync;
 pub mod upload;
 pub mod variants;
 
