@@ -321,6 +321,22 @@ impl ClientBuilder {
     /// attempt, one operation with its retries, one upload. Requests can override
     /// the attempt and operation deadlines for themselves (`.attempt_timeout(d)`,
     /// `.timeout(d)`).
+    ///
+    /// The value replaces the whole group, as a later call replaces an earlier
+    /// one; to change one deadline, start from the defaults:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cloudflare_images::config::Timeouts;
+    ///
+    /// let client = cloudflare_images::Client::builder()
+    ///     .api_token("token")
+    ///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+    ///     .timeouts(Timeouts::default().connect(Duration::from_secs(3)))
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), cloudflare_images::Error>(())
+    /// ```
     pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
         self.timeouts = timeouts;
         self
@@ -328,7 +344,9 @@ impl ClientBuilder {
 
     /// Memory, connection and pacing limits (default [`Limits::default`]):
     /// the largest body read into memory, the requests in flight, the rate limit
-    /// to pace to, the pace of each batch token.
+    /// to pace to, the pace of each batch token. Like [`timeouts`](Self::timeouts),
+    /// the value replaces the whole group: start from `Limits::default()` to change
+    /// one limit.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
