@@ -4,7 +4,7 @@
 //! `https://imagedelivery.net/<account_hash>/<image_id>/<variant>`, or on one of
 //! your zones at `https://<zone>/cdn-cgi/imagedelivery/<account_hash>/<image_id>/<variant>`.
 //! The variant is a named variant (`public`) or flexible-variant options
-//! (`w=400,sharpen=3`, see [`FlexibleOptions`]).
+//! (`w=400,sharpen=3`, see [`TransformOptions`]).
 //!
 //! Images uploaded with `requireSignedURLs` are only served from signed URLs:
 //! `exp` (Unix seconds) is added to the query, then `sig`, the lowercase hex
@@ -14,7 +14,7 @@
 //! with `URLSearchParams` (see [`sign_url`]).
 //!
 //! ```
-//! use cloudflare_images::delivery::{DeliveryUrl, Expiry, FlexibleOptions, SigningKey};
+//! use cloudflare_images::delivery::{DeliveryUrl, Expiry, TransformOptions, SigningKey};
 //! # fn main() -> Result<(), cloudflare_images::Error> {
 //! let url = DeliveryUrl::new("ZWd9g1K7eljCn_KDTu_MWA", "products/café 01", "public")?;
 //! assert_eq!(
@@ -25,7 +25,7 @@
 //! let thumb = DeliveryUrl::new(
 //!     "ZWd9g1K7eljCn_KDTu_MWA",
 //!     "083eb7b2-5392-4565-b69e-aff66acddd00",
-//!     FlexibleOptions::new().width(400).sharpen(3.0),
+//!     TransformOptions::new().width(400).sharpen(3.0),
 //! )?
 //! .on_zone("images.example.com")?;
 //! assert_eq!(
@@ -63,19 +63,27 @@
 
 mod expiry;
 mod keys;
+mod options;
+mod parse;
 mod sign;
+mod transform_url;
 mod url;
+mod url_error;
 mod variant;
 mod verify;
 
 pub use expiry::{Clock, Expiry, SystemClock};
 pub use keys::SigningKey;
-pub use sign::sign_url;
-pub use url::DeliveryUrl;
-pub use variant::{
-    Fit, FlexibleOptions, Format, Gravity, MetadataPolicy, Rotate, Variant, MAX_DIMENSION,
-    MAX_VARIANT_NAME_LEN,
+pub use options::{
+    Border, Color, Fit, Flip, Format, Gravity, MetadataPolicy, Quality, QualityLevel, Rotate,
+    TransformOption, TransformOptions, Trim, Width, MAX_DIMENSION,
 };
+pub use parse::{parse_url, ParsedUrl};
+pub use sign::sign_url;
+pub use transform_url::{Source, TransformUrl, TRANSFORM_PATH_PREFIX};
+pub use url::DeliveryUrl;
+pub use url_error::UrlError;
+pub use variant::{Variant, MAX_VARIANT_NAME_LEN};
 pub use verify::{verify_signed_url, VerifyError};
 
 /// Cloudflare's delivery origin.
