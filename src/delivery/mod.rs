@@ -65,6 +65,7 @@ mod expiry;
 mod keys;
 mod options;
 mod parse;
+mod responsive;
 mod sign;
 mod transform_url;
 mod url;
@@ -79,6 +80,7 @@ pub use options::{
     TransformOption, TransformOptions, Trim, Width, MAX_DIMENSION,
 };
 pub use parse::{parse_url, ParsedUrl};
+pub use responsive::{Markup, ResponsiveImage, MAX_SRCSET_WIDTHS};
 pub use sign::sign_url;
 pub use transform_url::{Source, TransformUrl, TRANSFORM_PATH_PREFIX};
 pub use url::DeliveryUrl;

@@ -27,6 +27,7 @@ mod no_duplicates;
 mod operations;
 mod pagination;
 mod path_property;
+mod responsive;
 mod retry;
 mod tracing;
 mod transform_urls;
