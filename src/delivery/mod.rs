@@ -1,10 +1,18 @@
-//! Delivery URLs and signed URLs (`imagedelivery.net`), with a verifier.
+//! Delivery, transformation and signed URLs, built and parsed, with a verifier and responsive markup.
 //!
 //! Cloudflare serves an image at
 //! `https://imagedelivery.net/<account_hash>/<image_id>/<variant>`, or on one of
 //! your zones at `https://<zone>/cdn-cgi/imagedelivery/<account_hash>/<image_id>/<variant>`.
 //! The variant is a named variant (`public`) or flexible-variant options
 //! (`w=400,sharpen=3`, see [`TransformOptions`]).
+//!
+//! Transformations of any image on a zone are served from
+//! `https://<zone>/cdn-cgi/image/<options>/<source>` ([`TransformUrl`]). Both
+//! kinds of options are [`TransformOptions`]: every option Cloudflare documents
+//! for URLs, typed, with its documented range checked before a URL exists
+//! ([`UrlError`]). [`parse_url`] reads the three forms back into the same typed
+//! values, and [`ResponsiveImage`] writes `srcset` and `<picture>` markup over a
+//! bounded set of widths.
 //!
 //! Images uploaded with `requireSignedURLs` are only served from signed URLs:
 //! `exp` (Unix seconds) is added to the query, then `sig`, the lowercase hex
