@@ -879,7 +879,7 @@ impl TransformOptions {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !key_ok {
-            return self.fail(UrlError::UnknownOption {
+            return self.fail(UrlError::InvalidOptionName {
                 name: key.to_string(),
             });
         }

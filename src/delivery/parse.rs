@@ -1,6 +1,6 @@
 //! Reading delivery and transformation URLs back into their typed form.
 
-use super::options::TransformOptions;
+use super::options::{TransformOption, TransformOptions};
 use super::transform_url::{Source, TransformUrl, TRANSFORM_PATH_PREFIX};
 use super::url::check_zone_for_url;
 use super::url_error::UrlError;
@@ -129,6 +129,15 @@ fn parse_delivery(path: &str, zone: Option<&str>) -> Result<ParsedUrl, UrlError>
     } else {
         Variant::Named(decode(variant)?)
     };
+    if let Variant::Flexible(options) = &variant {
+        if options
+            .options()
+            .iter()
+            .any(|o| matches!(o, TransformOption::OnErrorRedirect))
+        {
+            return Err(UrlError::NotForHostedImages { option: "onerror" });
+        }
+    }
     let invalid = |e: crate::Error| UrlError::invalid_url(e.to_string());
     let mut url = DeliveryUrl::new(*hash, image_id, variant.clone()).map_err(invalid)?;
     if let Some(zone) = zone {

@@ -30,10 +30,14 @@ pub enum UrlError {
         /// What the option accepts.
         expected: &'static str,
     },
-    /// An option name Cloudflare does not document (or, for
-    /// [`TransformOptions::option`](super::TransformOptions::option), a name
-    /// that is not lowercase letters, digits, `-` or `.`).
+    /// An option name Cloudflare does not document, met by a parser.
     UnknownOption {
+        /// The name given.
+        name: String,
+    },
+    /// A name given to [`TransformOptions::option`](super::TransformOptions::option)
+    /// that is not lowercase ASCII letters, digits, `-` or `.`, starting with a letter.
+    InvalidOptionName {
         /// The name given.
         name: String,
     },
@@ -123,6 +127,9 @@ impl fmt::Display for UrlError {
                 expected,
             } => write!(f, "invalid value {value:?} for option {option}: expected {expected}"),
             UrlError::UnknownOption { name } => {
+                write!(f, "unknown transformation option {name:?}")
+            }
+            UrlError::InvalidOptionName { name } => {
                 write!(f, "invalid flexible-variant option name {name:?}")
             }
             UrlError::MalformedOption { part } => {

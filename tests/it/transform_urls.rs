@@ -300,6 +300,11 @@ fn setters_report_typed_errors() {
             range("trim", "a finite number of pixels, 0 or more", "-1"),
         ),
         (
+            o().option("W", "1"),
+            UrlError::InvalidOptionName { name: "W".into() },
+        ),
+        (o().option("w", "0"), range("w", "between 1 and 12000", "0")),
+        (
             o().border(Border {
                 color: Color::Rgb { r: 0, g: 0, b: 0 },
                 width: 10,
@@ -647,6 +652,12 @@ fn onerror_is_refused_for_hosted_images() {
         e.to_string(),
         UrlError::NotForHostedImages { option: "onerror" }.to_string()
     );
+    assert_eq!(
+        parse_url(&format!(
+            "https://imagedelivery.net/{HASH}/{UUID}/w=10,onerror=redirect"
+        )),
+        Err(UrlError::NotForHostedImages { option: "onerror" })
+    );
     // Transformations on a zone take it.
     let url = TransformUrl::new(
         "example.com",
@@ -878,4 +889,40 @@ proptest! {
             prop_assert_eq!(parsed.options(), Some(options));
         }
     }
+}
+
+#[test]
+fn unmodelled_options_travel_as_given() {
+    // `option` keeps a name the SDK does not model, for options Cloudflare adds;
+    // the strict parser refuses it, `DeliveryUrl::options` keeps it.
+    let options = TransformOptions::new()
+        .width(10)
+        .option("future-option", "on");
+    assert_eq!(rendered(options.clone()), "w=10,future-option=on");
+    assert_eq!(
+        TransformOptions::parse("w=10,future-option=on"),
+        Err(UrlError::UnknownOption {
+            name: "future-option".into()
+        })
+    );
+    let url = DeliveryUrl::new(HASH, UUID, options.clone()).unwrap();
+    assert_eq!(url.options(), Some(options));
+    assert_eq!(
+        DeliveryUrl::new(HASH, UUID, "public").unwrap().options(),
+        None
+    );
+    // A modelled name given to `option` is typed.
+    assert_eq!(
+        TransformOptions::new()
+            .option("f", "webp")
+            .option("trim.top", "5"),
+        TransformOptions::new()
+            .format(Format::Webp)
+            .trim(Trim::Rect {
+                top: Some(5.0),
+                left: None,
+                width: None,
+                height: None
+            })
+    );
 }
