@@ -255,6 +255,7 @@ pub enum Width {
 /// `#rrggbbaa`, `%23...` on the wire) and CSS colour names. The parser also
 /// accepts `rgb(r,g,b)` and `rgba(r,g,b,a)`, which it turns into hex.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Color {
     /// An opaque colour.
     Rgb {
