@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "parsed back:        zone {}, source {}, options {}",
-        read.zone(),
+        read.zone().unwrap_or("(relative)"),
         read.source().as_str(),
         read.options().render()?
     );

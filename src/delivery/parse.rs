@@ -29,7 +29,8 @@ pub enum ParsedUrl {
 }
 
 /// Reads a delivery URL (on `imagedelivery.net` or a zone's
-/// `/cdn-cgi/imagedelivery`) or a transformation URL (`/cdn-cgi/image`).
+/// `/cdn-cgi/imagedelivery`) or a transformation URL (`/cdn-cgi/image`, with
+/// its zone or zone-relative: `/cdn-cgi/image/w=100/a.png`).
 ///
 /// Options are read as [`TransformOptions::parse`] reads them (long or short
 /// names, any order). A delivery URL's image id is percent-decoded segment by
@@ -55,6 +56,9 @@ pub fn parse_url(input: &str) -> Result<ParsedUrl, UrlError> {
             "a URL is printable ASCII without spaces (percent-encode the rest)",
         ));
     }
+    if input.starts_with('/') {
+        return parse_transformation(input, None);
+    }
     let rest = input
         .strip_prefix("https://")
         .ok_or(UrlError::UnknownForm)?;
@@ -77,18 +81,25 @@ pub fn parse_url(input: &str) -> Result<ParsedUrl, UrlError> {
             return parse_delivery(rest, Some(&host));
         }
     }
-    if let Some(rest) = path.strip_prefix(TRANSFORM_PATH_PREFIX) {
-        if let Some(rest) = rest.strip_prefix('/') {
-            let (options, source) = rest
-                .split_once('/')
-                .ok_or_else(|| UrlError::invalid_url("no source after the options"))?;
-            let options = TransformOptions::parse(options)?;
-            let source = Source::parse(source)?;
-            return TransformUrl::new(&host, options, source.as_str())
-                .map(ParsedUrl::Transformation);
-        }
+    parse_transformation(path, Some(&host))
+}
+
+/// `path` is `/cdn-cgi/image/<options>/<source>`.
+fn parse_transformation(path: &str, zone: Option<&str>) -> Result<ParsedUrl, UrlError> {
+    let rest = path
+        .strip_prefix(TRANSFORM_PATH_PREFIX)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .ok_or(UrlError::UnknownForm)?;
+    let (options, source) = rest
+        .split_once('/')
+        .ok_or_else(|| UrlError::invalid_url("no source after the options"))?;
+    let options = TransformOptions::parse(options)?;
+    let source = Source::parse(source)?;
+    match zone {
+        Some(zone) => TransformUrl::new(zone, options, source.as_str()),
+        None => TransformUrl::relative(options, source.as_str()),
     }
-    Err(UrlError::UnknownForm)
+    .map(ParsedUrl::Transformation)
 }
 
 /// `path` is `/<hash>/<id...>/<variant>[?query]`.

@@ -75,7 +75,9 @@ impl Source {
     }
 }
 
-/// A transformation URL: `https://<zone>/cdn-cgi/image/<options>/<source>`.
+/// A transformation URL: `https://<zone>/cdn-cgi/image/<options>/<source>`, or
+/// its zone-relative form `/cdn-cgi/image/<options>/<source>` for pages served
+/// from the zone itself ([`relative`](Self::relative)).
 ///
 /// `Display` writes the URL. The options are written as for flexible variants
 /// (`,` and `=` literal, other reserved bytes percent-encoded, `#` as `%23`).
@@ -98,7 +100,7 @@ impl Source {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct TransformUrl {
-    zone: String,
+    zone: Option<String>,
     options: TransformOptions,
     source: Source,
 }
@@ -111,15 +113,26 @@ impl TransformUrl {
         check_zone_for_url(zone)?;
         options.check()?;
         Ok(TransformUrl {
-            zone: zone.to_ascii_lowercase(),
+            zone: Some(zone.to_ascii_lowercase()),
             options,
             source: Source::parse(source)?,
         })
     }
 
-    /// The zone, lowercase.
-    pub fn zone(&self) -> &str {
-        &self.zone
+    /// The zone-relative form, `/cdn-cgi/image/<options>/<source>`, which
+    /// Cloudflare documents for markup on the zone's own pages.
+    pub fn relative(options: TransformOptions, source: &str) -> Result<Self, UrlError> {
+        options.check()?;
+        Ok(TransformUrl {
+            zone: None,
+            options,
+            source: Source::parse(source)?,
+        })
+    }
+
+    /// The zone, lowercase; `None` for the zone-relative form.
+    pub fn zone(&self) -> Option<&str> {
+        self.zone.as_deref()
     }
 
     /// The options.
@@ -151,9 +164,13 @@ impl TransformUrl {
         )
     }
 
-    /// The URL as a string (same as `to_string()`).
+    /// The URL as a string (same as `to_string()`): the [`path`](Self::path)
+    /// alone for the zone-relative form.
     pub fn url(&self) -> String {
-        format!("https://{}{}", self.zone, self.path())
+        match &self.zone {
+            Some(zone) => format!("https://{zone}{}", self.path()),
+            None => self.path(),
+        }
     }
 }
 

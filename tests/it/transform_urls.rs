@@ -440,6 +440,16 @@ fn transformation_urls_exactly() {
         Ok(ParsedUrl::Transformation(remote))
     );
 
+    let relative =
+        TransformUrl::relative(TransformOptions::new().width(80), "/uploads/a.jpg").unwrap();
+    assert_eq!(relative.to_string(), "/cdn-cgi/image/w=80/uploads/a.jpg");
+    assert_eq!(relative.zone(), None);
+    assert_eq!(
+        parse_url("/cdn-cgi/image/width=80/uploads/a.jpg"),
+        Ok(ParsedUrl::Transformation(relative))
+    );
+    assert_eq!(parse_url("/images/a.jpg"), Err(UrlError::UnknownForm));
+
     for bad in [
         "",
         "/",
@@ -470,7 +480,7 @@ fn the_three_forms_parse() {
     let ParsedUrl::Transformation(t) = parsed else {
         panic!("expected a transformation, got {parsed:?}")
     };
-    assert_eq!(t.zone(), "example.com");
+    assert_eq!(t.zone(), Some("example.com"));
     assert_eq!(
         t.options(),
         &TransformOptions::new()
@@ -846,8 +856,10 @@ proptest! {
 
     #[test]
     fn transformation_urls_round_trip(zone in zone(), options in options(), source in source()) {
-        let url = TransformUrl::new(&zone, options, &source).unwrap();
+        let url = TransformUrl::new(&zone, options.clone(), &source).unwrap();
         prop_assert_eq!(parse_url(&url.to_string()), Ok(ParsedUrl::Transformation(url)));
+        let relative = TransformUrl::relative(options, &source).unwrap();
+        prop_assert_eq!(parse_url(&relative.to_string()), Ok(ParsedUrl::Transformation(relative)));
     }
 
     #[test]
