@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use cloudflare_images::delivery::{
-    verify_signed_url, DeliveryUrl, Fit, FlexibleOptions, SigningKey,
+    verify_signed_url, DeliveryUrl, Fit, SigningKey, TransformOptions,
 };
 use cloudflare_images::Client;
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -44,7 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let thumb = DeliveryUrl::new(
         emulator.account_hash(),
         id.as_str(),
-        FlexibleOptions::new()
+        TransformOptions::new()
             .width(400)
             .height(300)
             .fit(Fit::Cover),

@@ -155,7 +155,7 @@ pub use tls::http_client_builder;
 
 /// The names most programs need: `use cloudflare_images::prelude::*;`.
 pub mod prelude {
-    pub use crate::delivery::{DeliveryUrl, FlexibleOptions, SigningKey};
+    pub use crate::delivery::{DeliveryUrl, SigningKey, TransformOptions};
     pub use crate::pagination::MetadataFilter;
     pub use crate::types::{Image, ImageVariantDefinition, ImageVariantOptions};
     pub use crate::upload::UploadMany;

@@ -1,10 +1,18 @@
-//! Delivery URLs and signed URLs (`imagedelivery.net`), with a verifier.
+//! Delivery, transformation and signed URLs, built and parsed, with a verifier and responsive markup.
 //!
 //! Cloudflare serves an image at
 //! `https://imagedelivery.net/<account_hash>/<image_id>/<variant>`, or on one of
 //! your zones at `https://<zone>/cdn-cgi/imagedelivery/<account_hash>/<image_id>/<variant>`.
 //! The variant is a named variant (`public`) or flexible-variant options
-//! (`w=400,sharpen=3`, see [`FlexibleOptions`]).
+//! (`w=400,sharpen=3`, see [`TransformOptions`]).
+//!
+//! Transformations of any image on a zone are served from
+//! `https://<zone>/cdn-cgi/image/<options>/<source>` ([`TransformUrl`]). Both
+//! kinds of options are [`TransformOptions`]: every option Cloudflare documents
+//! for URLs, typed, with its documented range checked before a URL exists
+//! ([`UrlError`]). [`parse_url`] reads the three forms back into the same typed
+//! values, and [`ResponsiveImage`] writes `srcset` and `<picture>` markup over a
+//! bounded set of widths.
 //!
 //! Images uploaded with `requireSignedURLs` are only served from signed URLs:
 //! `exp` (Unix seconds) is added to the query, then `sig`, the lowercase hex
@@ -14,7 +22,7 @@
 //! with `URLSearchParams` (see [`sign_url`]).
 //!
 //! ```
-//! use cloudflare_images::delivery::{DeliveryUrl, Expiry, FlexibleOptions, SigningKey};
+//! use cloudflare_images::delivery::{DeliveryUrl, Expiry, TransformOptions, SigningKey};
 //! # fn main() -> Result<(), cloudflare_images::Error> {
 //! let url = DeliveryUrl::new("ZWd9g1K7eljCn_KDTu_MWA", "products/café 01", "public")?;
 //! assert_eq!(
@@ -25,7 +33,7 @@
 //! let thumb = DeliveryUrl::new(
 //!     "ZWd9g1K7eljCn_KDTu_MWA",
 //!     "083eb7b2-5392-4565-b69e-aff66acddd00",
-//!     FlexibleOptions::new().width(400).sharpen(3.0),
+//!     TransformOptions::new().width(400).sharpen(3.0),
 //! )?
 //! .on_zone("images.example.com")?;
 //! assert_eq!(
@@ -63,19 +71,29 @@
 
 mod expiry;
 mod keys;
+mod options;
+mod parse;
+mod responsive;
 mod sign;
+mod transform_url;
 mod url;
+mod url_error;
 mod variant;
 mod verify;
 
 pub use expiry::{Clock, Expiry, SystemClock};
 pub use keys::SigningKey;
-pub use sign::sign_url;
-pub use url::DeliveryUrl;
-pub use variant::{
-    Fit, FlexibleOptions, Format, Gravity, MetadataPolicy, Rotate, Variant, MAX_DIMENSION,
-    MAX_VARIANT_NAME_LEN,
+pub use options::{
+    Border, Color, Fit, Flip, Format, Gravity, MetadataPolicy, Quality, QualityLevel, Rotate,
+    TransformOption, TransformOptions, Trim, Width, MAX_DIMENSION,
 };
+pub use parse::{parse_url, ParsedUrl};
+pub use responsive::{Markup, ResponsiveImage, MAX_SRCSET_WIDTHS};
+pub use sign::sign_url;
+pub use transform_url::{Source, TransformUrl, TRANSFORM_PATH_PREFIX};
+pub use url::DeliveryUrl;
+pub use url_error::UrlError;
+pub use variant::{Variant, MAX_VARIANT_NAME_LEN};
 pub use verify::{verify_signed_url, VerifyError};
 
 /// Cloudflare's delivery origin.

@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 
+use super::options::{parse_segment, TransformOptions};
+use super::url_error::UrlError;
 use super::{Clock, Expiry, SigningKey, SystemClock, Variant, DELIVERY_ORIGIN, ZONE_PATH_PREFIX};
 use crate::error::{Error, Result};
 use crate::ids::SEGMENT;
 
 /// Bytes percent-encoded in the variant segment: as [`SEGMENT`], but the `=`
 /// and `,` of flexible-variant options stay literal.
-const VARIANT_SEGMENT: &AsciiSet = &SEGMENT.remove(b'=').remove(b',');
+pub(super) const VARIANT_SEGMENT: &AsciiSet = &SEGMENT.remove(b'=').remove(b',');
 
 /// A delivery URL: `https://imagedelivery.net/<account_hash>/<image_id>/<variant>`,
 /// or on a zone `https://<zone>/cdn-cgi/imagedelivery/<account_hash>/<image_id>/<variant>`,
@@ -99,6 +101,11 @@ fn check_zone(zone: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`check_zone`] with the typed error.
+pub(super) fn check_zone_for_url(zone: &str) -> std::result::Result<(), UrlError> {
+    check_zone(zone).map_err(|e| UrlError::invalid_url(e.to_string()))
+}
+
 impl DeliveryUrl {
     /// A URL on `imagedelivery.net`.
     ///
@@ -123,6 +130,52 @@ impl DeliveryUrl {
             image_id,
             variant,
         })
+    }
+
+    /// A URL on `imagedelivery.net` for `image`, a record the API returned.
+    ///
+    /// Knowing the image, this refuses a flexible variant when the image requires
+    /// signed URLs ([`UrlError::FlexibleVariantOfSignedImage`], as an
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) error): Cloudflare serves
+    /// such images through named variants only, signed or not. A record without
+    /// an id is refused too.
+    pub fn for_image(
+        account_hash: impl Into<String>,
+        image: &crate::types::Image,
+        variant: impl Into<Variant>,
+    ) -> Result<Self> {
+        let id = image
+            .id
+            .as_deref()
+            .ok_or_else(|| Error::invalid_input("the image record has no id"))?;
+        DeliveryUrl::new(account_hash, id, variant)?.require_signed_urls(image.require_signed_urls)
+    }
+
+    /// Declares whether the image requires signed URLs (`requireSignedURLs`):
+    /// if it does, a flexible variant is refused with
+    /// [`UrlError::FlexibleVariantOfSignedImage`] (as an
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) error), since Cloudflare
+    /// refuses it. [`DeliveryUrl::new`] alone cannot know, and builds the URL.
+    pub fn require_signed_urls(self, required: bool) -> Result<Self> {
+        if required && self.is_flexible() {
+            return Err(UrlError::FlexibleVariantOfSignedImage.into());
+        }
+        Ok(self)
+    }
+
+    /// Whether the variant is flexible-variant options rather than a name.
+    pub fn is_flexible(&self) -> bool {
+        self.variant.contains('=')
+    }
+
+    /// The flexible-variant options, typed; `None` for a named variant.
+    pub fn options(&self) -> Option<TransformOptions> {
+        if !self.is_flexible() {
+            return None;
+        }
+        // The segment was rendered from valid options, so it parses; unmodelled
+        // options given with `TransformOptions::option` are kept as they are.
+        parse_segment(&self.variant, true).ok()
     }
 
     /// The same image on a zone of the account:

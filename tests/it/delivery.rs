@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use cloudflare_images::delivery::{
-    sign_url, verify_signed_url, DeliveryUrl, Expiry, Fit, FlexibleOptions, Format, Gravity,
-    MetadataPolicy, Rotate, SigningKey, Variant, VerifyError,
+    sign_url, verify_signed_url, DeliveryUrl, Expiry, Fit, Format, Gravity, MetadataPolicy, Rotate,
+    SigningKey, TransformOptions, Variant, VerifyError,
 };
 use cloudflare_images::{Client, ErrorKind};
 use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -116,12 +116,13 @@ fn base_url_override() {
 
 #[test]
 fn flexible_variant_options_in_order() {
-    let url = DeliveryUrl::new(HASH, UUID, FlexibleOptions::new().width(400).sharpen(3.0)).unwrap();
+    let url =
+        DeliveryUrl::new(HASH, UUID, TransformOptions::new().width(400).sharpen(3.0)).unwrap();
     assert_eq!(
         url.to_string(),
         "https://imagedelivery.net/ZWd9g1K7eljCn_KDTu_MWA/083eb7b2-5392-4565-b69e-aff66acddd00/w=400,sharpen=3"
     );
-    let all = FlexibleOptions::new()
+    let all = TransformOptions::new()
         .height(300)
         .width(400)
         .fit(Fit::ScaleDown)
@@ -146,7 +147,7 @@ fn flexible_variant_options_in_order() {
          contrast=0.9,gamma=1,saturation=0,trim.top=10"
     );
     // Setting again replaces in place.
-    let o = FlexibleOptions::new()
+    let o = TransformOptions::new()
         .width(100)
         .fit(Fit::Cover)
         .width(200)
@@ -169,45 +170,48 @@ fn flexible_variant_options_in_order() {
 
 #[test]
 fn flexible_values_are_validated() {
-    let cases: Vec<(FlexibleOptions, &str)> = vec![
-        (FlexibleOptions::new(), "at least one option"),
+    let cases: Vec<(TransformOptions, &str)> = vec![
+        (TransformOptions::new(), "at least one option"),
         (
-            FlexibleOptions::new().width(0),
+            TransformOptions::new().width(0),
             "w must be between 1 and 12000",
         ),
-        (FlexibleOptions::new().height(12_001), "h must be between"),
+        (TransformOptions::new().height(12_001), "h must be between"),
         (
-            FlexibleOptions::new().quality(0),
+            TransformOptions::new().quality(0),
             "q must be between 1 and 100",
         ),
-        (FlexibleOptions::new().quality(101), "q must be"),
+        (TransformOptions::new().quality(101), "q must be"),
         (
-            FlexibleOptions::new().sharpen(10.5),
+            TransformOptions::new().sharpen(10.5),
             "sharpen must be between 0 and 10",
         ),
-        (FlexibleOptions::new().sharpen(f64::NAN), "sharpen must be"),
+        (TransformOptions::new().sharpen(f64::NAN), "sharpen must be"),
         (
-            FlexibleOptions::new().blur(0.0),
+            TransformOptions::new().blur(0.0),
             "blur must be between 1 and 250",
         ),
-        (FlexibleOptions::new().dpr(0.0), "dpr must be above 0"),
-        (FlexibleOptions::new().dpr(f64::INFINITY), "dpr must be"),
+        (TransformOptions::new().dpr(0.0), "dpr must be above 0"),
+        (TransformOptions::new().dpr(f64::INFINITY), "dpr must be"),
         (
-            FlexibleOptions::new().gravity(Gravity::Point { x: 1.5, y: 0.0 }),
+            TransformOptions::new().gravity(Gravity::Point { x: 1.5, y: 0.0 }),
             "gravity coordinates",
         ),
         (
-            FlexibleOptions::new().brightness(-1.0),
+            TransformOptions::new().brightness(-1.0),
             "brightness must be",
         ),
         (
-            FlexibleOptions::new().option("W", "1"),
+            TransformOptions::new().option("W", "1"),
             "invalid flexible-variant option name",
         ),
-        (FlexibleOptions::new().option("bg", "#fff"), "invalid value"),
-        (FlexibleOptions::new().option("bg", ""), "invalid value"),
+        (
+            TransformOptions::new().option("bg", "#fff"),
+            "invalid value",
+        ),
+        (TransformOptions::new().option("bg", ""), "invalid value"),
         // The first error is kept even if later values are fine.
-        (FlexibleOptions::new().quality(0).width(10), "q must be"),
+        (TransformOptions::new().quality(0).width(10), "q must be"),
     ];
     for (options, expected) in cases {
         let e = options.render().unwrap_err();
@@ -263,7 +267,7 @@ fn inputs_are_validated() {
     let msg = invalid(DeliveryUrl::new(HASH, UUID, "a/b"));
     assert!(msg.contains("contains '/'"), "{msg}");
     let msg = invalid(DeliveryUrl::new(HASH, UUID, "w=400"));
-    assert!(msg.contains("FlexibleOptions"), "{msg}");
+    assert!(msg.contains("TransformOptions"), "{msg}");
     invalid(DeliveryUrl::new(HASH, UUID, "sp ace"));
     invalid(DeliveryUrl::new(HASH, UUID, "x".repeat(100)));
     assert!(DeliveryUrl::new(HASH, UUID, "x".repeat(99)).is_ok());
@@ -336,7 +340,7 @@ fn signed_url_known_answer_escaped_custom_id() {
 #[test]
 fn signed_url_known_answer_custom_domain_flexible() {
     // MSG = "/cdn-cgi/imagedelivery/ZWd9g1K7eljCn_KDTu_MWA/083eb7b2-5392-4565-b69e-aff66acddd00/w=400,sharpen=3?exp=1631289275", KEY = "secret-key"
-    let url = DeliveryUrl::new(HASH, UUID, FlexibleOptions::new().width(400).sharpen(3.0))
+    let url = DeliveryUrl::new(HASH, UUID, TransformOptions::new().width(400).sharpen(3.0))
         .unwrap()
         .on_zone("images.example.com")
         .unwrap();
@@ -832,7 +836,7 @@ async fn signed_delivery_end_to_end() {
     let flexible = DeliveryUrl::new(
         emulator.account_hash(),
         id.as_str(),
-        FlexibleOptions::new().width(400).sharpen(3.0),
+        TransformOptions::new().width(400).sharpen(3.0),
     )
     .unwrap()
     .with_base_url(&emulator.origin())

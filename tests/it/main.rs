@@ -27,6 +27,8 @@ mod no_duplicates;
 mod operations;
 mod pagination;
 mod path_property;
+mod responsive;
 mod retry;
 mod tracing;
+mod transform_urls;
 mod uploads;
