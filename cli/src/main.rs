@@ -24,8 +24,8 @@ use serde_json::json;
 
 use crate::backend::Backend;
 use crate::cmd::{
-    completions, config, delete, demo, direct_upload, download, edit, get, keys, list, serve, sign,
-    stats, upload, variants,
+    completions, config, delete, demo, direct_upload, download, edit, export, get, import, keys,
+    list, serve, sign, stats, upload, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -108,6 +108,12 @@ enum Command {
     /// Print a completion script for a shell.
     #[command(after_help = completions::AFTER_HELP)]
     Completions(completions::CompletionsArgs),
+    /// Save every image's original and a manifest to a folder (resumable).
+    #[command(after_help = export::AFTER_HELP)]
+    Export(export::ExportArgs),
+    /// Upload a folder made by `export` into this account (resumable).
+    #[command(after_help = import::AFTER_HELP)]
+    Import(import::ImportArgs),
 }
 
 /// Runs a command: those that need no API first, then the others against the
@@ -122,6 +128,8 @@ async fn run(command: Command) -> CliResult<()> {
     let announce = !output::settings().quiet;
     let backend = match &command {
         Command::Upload(args) => Backend::connect_for_upload(announce, args.tuning()).await?,
+        Command::Export(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
+        Command::Import(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
         _ => Backend::connect(announce).await?,
     };
     let result = dispatch(command, &backend).await;
@@ -143,6 +151,8 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::Config(args) => config::run(args, ctx).await,
         Command::DirectUpload(args) => direct_upload::run(args, ctx).await,
         Command::Sign(args) => sign::run(args, ctx).await,
+        Command::Export(args) => export::run(args, ctx).await,
+        Command::Import(args) => import::run(args, ctx).await,
         Command::Serve(_) | Command::Demo(_) | Command::Completions(_) => Ok(()),
     }
 }

@@ -1,7 +1,9 @@
 //! cfimg's integration tests, one binary: every command run as a process
-//! (`commands`), and migrations with `--resume` and `--shard` (`migrate`).
+//! (`commands`), migrations with `--resume` and `--shard` (`migrate`), and
+//! `export` / `import` (`export`).
 //! Golden files are in `cli/tests/golden`.
 
 mod commands;
 mod common;
+mod export;
 mod migrate;
