@@ -532,6 +532,7 @@ pub async fn run(args: ExportArgs, ctx: &Backend) -> CliResult<()> {
         for image in &page.images {
             if image.draft == Some(true) {
                 // A direct upload whose file never came: there is no original.
+                // Cloudflare's listing leaves drafts out; an emulator may not.
                 drafts += 1;
                 continue;
             }

@@ -1,4 +1,4 @@
-//! `cfimg import DIR`: uploads an export (see [`export`](super::export)) into the
+//! `cfimg import DIR`: uploads an export (see [`export`]) into the
 //! account in force, with the same ids, file names, metadata, creators and
 //! signing flags.
 //!
@@ -10,6 +10,12 @@
 //! is known before the bytes are sent, so the journal records the id first and a
 //! rerun after a kill finds the image under it rather than uploading it twice.
 //! Every file is hashed and compared with the manifest before it is sent.
+//!
+//! Cloudflare documents both rules this relies on (developers.cloudflare.com,
+//! Images, "Accept direct creator uploads"): `v2/direct_upload` creates a draft
+//! image record whose id it returns before any upload, and an image with a
+//! custom id cannot require signed URLs. It does not document what becomes of a
+//! draft whose upload URL expired; a rerun deletes such a draft of its own.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
