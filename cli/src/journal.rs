@@ -354,6 +354,48 @@ impl Journal {
         })
     }
 
+    /// Whether the journal holds any row of the export into `dir`.
+    pub fn export_known(&self, dir: &str) -> CliResult<bool> {
+        self.with(|conn| {
+            conn.prepare_cached("SELECT 1 FROM exports WHERE target = ?1 AND dir = ?2 LIMIT 1")?
+                .exists(params![self.target, dir])
+        })
+    }
+
+    /// Records images as already exported, from a manifest found in `dir` (a
+    /// folder exported with another data directory, or before the journal was
+    /// lost), unless the journal knows them. The files are still hashed before
+    /// they are trusted.
+    pub fn export_seed(&self, dir: &str, rows: &[ExportRow]) -> CliResult<()> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO exports (target, dir, id, filename, metadata, creator,
+                        signed, uploaded, path, state, sha256, bytes, content_type, run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'done', ?10, ?11, ?12, 'manifest')",
+                )?;
+                for row in rows {
+                    insert.execute(params![
+                        self.target,
+                        dir,
+                        row.id,
+                        row.filename,
+                        row.metadata,
+                        row.creator,
+                        row.signed,
+                        row.uploaded,
+                        row.path,
+                        row.sha256,
+                        i64::try_from(row.bytes).unwrap_or(i64::MAX),
+                        row.content_type
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
     /// Up to `limit` images of run `run` of the export into `dir` whose ids
     /// sort after `after`, in id order: the export walks its rows in slices so
     /// that a library of any size is never held in memory.

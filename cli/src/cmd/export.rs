@@ -431,6 +431,48 @@ async fn fetch(client: &Client, id: &str, target: &Path) -> CliResult<Received> 
     })
 }
 
+/// Takes what a manifest already in the folder records into an empty journal,
+/// a slice at a time, so that a folder exported with another data directory
+/// is resumed rather than fetched again. Lines that cannot be read are left
+/// out: those images are fetched.
+async fn seed_from_manifest(journal: &Journal, key: &str, manifest: &Path) -> CliResult<()> {
+    use tokio::io::AsyncBufReadExt;
+    let Ok(file) = tokio::fs::File::open(manifest).await else {
+        return Ok(());
+    };
+    let mut lines = tokio::io::BufReader::new(file).lines();
+    let mut rows = Vec::with_capacity(SLICE);
+    loop {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(|e| CliError::new(format!("cannot read {}: {e}", manifest.display())))?;
+        let end = line.is_none();
+        if let Some(entry) = line.and_then(|l| ManifestEntry::parse(&l).ok()) {
+            rows.push(ExportRow {
+                metadata: Value::Object(entry.metadata).to_string(),
+                id: entry.id,
+                filename: entry.filename,
+                creator: entry.creator,
+                signed: entry.require_signed_urls,
+                uploaded: entry.uploaded,
+                path: entry.path,
+                done: true,
+                sha256: Some(entry.sha256),
+                bytes: entry.bytes,
+                content_type: entry.content_type,
+            });
+        }
+        if end || rows.len() >= SLICE {
+            journal.export_seed(key, &rows)?;
+            rows.clear();
+        }
+        if end {
+            return Ok(());
+        }
+    }
+}
+
 /// The journal row for an image as listed.
 fn listed_row(image: &Image) -> Option<ExportRow> {
     let id = image.id.clone()?;
@@ -522,6 +564,10 @@ pub async fn run(args: ExportArgs, ctx: &Backend) -> CliResult<()> {
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
         std::process::id()
     );
+
+    if !journal.export_known(&key)? {
+        seed_from_manifest(&journal, &key, &dir.join(MANIFEST)).await?;
+    }
 
     // The listing, page by page, into the journal.
     let mut listed = 0usize;

@@ -246,6 +246,17 @@ fn round_trip_into_another_account_keeps_every_field() {
     );
     assert_eq!(count(&a, "GET", |p| p.ends_with("/blob")), 0);
     assert_eq!(manifest(&dir), lines);
+    // So does one with another data directory: the manifest found in the folder
+    // stands in for the journal, once the files hash to it.
+    let other = tempfile::tempdir().unwrap();
+    let r = report(remote(&a, other.path()), &["export", d]);
+    assert_eq!(
+        (r["fetched"].as_u64(), r["unchanged"].as_u64()),
+        (Some(0), Some(4)),
+        "{r}"
+    );
+    assert_eq!(count(&a, "GET", |p| p.ends_with("/blob")), 0);
+    assert_eq!(manifest(&dir), lines);
 
     let r = report(remote(&b, data.path()), &["import", d]);
     assert_eq!(r["uploaded"], 4, "{r}");
