@@ -220,7 +220,9 @@ async fn upload_as_new(
     if let Err(e) = journal.import_sending(key, &entry.id, &id) {
         return Outcome::Failed(e);
     }
-    let upload = UploadToUrl::new(url);
+    // The client's pool (no credentials in it): a fresh client per upload
+    // would load the TLS roots each time, which dominated a large import.
+    let upload = UploadToUrl::new(url).http_client(client.http_client().clone());
     let upload = match &source.rename {
         None => upload.path(&source.path),
         Some(name) => match tokio::fs::File::open(&source.path).await {

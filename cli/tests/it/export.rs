@@ -550,3 +550,42 @@ fn import_of_a_folder_without_a_manifest_is_a_usage_error() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("line 1"), "{}", r.stderr);
 }
+
+/// Export and import at the limit in force meet no 429: both emulators enforce
+/// Cloudflare's global limit with windows scaled to 3 s, cfimg paces to the
+/// same, and each run sends more requests than one window allows. Counts, no
+/// timing.
+#[test]
+fn export_and_import_at_the_global_limit_meet_no_429() {
+    const N: usize = 1300;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let limited = || cloudflare_images_emulator::Config {
+        rate_limits: true,
+        rate_limit_scale: 0.01,
+        ..Default::default()
+    };
+    let (a, b) = rt.block_on(async {
+        (
+            Emulator::start_with(limited()).await.unwrap(),
+            Emulator::start_with(limited()).await.unwrap(),
+        )
+    });
+    rt.block_on(a.seed_images(N));
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let d = out.path().to_str().unwrap();
+    let pace = ["--api-rate", "1200/3s", "-j", "32"];
+    let mut args = vec!["export", d];
+    args.extend(pace);
+    let r = report(remote(&a, data.path()), &args);
+    eprintln!("export: {} ms", r["elapsed_ms"]);
+    assert_eq!(r["fetched"], N, "{r}");
+    assert_eq!(a.rate_limited_count(), 0);
+    let mut args = vec!["import", d];
+    args.extend(pace);
+    let r = report(remote(&b, data.path()), &args);
+    eprintln!("import: {} ms", r["elapsed_ms"]);
+    assert_eq!(r["uploaded"], N, "{r}");
+    assert_eq!(b.rate_limited_count(), 0);
+    assert_eq!(b.image_count(), N);
+}
