@@ -58,7 +58,7 @@ const SLICE: usize = 256;
 /// Pacing and concurrency, shared by `export` and `import`.
 #[derive(Debug, Clone, Args)]
 pub struct PaceArgs {
-    /// How many transfers run at once [default: 4].
+    /// How many transfers run at once.
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Pace to Cloudflare's global limit against the local emulator too
