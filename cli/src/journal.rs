@@ -11,6 +11,9 @@
 //! survives the process being killed (the WAL is written before it returns); an
 //! OS crash may lose the last few, which the custom ids recover (a repeat is
 //! answered "already exists" and recognised).
+//!
+//! `cfimg export` and `cfimg import` keep their state in the same file, in the
+//! tables `exports` and `imports` ([`Journal::open_transfers`]).
 
 use std::collections::HashMap;
 use std::path::Path;
