@@ -11,6 +11,9 @@
 //! survives the process being killed (the WAL is written before it returns); an
 //! OS crash may lose the last few, which the custom ids recover (a repeat is
 //! answered "already exists" and recognised).
+//!
+//! `cfimg export` and `cfimg import` keep their state in the same file, in the
+//! tables `exports` and `imports` ([`Journal::open_transfers`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -223,6 +226,375 @@ impl Journal {
     }
 }
 
+/// The tables of `cfimg export` and `cfimg import`, beside `uploads` in the same
+/// file. Rows are keyed by the target, the export folder (canonical path) and the
+/// image id in the source account.
+const TRANSFER_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS exports (
+    target       TEXT NOT NULL,
+    dir          TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    filename     TEXT,
+    metadata     TEXT NOT NULL DEFAULT '{}',
+    creator      TEXT,
+    signed       INTEGER NOT NULL DEFAULT 0,
+    uploaded     TEXT,
+    path         TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+    sha256       TEXT,
+    bytes        INTEGER NOT NULL DEFAULT 0,
+    content_type TEXT,
+    run          TEXT NOT NULL,
+    error        TEXT,
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (target, dir, id)
+);
+CREATE TABLE IF NOT EXISTS imports (
+    target     TEXT NOT NULL,
+    dir        TEXT NOT NULL,
+    old_id     TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'done', 'failed')),
+    new_id     TEXT,
+    sends      INTEGER NOT NULL DEFAULT 0,
+    found      INTEGER NOT NULL DEFAULT 0,
+    error      TEXT,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (target, dir, old_id)
+);";
+
+/// An image of an export as the journal knows it: what the listing said and,
+/// once its original is in the folder, what was received.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportRow {
+    /// The image id in the account exported.
+    pub id: String,
+    /// Its file name, if it has one.
+    pub filename: Option<String>,
+    /// Its metadata as JSON text (`{}` when none).
+    pub metadata: String,
+    /// Its creator, if set.
+    pub creator: Option<String>,
+    /// Whether it is served only through signed URLs.
+    pub signed: bool,
+    /// When it was uploaded (RFC 3339), the version of its bytes.
+    pub uploaded: Option<String>,
+    /// Where its original goes, relative to the folder, `/`-separated.
+    pub path: String,
+    /// `true` once the original was received whole and renamed into place.
+    pub done: bool,
+    /// The SHA-256 (hex) of the bytes received, once done.
+    pub sha256: Option<String>,
+    /// How many bytes were received, once done.
+    pub bytes: u64,
+    /// The `Content-Type` the blob came with.
+    pub content_type: Option<String>,
+}
+
+fn export_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportRow> {
+    Ok(ExportRow {
+        id: r.get(0)?,
+        filename: r.get(1)?,
+        metadata: r.get(2)?,
+        creator: r.get(3)?,
+        signed: r.get(4)?,
+        uploaded: r.get(5)?,
+        path: r.get(6)?,
+        done: r.get::<_, String>(7)? == "done",
+        sha256: r.get(8)?,
+        bytes: u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+        content_type: r.get(10)?,
+    })
+}
+
+const EXPORT_COLUMNS: &str =
+    "id, filename, metadata, creator, signed, uploaded, path, state, sha256, bytes, content_type";
+
+impl Journal {
+    /// [`open`](Self::open), with the tables of `export` and `import` created
+    /// if needed.
+    pub fn open_transfers(path: &Path, target: &str) -> CliResult<Journal> {
+        let journal = Self::open(path, target)?;
+        journal.with(|conn| conn.execute_batch(TRANSFER_SCHEMA))?;
+        Ok(journal)
+    }
+
+    /// Records the images a listing of run `run` found for the export into
+    /// `dir`, in one transaction. A known image keeps its received original
+    /// unless its upload time or path changed: the bytes behind an id change
+    /// only by deleting the image and uploading again, which gives it a new
+    /// upload time.
+    pub fn export_listed(&self, dir: &str, run: &str, rows: &[ExportRow]) -> CliResult<()> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO exports (target, dir, id, filename, metadata, creator, signed,
+                        uploaded, path, state, run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10)
+                     ON CONFLICT (target, dir, id) DO UPDATE SET
+                        state = CASE WHEN exports.uploaded IS excluded.uploaded
+                                      AND exports.path = excluded.path
+                                     THEN exports.state ELSE 'pending' END,
+                        sha256 = CASE WHEN exports.uploaded IS excluded.uploaded
+                                       AND exports.path = excluded.path
+                                      THEN exports.sha256 ELSE NULL END,
+                        filename = excluded.filename,
+                        metadata = excluded.metadata,
+                        creator = excluded.creator,
+                        signed = excluded.signed,
+                        uploaded = excluded.uploaded,
+                        path = excluded.path,
+                        run = excluded.run,
+                        updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                )?;
+                for row in rows {
+                    upsert.execute(params![
+                        self.target,
+                        dir,
+                        row.id,
+                        row.filename,
+                        row.metadata,
+                        row.creator,
+                        row.signed,
+                        row.uploaded,
+                        row.path,
+                        run
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Whether the journal holds any row of the export into `dir`.
+    pub fn export_known(&self, dir: &str) -> CliResult<bool> {
+        self.with(|conn| {
+            conn.prepare_cached("SELECT 1 FROM exports WHERE target = ?1 AND dir = ?2 LIMIT 1")?
+                .exists(params![self.target, dir])
+        })
+    }
+
+    /// Records images as already exported, from a manifest found in `dir` (a
+    /// folder exported with another data directory, or before the journal was
+    /// lost), unless the journal knows them. The files are still hashed before
+    /// they are trusted.
+    pub fn export_seed(&self, dir: &str, rows: &[ExportRow]) -> CliResult<()> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO exports (target, dir, id, filename, metadata, creator,
+                        signed, uploaded, path, state, sha256, bytes, content_type, run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'done', ?10, ?11, ?12, 'manifest')",
+                )?;
+                for row in rows {
+                    insert.execute(params![
+                        self.target,
+                        dir,
+                        row.id,
+                        row.filename,
+                        row.metadata,
+                        row.creator,
+                        row.signed,
+                        row.uploaded,
+                        row.path,
+                        row.sha256,
+                        i64::try_from(row.bytes).unwrap_or(i64::MAX),
+                        row.content_type
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Up to `limit` images of run `run` of the export into `dir` whose ids
+    /// sort after `after`, in id order: the export walks its rows in slices so
+    /// that a library of any size is never held in memory.
+    pub fn export_rows(
+        &self,
+        dir: &str,
+        run: &str,
+        after: &str,
+        limit: usize,
+    ) -> CliResult<Vec<ExportRow>> {
+        self.with(|conn| {
+            let mut select = conn.prepare_cached(&format!(
+                "SELECT {EXPORT_COLUMNS} FROM exports
+                 WHERE target = ?1 AND dir = ?2 AND run = ?3 AND id > ?4
+                 ORDER BY id LIMIT ?5"
+            ))?;
+            let rows = select.query_map(
+                params![
+                    self.target,
+                    dir,
+                    run,
+                    after,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                export_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// Marks an image's original as received whole and in place.
+    pub fn export_done(
+        &self,
+        dir: &str,
+        id: &str,
+        sha256: &str,
+        bytes: u64,
+        content_type: Option<&str>,
+    ) -> CliResult<()> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "UPDATE exports SET state = 'done', sha256 = ?4, bytes = ?5,
+                    content_type = COALESCE(?6, content_type), error = NULL,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1 AND dir = ?2 AND id = ?3",
+            )?
+            .execute(params![
+                self.target,
+                dir,
+                id,
+                sha256,
+                i64::try_from(bytes).unwrap_or(i64::MAX),
+                content_type
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Marks an image's original as not received, with the reason.
+    pub fn export_failed(&self, dir: &str, id: &str, error: &str) -> CliResult<()> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "UPDATE exports SET state = 'failed', sha256 = NULL, error = ?4,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1 AND dir = ?2 AND id = ?3",
+            )?
+            .execute(params![self.target, dir, id, error])?;
+            Ok(())
+        })
+    }
+
+    /// Records the images of a slice of an import from `dir` not yet in the
+    /// journal as pending, and returns the rows of all of them (keyed by their
+    /// id in the export).
+    pub fn import_register(&self, dir: &str, ids: &[String]) -> CliResult<HashMap<String, Entry>> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut rows = HashMap::with_capacity(ids.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO imports (target, dir, old_id, state) VALUES (?1, ?2, ?3, 'pending')",
+                )?;
+                let mut select = tx.prepare_cached(
+                    "SELECT state, new_id FROM imports WHERE target = ?1 AND dir = ?2 AND old_id = ?3",
+                )?;
+                for id in ids {
+                    insert.execute(params![self.target, dir, id])?;
+                    let entry = select
+                        .query_row(params![self.target, dir, id], |r| {
+                            Ok(Entry {
+                                state: State::parse(&r.get::<_, String>(0)?),
+                                image_id: r.get(1)?,
+                            })
+                        })
+                        .optional()?;
+                    if let Some(entry) = entry {
+                        rows.insert(id.clone(), entry);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(rows)
+        })
+    }
+
+    /// Marks an import as sent, under `new_id` (the id the image will have),
+    /// before its bytes go out; counts the send.
+    pub fn import_sending(&self, dir: &str, old_id: &str, new_id: &str) -> CliResult<()> {
+        self.import_set(dir, old_id, State::Sending, Some(new_id), None, false)
+    }
+
+    /// Marks an import as stored under `new_id`; `found` when an earlier run
+    /// had stored it.
+    pub fn import_done(&self, dir: &str, old_id: &str, new_id: &str, found: bool) -> CliResult<()> {
+        self.import_set(dir, old_id, State::Done, Some(new_id), None, found)
+    }
+
+    /// Marks an import as failed, with the reason (the id it was being stored
+    /// under, if any, is kept: a rerun checks it first).
+    pub fn import_failed(&self, dir: &str, old_id: &str, error: &str) -> CliResult<()> {
+        self.import_set(dir, old_id, State::Failed, None, Some(error), false)
+    }
+
+    fn import_set(
+        &self,
+        dir: &str,
+        old_id: &str,
+        state: State,
+        new_id: Option<&str>,
+        error: Option<&str>,
+        found: bool,
+    ) -> CliResult<()> {
+        self.with(|conn| {
+            conn.prepare_cached(
+                "UPDATE imports SET state = ?4,
+                    new_id = COALESCE(?5, new_id),
+                    error = ?6,
+                    found = found OR ?7,
+                    sends = sends + (?4 = 'sending'),
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1 AND dir = ?2 AND old_id = ?3",
+            )?
+            .execute(params![
+                self.target,
+                dir,
+                old_id,
+                state.as_str(),
+                new_id,
+                error,
+                found
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Calls `each(old id, new id)` for every image of the import from `dir`
+    /// stored under an id other than its own, in old-id order.
+    pub fn import_mapping(
+        &self,
+        dir: &str,
+        mut each: impl FnMut(&str, &str) -> std::io::Result<()>,
+    ) -> CliResult<()> {
+        let mut failure = None;
+        self.with(|conn| {
+            let mut select = conn.prepare_cached(
+                "SELECT old_id, new_id FROM imports
+                 WHERE target = ?1 AND dir = ?2 AND state = 'done' AND new_id IS NOT NULL
+                   AND new_id <> old_id
+                 ORDER BY old_id",
+            )?;
+            let mut rows = select.query(params![self.target, dir])?;
+            while let Some(row) = rows.next()? {
+                let (old, new): (String, String) = (row.get(0)?, row.get(1)?);
+                if let Err(e) = each(&old, &new) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            Ok(())
+        })?;
+        match failure {
+            Some(e) => Err(CliError::new(format!("cannot write the id mapping: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The bulk deletions of `cfimg delete`: one row per image of a confirmed plan,
 /// keyed by the job (a hash of the command's selection), so a rerun of the same
 /// command after a kill skips what was deleted and a later, finished-then-repeated
@@ -382,5 +754,50 @@ mod tests {
             .unwrap();
         assert_eq!(rows.len(), 200);
         assert!(rows.values().all(|e| e.state == State::Done));
+    }
+
+    #[test]
+    fn an_export_keeps_what_was_received_unless_the_image_was_uploaded_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open_transfers(&dir.path().join(FILE_NAME), "local").unwrap();
+        let row = |id: &str, uploaded: &str| ExportRow {
+            id: id.into(),
+            uploaded: Some(uploaded.into()),
+            path: format!("originals/{id}"),
+            metadata: "{}".into(),
+            ..ExportRow::default()
+        };
+        j.export_listed("/x", "r1", &[row("a", "t1"), row("b", "t1")])
+            .unwrap();
+        j.export_done("/x", "a", "aa", 3, Some("image/png"))
+            .unwrap();
+        j.export_done("/x", "b", "bb", 4, None).unwrap();
+        let mut b = row("b", "t2");
+        b.creator = Some("u".into());
+        j.export_listed("/x", "r2", &[row("a", "t1"), b]).unwrap();
+        let rows = j.export_rows("/x", "r2", "", 10).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].done && rows[0].sha256.as_deref() == Some("aa"));
+        assert!(!rows[1].done && rows[1].sha256.is_none());
+        assert_eq!(rows[1].creator.as_deref(), Some("u"));
+        assert!(j.export_rows("/x", "r1", "", 10).unwrap().is_empty());
+        assert_eq!(j.export_rows("/x", "r2", "a", 10).unwrap()[0].id, "b");
+
+        let ids = vec!["u1".to_string(), "c/1".to_string()];
+        j.import_register("/x", &ids).unwrap();
+        j.import_sending("/x", "u1", "new-1").unwrap();
+        j.import_failed("/x", "u1", "boom").unwrap();
+        let rows = j.import_register("/x", &ids).unwrap();
+        assert_eq!(rows["u1"].state, State::Failed);
+        assert_eq!(rows["u1"].image_id.as_deref(), Some("new-1"));
+        j.import_done("/x", "u1", "new-1", true).unwrap();
+        j.import_done("/x", "c/1", "c/1", false).unwrap();
+        let mut pairs = Vec::new();
+        j.import_mapping("/x", |o, n| {
+            pairs.push((o.to_string(), n.to_string()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(pairs, [("u1".to_string(), "new-1".to_string())]);
     }
 }

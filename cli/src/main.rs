@@ -25,8 +25,8 @@ use serde_json::json;
 
 use crate::backend::Backend;
 use crate::cmd::{
-    completions, config, delete, demo, direct_upload, download, edit, get, keys, list, serve, sign,
-    stats, sync, upload, variants,
+    completions, config, delete, demo, direct_upload, download, edit, export, get, import, keys,
+    list, serve, sign, stats, sync, upload, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -114,6 +114,12 @@ enum Command {
     /// Print a completion script for a shell.
     #[command(after_help = completions::AFTER_HELP)]
     Completions(completions::CompletionsArgs),
+    /// Save every image's original and a manifest to a folder (resumable).
+    #[command(after_help = export::AFTER_HELP)]
+    Export(export::ExportArgs),
+    /// Upload a folder made by `export` into this account (resumable).
+    #[command(after_help = import::AFTER_HELP)]
+    Import(import::ImportArgs),
 }
 
 /// Runs a command: those that need no API first, then the others against the
@@ -130,6 +136,8 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Upload(args) => Backend::connect_for_upload(announce, args.tuning()).await?,
         Command::Sync(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
         Command::Delete(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
+        Command::Export(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
+        Command::Import(args) => Backend::connect_for_upload(announce, args.pace.tuning()).await?,
         _ => Backend::connect(announce).await?,
     };
     let result = dispatch(command, &backend).await;
@@ -152,6 +160,8 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::DirectUpload(args) => direct_upload::run(args, ctx).await,
         Command::Sign(args) => sign::run(args, ctx).await,
         Command::Sync(args) => sync::run(args, ctx).await,
+        Command::Export(args) => export::run(args, ctx).await,
+        Command::Import(args) => import::run(args, ctx).await,
         Command::Serve(_) | Command::Demo(_) | Command::Completions(_) => Ok(()),
     }
 }
