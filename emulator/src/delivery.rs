@@ -28,6 +28,8 @@ use crate::render::{self, Options, RenderError};
 use crate::store::{BlobSource, Delivery};
 use crate::App;
 
+pub(crate) mod transform;
+
 const CDN_PREFIX: &str = "/cdn-cgi/imagedelivery";
 
 fn not_found() -> Response<Body> {

@@ -301,13 +301,13 @@ fn over(top: Rgba<u8>, bottom: Rgba<u8>) -> Rgba<u8> {
     if a <= 0.0 {
         return Rgba([0, 0, 0, 0]);
     }
-    let mut out = [0u8; 4];
-    for i in 0..3 {
-        let c = (f32::from(top.0[i]) * ta + f32::from(bottom.0[i]) * ba * (1.0 - ta)) / a;
-        out[i] = to_channel(c);
-    }
-    out[3] = to_channel(a * 255.0);
-    Rgba(out)
+    let mix = |t: u8, b: u8| to_channel((f32::from(t) * ta + f32::from(b) * ba * (1.0 - ta)) / a);
+    Rgba([
+        mix(top.0[0], bottom.0[0]),
+        mix(top.0[1], bottom.0[1]),
+        mix(top.0[2], bottom.0[2]),
+        to_channel(a * 255.0),
+    ])
 }
 
 /// Cuts the sides `trim` names (never below one pixel), or the uniform border it asks to
