@@ -9,6 +9,10 @@
 //! a deadline ([`FETCH_DEADLINE`]) and a size bound ([`MAX_SOURCE_BYTES`]), and follows at
 //! most [`MAX_REDIRECTS`] redirects, each only to an allowed origin.
 //!
+//! Fetches carry `Via: image-resizing`, as Cloudflare's do, and a transformation request
+//! carrying it is refused as a loop (9403), so an allowed origin that sends a fetch back
+//! into `/cdn-cgi/image/` (the emulator itself, say) cannot recurse.
+//!
 //! Every failure carries `Cf-Resized: err=<code>` and an `ERROR <code>: <why>` body, with
 //! the codes of Cloudflare's troubleshooting page. Cloudflare documents the codes, not the
 //! statuses; the emulator answers: 9401 (invalid options) 400, 9403 (request loop, or an
@@ -42,6 +46,9 @@ pub(crate) const FETCH_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The largest source accepted: Cloudflare's 70 MB limit for transformation sources.
 pub(crate) const MAX_SOURCE_BYTES: usize = 70 * 1000 * 1000;
+
+/// The `Via` value of the emulator's fetches, as Cloudflare's.
+const VIA: &str = "image-resizing";
 
 /// Redirects followed before answering 9421.
 pub(crate) const MAX_REDIRECTS: usize = 5;
@@ -123,6 +130,23 @@ struct Fetched {
 pub(crate) async fn serve(app: Arc<App>, req: Request<Body>) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text_response(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+    }
+    // Cloudflare marks its own fetches `Via: image-resizing`; a transformation request that
+    // carries it was sent by a transformation (through an allowed origin, possibly this
+    // emulator): a loop.
+    let looped = req
+        .headers()
+        .get_all(header::VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains(VIA));
+    if looped {
+        return Failure::new(
+            9403,
+            StatusCode::FORBIDDEN,
+            "request loop: a transformation fetched a transformation",
+        )
+        .into_response();
     }
     let path = req.uri().path();
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
@@ -478,6 +502,7 @@ async fn get(uri: &Uri) -> Result<hyper::Response<hyper::body::Incoming>, Failur
         .header(header::HOST, authority)
         .header(header::ACCEPT, "image/*")
         .header(header::USER_AGENT, "cloudflare-images-emulator")
+        .header(header::VIA, VIA)
         .body(Empty::<Bytes>::new())
         .map_err(|e| Failure::new(9406, StatusCode::BAD_REQUEST, e.to_string()))?;
     sender

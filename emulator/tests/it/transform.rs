@@ -113,6 +113,23 @@ impl T {
         }
     }
 
+    /// A GET carrying `Via: image-resizing`, as a transformation's fetch does.
+    async fn get_with_via(&self, path: &str) -> Got {
+        let resp = self
+            .ctx
+            .http
+            .get(format!("{}{}", self.ctx.emu.origin(), path))
+            .header("via", "1.1 image-resizing")
+            .send()
+            .await
+            .expect("request");
+        Got {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            bytes: resp.bytes().await.expect("body").to_vec(),
+        }
+    }
+
     async fn get(&self, path: &str) -> Got {
         self.get_with(path, None).await
     }
@@ -482,6 +499,41 @@ async fn absolute_sources_on_allowed_origins_only() {
     let closed = T::new(Config::default()).await;
     closed.get(&at("w=10", "/img.png")).await.failure(403, 9403);
     assert_eq!(files.hits(), before + 1, "only the redirect to elsewhere");
+}
+
+/// An origin that sends the fetch back into a transformation (here the emulator itself,
+/// allowed as an origin) is a loop, refused once, not a recursion.
+#[tokio::test]
+async fn a_fetch_back_into_a_transformation_is_a_loop() {
+    let t = T::new(Config::default()).await;
+    let id = t.upload(halves(20, 10), &[]).await;
+    let origin = t.ctx.emu.origin();
+    let looping = T::new(Config::default().allow_transform_origin(origin.clone())).await;
+    // The allowed origin (another emulator) serves its own images fine ...
+    looping
+        .get(&format!(
+            "/cdn-cgi/image/w=10/{origin}/{}/{id}/public",
+            t.hash
+        ))
+        .await
+        .image(ImageFormat::Png, 10, 5);
+    // ... but its transformations, fetched by a transformation, refuse the loop (its 403
+    // reaches the first as an origin's 4xx).
+    t.ctx.emu.clear_requests();
+    looping
+        .get(&format!(
+            "/cdn-cgi/image/w=10/{origin}/cdn-cgi/image/w=20/{}/{id}/public",
+            t.hash
+        ))
+        .await
+        .failure(403, 9408);
+    let seen = t.ctx.emu.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].status, Some(403));
+    // Sent directly with the mark, the loop is named.
+    t.get_with_via(&format!("/cdn-cgi/image/w=10/{}/{id}/public", t.hash))
+        .await
+        .failure(403, 9403);
 }
 
 #[tokio::test]
