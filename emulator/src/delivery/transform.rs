@@ -434,6 +434,10 @@ async fn follow(app: &App, uri: Uri) -> Result<Fetched, Failure> {
         }
         let (parts, body) = resp.into_parts();
         check_status(parts.status)?;
+        // A declared length beyond the bound is refused before anything is read.
+        if hyper::body::Body::size_hint(&body).lower() > MAX_SOURCE_BYTES as u64 {
+            return Err(too_large());
+        }
         let bytes = Limited::new(body, MAX_SOURCE_BYTES)
             .collect()
             .await

@@ -536,6 +536,60 @@ async fn a_fetch_back_into_a_transformation_is_a_loop() {
         .failure(403, 9403);
 }
 
+/// A server that answers every connection with `head` (after reading the request) and
+/// then holds the connection open without sending more, for `hold`.
+fn stalling_server(head: &'static str, hold: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(head.as_bytes());
+                std::thread::sleep(hold);
+            });
+        }
+    });
+    origin
+}
+
+/// A source declaring more than 70 MB is refused (413, 9402) without being read; an origin
+/// that never finishes its answer meets the 10 s deadline (502, 9402).
+#[tokio::test]
+async fn fetches_are_bounded_in_size_and_time() {
+    let huge = stalling_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 80000000\r\n\r\n",
+        std::time::Duration::from_secs(30),
+    );
+    let stalled = stalling_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: 100\r\n\r\n",
+        std::time::Duration::from_secs(30),
+    );
+    let t = T::new(
+        Config::default()
+            .allow_transform_origin(huge.clone())
+            .allow_transform_origin(stalled.clone()),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    t.get(&format!("/cdn-cgi/image/w=10/{huge}/a.png"))
+        .await
+        .failure(413, 9402);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    t.get(&format!("/cdn-cgi/image/w=10/{stalled}/a.png"))
+        .await
+        .failure(502, 9402);
+    let took = started.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(9) && took < std::time::Duration::from_secs(20),
+        "{took:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_bad_transform_origin_stops_the_start() {
     let started = cloudflare_images_emulator::Emulator::start_with(
