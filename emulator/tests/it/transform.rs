@@ -286,6 +286,47 @@ async fn geometry_and_effects_are_applied() {
     .image(ImageFormat::Png, 200, 100);
 }
 
+/// Every frame of an animation goes through the same options; it stays an animated GIF.
+#[tokio::test]
+async fn animations_keep_their_frames() {
+    use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
+    use image::{AnimationDecoder, Delay, Frame, RgbaImage};
+    let t = T::new(Config::default()).await;
+    let mut gif = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut gif);
+        encoder.set_repeat(Repeat::Infinite).expect("repeat");
+        for i in 0..3u8 {
+            let frame = RgbaImage::from_pixel(40, 20, Rgba([i * 100, 50, 200, 255]));
+            encoder
+                .encode_frame(Frame::from_parts(
+                    frame,
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(100, 1),
+                ))
+                .expect("frame");
+        }
+    }
+    let id = t.upload(gif, &[]).await;
+    let got = t
+        .transform("rotate=90,w=10,border=color:red;width:1", &id)
+        .await;
+    got.image(ImageFormat::Gif, 12, 22);
+    let frames = GifDecoder::new(Cursor::new(got.bytes))
+        .expect("a GIF")
+        .into_frames()
+        .collect_frames()
+        .expect("frames");
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f.buffer().dimensions() == (12, 22)));
+    // format=json describes the first frame.
+    let json = t.transform("rotate=90,w=10,format=json", &id).await;
+    let body: serde_json::Value = serde_json::from_slice(&json.bytes).expect("JSON");
+    assert_eq!((&body["width"], &body["height"]), (&json!(10), &json!(20)));
+    assert_eq!(body["original"]["format"], "image/gif");
+}
+
 #[tokio::test]
 async fn format_json_describes_the_output_and_the_original() {
     let t = T::new(Config::default()).await;
