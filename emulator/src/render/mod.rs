@@ -373,6 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn extreme_options_on_tiny_images_render() {
+        let every = "blur=250,sharpen=10,brightness=100,contrast=100,gamma=0,saturation=100,\
+                     background=transparent,border=color:#0000;width:0,trim=12000,rotate=270,\
+                     flip=hv,g=1x1,fit=cover,w=3,h=5";
+        let o = Options::parse(every, Syntax::Transform).unwrap();
+        for (w, h) in [(1, 1), (2, 1), (1, 3)] {
+            let r = render(&png(w, h), ImageFormat::Png, &o, false).unwrap();
+            let img = image::load_from_memory(&r.bytes).unwrap();
+            assert_eq!((img.width(), img.height()), (3, 5));
+        }
+        let o = Options::parse("trim=border,trim.border.keep=12000", Syntax::Transform).unwrap();
+        let r = render(&png(4, 4), ImageFormat::Png, &o, false).unwrap();
+        assert_eq!(image::load_from_memory(&r.bytes).unwrap().width(), 4);
+    }
+
+    #[test]
     fn pad_fills_with_white_and_jpeg_flattens_alpha() {
         let o = Options::parse_flexible("w=40,h=40,fit=pad").unwrap();
         let r = render(&png(20, 10), ImageFormat::Png, &o, false).unwrap();
