@@ -86,6 +86,15 @@ pub struct ServeArgs {
     /// would (kept in the data folder) [default: off, as on Cloudflare]
     #[arg(long)]
     pub flexible_variants: bool,
+    /// Let `/cdn-cgi/image/<options>/<url>` fetch and transform images from ORIGIN
+    /// (`http://host:port`); repeatable [default: none, only the emulator's own paths]
+    #[arg(long = "transform-origin", value_name = "ORIGIN", value_parser = origin)]
+    pub transform_origin: Vec<String>,
+}
+
+/// An `http://host[:port]` or `https://...` origin.
+fn origin(text: &str) -> Result<String, String> {
+    crate::delivery::transform::Origin::parse(text).map(|_| text.to_owned())
 }
 
 /// A finite number above zero (a window scale of 0, a negative or an infinite one means
@@ -109,6 +118,7 @@ impl ServeArgs {
             rate_limits: self.rate_limits || self.rate_limit_scale.is_some(),
             batch_token_ttl: Duration::from_secs(self.batch_token_ttl),
             flexible_variants: self.flexible_variants,
+            transform_origins: self.transform_origin.clone(),
             ..Config::default()
         };
         if let Some(scale) = self.rate_limit_scale {
@@ -171,6 +181,7 @@ mod tests {
         assert_eq!(config.rate_limit_scale, default.rate_limit_scale);
         assert_eq!(config.batch_token_ttl, default.batch_token_ttl);
         assert_eq!(config.flexible_variants, default.flexible_variants);
+        assert_eq!(config.transform_origins, default.transform_origins);
         // Only difference: the 429s' Retry-After is explicit, with the default's value.
         let mut faults = default.faults;
         faults.retry_after_secs = Some(1);
@@ -195,6 +206,9 @@ mod tests {
             "--rate-limit-scale=0.5",
             "--batch-token-ttl=60",
             "--flexible-variants",
+            "--transform-origin=http://127.0.0.1:1",
+            "--transform-origin",
+            "http://localhost:2",
         ]);
         assert_eq!(config.port, 9);
         assert_eq!(
@@ -208,6 +222,10 @@ mod tests {
         assert_eq!(config.rate_limit_scale, 0.5);
         assert_eq!(config.batch_token_ttl, Duration::from_secs(60));
         assert!(config.flexible_variants);
+        assert_eq!(
+            config.transform_origins,
+            ["http://127.0.0.1:1", "http://localhost:2"]
+        );
         let f = &config.faults;
         assert_eq!(f.rate_limit_after, Some(4));
         assert_eq!(f.retry_after_secs, Some(7));
@@ -224,6 +242,8 @@ mod tests {
             &["--rate-limit-scale=-1"],
             &["--rate-limit-scale=inf"],
             &["--fail-5xx-percent=101"],
+            &["--transform-origin=127.0.0.1:1"],
+            &["--transform-origin=http://a/path"],
         ] {
             let mut argv = vec!["emulator"];
             argv.extend_from_slice(bad);

@@ -2,7 +2,8 @@
 //! with signed-URL verification; the variant is rendered by [`crate::render`] (PNG, JPEG,
 //! GIF and WebP sources) or the stored bytes are served as they are (SVG, HEIC, AVIF).
 //! Flexible-variant options are refused (404, `ERROR 9401`) until the account enables
-//! them with `PATCH v1/config`.
+//! them with `PATCH v1/config`, and always for an image that requires signed URLs (403,
+//! `ERROR 9403`, even when the URL is correctly signed), as Cloudflare documents.
 //!
 //! The signature is checked as Cloudflare documents it: `sig` is the lowercase hex
 //! HMAC-SHA256, keyed with the bytes of a signing key's value as the keys API shows it, of
@@ -26,6 +27,8 @@ use crate::http::text_response;
 use crate::render::{self, Options, RenderError};
 use crate::store::{BlobSource, Delivery};
 use crate::App;
+
+pub(crate) mod transform;
 
 const CDN_PREFIX: &str = "/cdn-cgi/imagedelivery";
 
@@ -102,6 +105,12 @@ async fn serve_inner(app: &App, req: Request<Body>) -> Response<Body> {
         Ok(Delivery::ImageNotFound) => return not_found(),
         Err(e) => return e.into_response(),
     };
+    if require_signed && named.is_none() {
+        // Cloudflare documents that flexible variants cannot be used for images that require
+        // signed URLs, a signature does not change that; it documents no status or code for
+        // the refusal, so this is the signed-URL refusal with the reason.
+        return forbidden("flexible variants cannot be used for images that require signed URLs");
+    }
     if require_signed {
         if let Err(why) = verify(
             path,

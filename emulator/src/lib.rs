@@ -10,7 +10,10 @@
 //! - the Batch API under `/batch/images/...` ([`EmulatorHandle::batch_url`]), with batch tokens
 //!   from `GET .../images/v1/batch_token`;
 //! - delivery at `/{account_hash}/{image_id}/{variant}` and
-//!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks.
+//!   `/cdn-cgi/imagedelivery/{account_hash}/{image_id}/{variant}`, with signed-URL checks;
+//! - transformations at `/cdn-cgi/image/{options}/{source}` of its own paths and of
+//!   absolute URLs on the origins [`Config::transform_origins`] allows, with
+//!   `Cf-Resized: err=...` failures and `format=json`.
 //!
 //! Delivery renders variants with the `image` crate: named variants (`width`, `height`,
 //! `fit`, `metadata`) and, once enabled with `PATCH v1/config {"flexible_variants": true}`,
@@ -102,6 +105,30 @@ pub struct Config {
     /// true}` would (kept in the data folder). Default off, as on Cloudflare: delivery then
     /// refuses `w=...` options in place of a variant name.
     pub flexible_variants: bool,
+    /// Origins (`http://host:port`) whose images `/cdn-cgi/image/<options>/<url>` may fetch
+    /// and transform, as a zone's "resize images from any origin" setting would allow them;
+    /// any other absolute source is refused (403, `Cf-Resized: err=9403`) without being
+    /// contacted. Only `http` origins can be fetched (no TLS client is built). Default
+    /// none: only the emulator's own paths are transformed. See
+    /// [`Config::allow_transform_origin`].
+    pub transform_origins: Vec<String>,
+}
+
+impl Config {
+    /// Allows `/cdn-cgi/image/` transformations to fetch from `origin`
+    /// (`http://host:port`), as `--transform-origin` does; [`Emulator::start_with`] refuses
+    /// a value that is not an origin.
+    ///
+    /// ```
+    /// use cloudflare_images_emulator::Config;
+    ///
+    /// let config = Config::default().allow_transform_origin("http://127.0.0.1:8080");
+    /// assert_eq!(config.transform_origins, ["http://127.0.0.1:8080"]);
+    /// ```
+    pub fn allow_transform_origin(mut self, origin: impl Into<String>) -> Config {
+        self.transform_origins.push(origin.into());
+        self
+    }
 }
 
 impl Default for Config {
@@ -117,6 +144,7 @@ impl Default for Config {
             rate_limit_scale: 1.0,
             batch_token_ttl: Duration::from_secs(60 * 60),
             flexible_variants: false,
+            transform_origins: Vec::new(),
         }
     }
 }
@@ -134,6 +162,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limit_scale", &self.rate_limit_scale)
             .field("batch_token_ttl", &self.batch_token_ttl)
             .field("flexible_variants", &self.flexible_variants)
+            .field("transform_origins", &self.transform_origins)
             .finish()
     }
 }
@@ -150,8 +179,8 @@ impl Emulator {
     }
 
     /// Starts an emulator with the given configuration. Fails if the port cannot be bound,
-    /// the data folder cannot be opened, or `rate_limit_scale` is not a finite positive
-    /// number.
+    /// the data folder cannot be opened, `rate_limit_scale` is not a finite positive
+    /// number, or a `transform_origins` entry is not an origin.
     pub async fn start_with(config: Config) -> std::io::Result<EmulatorHandle> {
         let scale = config.rate_limit_scale;
         if !(scale.is_finite() && scale > 0.0) {
@@ -160,6 +189,12 @@ impl Emulator {
                 format!("rate_limit_scale must be finite and positive, got {scale}"),
             ));
         }
+        let transform_origins = config
+            .transform_origins
+            .iter()
+            .map(|o| delivery::transform::Origin::parse(o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let dir = config.data_dir.clone();
         let flexible = config.flexible_variants;
         let store = tokio::task::spawn_blocking(move || {
@@ -187,6 +222,7 @@ impl Emulator {
             batch_request_count: AtomicU64::new(0),
             renders: render::RenderCache::new(render::DEFAULT_CACHE_BYTES),
             requests: RequestLog::default(),
+            transform_origins,
             config,
         });
         let task = tokio::spawn(router::serve(listener, app.clone()));
@@ -392,6 +428,8 @@ pub(crate) struct App {
     pub batch_request_count: AtomicU64,
     pub renders: render::RenderCache,
     pub requests: RequestLog,
+    /// [`Config::transform_origins`], parsed.
+    pub transform_origins: Vec<delivery::transform::Origin>,
 }
 
 impl App {

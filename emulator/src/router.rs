@@ -1,6 +1,7 @@
 //! The front of the server: the accept loop, then for every request the counters, the
 //! request log, injected faults and the global rate window, then the route by path prefix
-//! (the API, the batch host, one-time upload URLs, the console, else delivery).
+//! (the API, the batch host, one-time upload URLs, transformations, the console, else
+//! delivery).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -133,7 +134,7 @@ async fn handle_request(
 }
 
 /// Entry point for every request (the router's fallback): the API, the batch host, one-time
-/// upload URLs, else delivery.
+/// upload URLs, `/cdn-cgi/image/` transformations, the console, else delivery.
 async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if let Some(rest) = path.strip_prefix("/client/v4/") {
@@ -150,6 +151,9 @@ async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<B
         return crate::api::direct_upload::one_time_upload(&app, rest, req)
             .await
             .unwrap_or_else(ApiError::into_response);
+    }
+    if path.starts_with(crate::delivery::transform::PREFIX) {
+        return crate::delivery::transform::serve(app, req).await;
     }
     if crate::console::handles(&app, &path) {
         return crate::console::serve(app, req).await;

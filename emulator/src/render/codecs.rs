@@ -119,21 +119,9 @@ pub(crate) fn render(
     options: &Options,
     webp_accepted: bool,
 ) -> Result<Rendered, RenderError> {
-    let (source, exif) = decode(data, format, options.animate)?;
-    let (sw, sh) = match &source {
-        Source::Still(img) => (img.width(), img.height()),
-        Source::Animated(frames) => frames
-            .first()
-            .map_or((1, 1), |f| (f.buffer().width(), f.buffer().height())),
-    };
-    let plan = plan(sw, sh, options.width, options.height, options.fit);
-    let frames = match &source {
-        Source::Still(_) => 1,
-        Source::Animated(frames) => u64::try_from(frames.len()).unwrap_or(u64::MAX),
-    };
-    if plan.peak_pixels().saturating_mul(4).saturating_mul(frames) > RENDER_BUDGET_BYTES {
-        return Err(RenderError::too_large("the requested size"));
-    }
+    let json = options.format == FormatOption::Json;
+    // `format=json` describes the first frame of an animation.
+    let (source, exif) = decode(data, format, options.animate && !json)?;
     let output = choose_output(
         format,
         options.format,
@@ -142,17 +130,48 @@ pub(crate) fn render(
     );
     let mut out = Vec::new();
     let encoded = match source {
-        Source::Still(img) => encode_still(&apply(img, &plan), output, options, exif, &mut out),
+        Source::Still(img) => {
+            let (sw, sh) = (img.width(), img.height());
+            let img = transform(img, options, 1)?;
+            if json {
+                let info = serde_json::json!({
+                    "width": img.width(),
+                    "height": img.height(),
+                    "original": {
+                        "file_size": data.len(),
+                        "width": sw,
+                        "height": sh,
+                        "format": format.to_mime_type(),
+                    },
+                });
+                out = info.to_string().into_bytes();
+                Ok(())
+            } else {
+                encode_still(&img, output, options, exif, &mut out)
+            }
+        }
         Source::Animated(frames) => {
-            let frames = frames.into_iter().map(|f| {
+            let count = u64::try_from(frames.len()).unwrap_or(u64::MAX);
+            let mut failure = None;
+            let frames = frames.into_iter().map_while(|f| {
                 let delay = f.delay();
-                let img = apply(DynamicImage::ImageRgba8(f.into_buffer()), &plan);
-                Frame::from_parts(img.to_rgba8(), 0, 0, delay)
+                match transform(DynamicImage::ImageRgba8(f.into_buffer()), options, count) {
+                    Ok(img) => Some(Frame::from_parts(img.to_rgba8(), 0, 0, delay)),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                }
             });
             let mut encoder = GifEncoder::new_with_speed(&mut out, 10);
-            encoder
+            let encoded = encoder
                 .set_repeat(Repeat::Infinite)
-                .and_then(|()| encoder.encode_frames(frames))
+                .and_then(|()| encoder.encode_frames(frames));
+            drop(encoder);
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            encoded
         }
     };
     encoded.map_err(|e| RenderError {
@@ -163,6 +182,178 @@ pub(crate) fn render(
         bytes: Bytes::from(out),
         output,
     })
+}
+
+/// Everything but encoding, in Cloudflare's order: trim, flip, rotate (so width and height
+/// refer to the rotated image), the fit, then blur, sharpen and the colour adjustments, the
+/// background under transparent pixels, and the border around the result. `frames` images
+/// of this size are held at once (all frames of an animation), which the budget bounds.
+fn transform(img: DynamicImage, o: &Options, frames: u64) -> Result<DynamicImage, RenderError> {
+    let mut img = img;
+    if let Some(trim) = &o.trim {
+        img = apply_trim(img, trim);
+    }
+    if o.flip.0 {
+        img = img.fliph();
+    }
+    if o.flip.1 {
+        img = img.flipv();
+    }
+    img = match o.rotate {
+        90 => img.rotate90(),
+        180 => img.rotate180(),
+        270 => img.rotate270(),
+        _ => img,
+    };
+    let plan = plan(img.width(), img.height(), o.width, o.height, o.fit);
+    let budget = |pixels: u64| pixels.saturating_mul(4).saturating_mul(frames);
+    if budget(plan.peak_pixels()) > RENDER_BUDGET_BYTES {
+        return Err(RenderError::too_large("the requested size"));
+    }
+    let pad = o.background.unwrap_or(Rgba([255, 255, 255, 255]));
+    img = apply(img, &plan, o.gravity, pad);
+    if !o.has_effects() {
+        return Ok(img);
+    }
+    if let Some(radius) = o.blur {
+        // Cloudflare's radius 1..=250 as a Gaussian sigma of half of it.
+        img = img.fast_blur(radius / 2.0);
+    }
+    if let Some(amount) = o.sharpen {
+        img = img.unsharpen(0.5 + amount / 4.0, 0);
+    }
+    let mut rgba = img.to_rgba8();
+    if o.brightness.is_some() || o.contrast.is_some() || o.gamma.is_some() {
+        adjust_levels(&mut rgba, o);
+    }
+    if let Some(s) = o.saturation {
+        for p in rgba.pixels_mut() {
+            let [r, g, b, _] = p.0.map(f32::from);
+            let luma = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            for c in &mut p.0[..3] {
+                *c = to_channel(luma + (f32::from(*c) - luma) * s);
+            }
+        }
+    }
+    if let Some(bg) = o.background {
+        for p in rgba.pixels_mut() {
+            *p = over(*p, bg);
+        }
+    }
+    if let Some(b) = &o.border {
+        let w = u64::from(rgba.width()) + u64::from(b.left) + u64::from(b.right);
+        let h = u64::from(rgba.height()) + u64::from(b.top) + u64::from(b.bottom);
+        if budget(w.saturating_mul(h)) > RENDER_BUDGET_BYTES {
+            return Err(RenderError::too_large("the requested size"));
+        }
+        let (w, h) = (
+            u32::try_from(w).unwrap_or(u32::MAX),
+            u32::try_from(h).unwrap_or(u32::MAX),
+        );
+        let mut canvas = RgbaImage::from_pixel(w, h, b.color);
+        image::imageops::replace(&mut canvas, &rgba, i64::from(b.left), i64::from(b.top));
+        rgba = canvas;
+    }
+    Ok(DynamicImage::ImageRgba8(rgba))
+}
+
+/// A float channel value rounded into 0..=255.
+fn to_channel(v: f32) -> u8 {
+    // Clamped first, so the cast is exact.
+    v.round().clamp(0.0, 255.0) as u8
+}
+
+/// Brightness (a factor), contrast (a factor around mid-grey) and gamma (an exponent of
+/// 1/gamma: above 1 brightens) on the colour channels, through one lookup table.
+fn adjust_levels(img: &mut RgbaImage, o: &Options) {
+    let table: Vec<u8> = (0..=255u8)
+        .map(|c| {
+            let mut v = f32::from(c);
+            if let Some(b) = o.brightness {
+                v *= b;
+            }
+            if let Some(k) = o.contrast {
+                v = (v - 127.5) * k + 127.5;
+            }
+            if let Some(g) = o.gamma {
+                let unit = (v / 255.0).clamp(0.0, 1.0);
+                v = if g > 0.0 {
+                    unit.powf(1.0 / g) * 255.0
+                } else {
+                    0.0
+                };
+            }
+            to_channel(v)
+        })
+        .collect();
+    for p in img.pixels_mut() {
+        for c in &mut p.0[..3] {
+            *c = table[usize::from(*c)];
+        }
+    }
+}
+
+/// `top` composited over `bottom` (straight alpha).
+fn over(top: Rgba<u8>, bottom: Rgba<u8>) -> Rgba<u8> {
+    let ta = f32::from(top.0[3]) / 255.0;
+    let ba = f32::from(bottom.0[3]) / 255.0;
+    let a = ta + ba * (1.0 - ta);
+    if a <= 0.0 {
+        return Rgba([0, 0, 0, 0]);
+    }
+    let mix = |t: u8, b: u8| to_channel((f32::from(t) * ta + f32::from(b) * ba * (1.0 - ta)) / a);
+    Rgba([
+        mix(top.0[0], bottom.0[0]),
+        mix(top.0[1], bottom.0[1]),
+        mix(top.0[2], bottom.0[2]),
+        to_channel(a * 255.0),
+    ])
+}
+
+/// Cuts the sides `trim` names (never below one pixel), or the uniform border it asks to
+/// find: rows and columns whose every pixel is within the tolerance of the border colour,
+/// less `keep` pixels of it on each side.
+fn apply_trim(img: DynamicImage, trim: &Trim) -> DynamicImage {
+    let (w, h) = (img.width(), img.height());
+    if w == 0 || h == 0 {
+        return img;
+    }
+    let (x, y, cw, ch) = if let Some((color, tolerance, keep)) = trim.border {
+        let rgba = img.to_rgba8();
+        let c = color.unwrap_or(*rgba.get_pixel(0, 0));
+        let near = |p: &Rgba<u8>| p.0.iter().zip(c.0).all(|(a, b)| a.abs_diff(b) <= tolerance);
+        let row_plain = |y: u32| (0..w).all(|x| near(rgba.get_pixel(x, y)));
+        let col_plain = |x: u32| (0..h).all(|y| near(rgba.get_pixel(x, y)));
+        let Some(top) = (0..h).find(|y| !row_plain(*y)) else {
+            // All border: nothing to keep but the image itself.
+            return img;
+        };
+        let bottom = (0..h).rev().find(|y| !row_plain(*y)).unwrap_or(top);
+        let left = (0..w).find(|x| !col_plain(*x)).unwrap_or(0);
+        let right = (0..w).rev().find(|x| !col_plain(*x)).unwrap_or(left);
+        let x0 = left.saturating_sub(keep);
+        let y0 = top.saturating_sub(keep);
+        let x1 = right.saturating_add(keep).min(w - 1);
+        let y1 = bottom.saturating_add(keep).min(h - 1);
+        (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+    } else {
+        let x = trim.left.min(w - 1);
+        let y = trim.top.min(h - 1);
+        let cw = trim
+            .width
+            .unwrap_or_else(|| w.saturating_sub(trim.left.saturating_add(trim.right)))
+            .clamp(1, w - x);
+        let ch = trim
+            .height
+            .unwrap_or_else(|| h.saturating_sub(trim.top.saturating_add(trim.bottom)))
+            .clamp(1, h - y);
+        (x, y, cw, ch)
+    };
+    if (x, y, cw, ch) == (0, 0, w, h) {
+        img
+    } else {
+        img.crop_imm(x, y, cw, ch)
+    }
 }
 
 fn encode_still(
@@ -189,6 +380,8 @@ fn encode_still(
             h,
             ExtendedColorType::Rgb8,
         ),
+        // Answered before encoding (see `render`).
+        Output::Json => Ok(()),
         Output::Jpeg => {
             let rgb = flatten_on_white(img);
             let mut encoder =

@@ -100,18 +100,27 @@ pub(crate) fn plan(sw: u32, sh: u32, width: Option<u32>, height: Option<u32>, fi
     }
 }
 
-pub(super) fn apply(img: DynamicImage, plan: &Plan) -> DynamicImage {
+/// Applies `plan`: crops keep the part `gravity` points at (x and y in 0..=1), padding is
+/// `pad`.
+pub(super) fn apply(
+    img: DynamicImage,
+    plan: &Plan,
+    gravity: (f32, f32),
+    pad: Rgba<u8>,
+) -> DynamicImage {
     let mut img = img;
     if (img.width(), img.height()) != plan.resize {
         img = img.resize_exact(plan.resize.0, plan.resize.1, FilterType::Triangle);
     }
     if let Some((cw, ch)) = plan.crop {
-        let x = img.width().saturating_sub(cw) / 2;
-        let y = img.height().saturating_sub(ch) / 2;
+        // The spare pixels times a fraction in 0..=1, so the result fits in a u32.
+        let offset = |spare: u32, at: f32| (f64::from(spare) * f64::from(at)).round() as u32;
+        let x = offset(img.width().saturating_sub(cw), gravity.0);
+        let y = offset(img.height().saturating_sub(ch), gravity.1);
         img = img.crop_imm(x, y, cw, ch);
     }
     if let Some((w, h)) = plan.canvas {
-        let mut canvas = RgbaImage::from_pixel(w, h, Rgba([255, 255, 255, 255]));
+        let mut canvas = RgbaImage::from_pixel(w, h, pad);
         let x = i64::from(w.saturating_sub(img.width()) / 2);
         let y = i64::from(h.saturating_sub(img.height()) / 2);
         image::imageops::overlay(&mut canvas, &img.to_rgba8(), x, y);

@@ -154,6 +154,78 @@ mod tests {
     }
 
     #[test]
+    fn transformation_options_follow_cloudflares_syntax_and_ranges() {
+        let t = |text: &str| Options::parse(text, Syntax::Transform);
+        let o = t(
+            "width=auto,h=10,q=medium-high,g=0.25x1,rotate=270,flip=hv,blur=250,\
+                   sharpen=10,brightness=0.5,contrast=2,gamma=1.5,saturation=0,\
+                   background=rgba(1,2,3,0.5),border=color:red;top:1;left:2,\
+                   trim=1;2,trim.width=5,onerror=redirect,format=json,scq=low,zoom=1,\
+                   segment=foreground,compression=fast",
+        )
+        .unwrap();
+        assert_eq!((o.width, o.height, o.quality), (None, Some(10), Some(80)));
+        assert_eq!(
+            (o.gravity, o.rotate, o.flip),
+            ((0.25, 1.0), 270, (true, true))
+        );
+        assert_eq!((o.blur, o.sharpen), (Some(250.0), Some(10.0)));
+        assert_eq!(
+            (o.brightness, o.contrast, o.gamma, o.saturation),
+            (Some(0.5), Some(2.0), Some(1.5), Some(0.0))
+        );
+        assert_eq!(o.background, Some(Rgba([1, 2, 3, 128])));
+        let border = o.border.unwrap();
+        assert_eq!(border.color, Rgba([255, 0, 0, 255]));
+        assert_eq!((border.top, border.right, border.left), (1, 0, 2));
+        let trim = o.trim.unwrap();
+        assert_eq!((trim.top, trim.right, trim.bottom, trim.left), (1, 2, 1, 2));
+        assert_eq!(trim.width, Some(5));
+        assert!(o.onerror_redirect && o.format == FormatOption::Json);
+        let o = t("trim=border,trim.border.tolerance=9").unwrap();
+        assert_eq!(o.trim.unwrap().border, Some((None, 9, 0)));
+        let o = t("trim=border,trim.border.color=#fff").unwrap();
+        assert_eq!(
+            o.trim.unwrap().border,
+            Some((Some(Rgba([255, 255, 255, 255])), 0, 0))
+        );
+        let o = t("trim.border.color=#ffffff,trim.border.keep=3").unwrap();
+        assert_eq!(
+            o.trim.unwrap().border,
+            Some((Some(Rgba([255, 255, 255, 255])), 0, 3))
+        );
+        assert_eq!(parse_color("#0f08"), Some(Rgba([0, 255, 0, 136])));
+        for bad in [
+            "rotate=45",
+            "flip=x",
+            "blur=251",
+            "sharpen=-1",
+            "brightness=nan",
+            "gravity=1.5x0",
+            "background=#12345",
+            "border=color:red",
+            "border=width:1;style:solid",
+            "trim=1;2;3;4;5",
+            "trim.border.tolerance=256",
+            "onerror=retry",
+            "zoom=2",
+            "segment=background",
+            "compression=slow",
+            "scq=0",
+            "unknown=1",
+        ] {
+            assert!(t(bad).is_err(), "{bad}");
+        }
+        // Flexible variants: unknown options ignored, no JSON; the rest as transformations.
+        assert!(Options::parse_flexible("unknown=1").is_ok());
+        assert!(Options::parse_flexible("format=json").is_err());
+        assert!(Options::parse_flexible("rotate=45").is_err());
+        assert_eq!(Options::parse_flexible("rotate=90").unwrap().rotate, 90);
+        // A comma inside parentheses does not separate options.
+        assert_eq!(t("background=rgb(0,0,255),w=3").unwrap().width, Some(3));
+    }
+
+    #[test]
     fn accept_headers() {
         assert!(accepts_webp("image/avif,image/webp,*/*"));
         assert!(accepts_webp("text/html, IMAGE/WEBP;q=0.8"));
@@ -298,6 +370,22 @@ mod tests {
         let o = Options::parse_flexible("w=12000,h=12000,fit=pad").unwrap();
         let err = render(&png(2, 2), ImageFormat::Png, &o, false).unwrap_err();
         assert_eq!(err.status, 413, "{err:?}");
+    }
+
+    #[test]
+    fn extreme_options_on_tiny_images_render() {
+        let every = "blur=250,sharpen=10,brightness=100,contrast=100,gamma=0,saturation=100,\
+                     background=transparent,border=color:#0000;width:0,trim=12000,rotate=270,\
+                     flip=hv,g=1x1,fit=cover,w=3,h=5";
+        let o = Options::parse(every, Syntax::Transform).unwrap();
+        for (w, h) in [(1, 1), (2, 1), (1, 3)] {
+            let r = render(&png(w, h), ImageFormat::Png, &o, false).unwrap();
+            let img = image::load_from_memory(&r.bytes).unwrap();
+            assert_eq!((img.width(), img.height()), (3, 5));
+        }
+        let o = Options::parse("trim=border,trim.border.keep=12000", Syntax::Transform).unwrap();
+        let r = render(&png(4, 4), ImageFormat::Png, &o, false).unwrap();
+        assert_eq!(image::load_from_memory(&r.bytes).unwrap().width(), 4);
     }
 
     #[test]

@@ -368,6 +368,7 @@ fn binary_help_lists_every_flag_with_its_default() {
         "--rate-limit-scale",
         "--batch-token-ttl",
         "--flexible-variants",
+        "--transform-origin",
     ] {
         let line = flags
             .iter()
@@ -375,7 +376,7 @@ fn binary_help_lists_every_flag_with_its_default() {
             .unwrap_or_else(|| panic!("{flag} is not listed:\n{help}"));
         assert!(line.contains("[default: "), "{flag} has no default: {line}");
     }
-    assert_eq!(flags.len(), 16, "a flag without a check here:\n{help}");
+    assert_eq!(flags.len(), 17, "a flag without a check here:\n{help}");
     for bad in [
         &["--fail-5xx-percent", "101"][..],
         &["--port", "x"],
