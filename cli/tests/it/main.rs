@@ -5,3 +5,4 @@
 mod commands;
 mod common;
 mod migrate;
+mod variants_apply;
