@@ -4,5 +4,6 @@
 
 mod commands;
 mod common;
+mod key_rotation;
 mod migrate;
 mod variants_apply;
