@@ -16,3 +16,4 @@ mod schema;
 mod schema_check;
 mod stable_api;
 mod store;
+mod tokens;
