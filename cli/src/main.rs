@@ -24,8 +24,8 @@ use serde_json::json;
 
 use crate::backend::Backend;
 use crate::cmd::{
-    completions, config, delete, demo, direct_upload, download, edit, get, keys, list, serve, sign,
-    stats, upload, variants,
+    completions, config, delete, demo, direct_upload, doctor, download, edit, get, keys, list,
+    serve, sign, stats, upload, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -108,6 +108,9 @@ enum Command {
     /// Print a completion script for a shell.
     #[command(after_help = completions::AFTER_HELP)]
     Completions(completions::CompletionsArgs),
+    /// Check the setup: token, account, permissions, keys, settings, limits.
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs a command: those that need no API first, then the others against the
@@ -117,6 +120,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Serve(args) => return serve::run(args).await,
         Command::Demo(args) => return demo::run(args).await,
         Command::Completions(args) => return completions::run(args, Cli::command()),
+        Command::Doctor(args) => return doctor::run(args).await,
         command => command,
     };
     let announce = !output::settings().quiet;
@@ -143,7 +147,9 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::Config(args) => config::run(args, ctx).await,
         Command::DirectUpload(args) => direct_upload::run(args, ctx).await,
         Command::Sign(args) => sign::run(args, ctx).await,
-        Command::Serve(_) | Command::Demo(_) | Command::Completions(_) => Ok(()),
+        Command::Serve(_) | Command::Demo(_) | Command::Completions(_) | Command::Doctor(_) => {
+            Ok(())
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod commands;
 mod common;
+mod doctor;
 mod key_rotation;
 mod migrate;
 mod variants_apply;
