@@ -1,5 +1,6 @@
 //! cfimg's integration tests, one binary: every command run as a process
-//! (`commands`), and migrations with `--resume` and `--shard` (`migrate`).
+//! (`commands`), migrations with `--resume` and `--shard` (`migrate`), and
+//! `variants apply`, `keys rotate` and `doctor` against an emulator.
 //! Golden files are in `cli/tests/golden`.
 
 mod commands;
