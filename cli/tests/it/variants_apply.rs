@@ -265,3 +265,38 @@ fn a_bad_file_is_refused_naming_the_line_or_field_before_any_request() {
     assert_eq!(emulator.requests().len(), 0);
     runtime.block_on(emulator.shutdown());
 }
+
+#[test]
+fn an_apply_stopped_midway_is_completed_by_a_rerun() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(Emulator::start()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let file = d.join("variants.json");
+    let f = file.to_str().unwrap();
+    let wanted: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|id| variant(id, "contain", 100, 100, false))
+        .collect();
+    std::fs::write(&file, serde_json::to_string(&wanted).unwrap()).unwrap();
+
+    // The list and the first create pass, then every request is refused.
+    emulator.faults().set_retry_after_secs(1);
+    emulator.faults().set_rate_limit_after(Some(2));
+    let r = run(remote(&emulator, d), &["variants", "apply", f]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("create variant b (1 of 3 changes made)"),
+        "{}",
+        r.stderr
+    );
+    emulator.faults().clear();
+    // `public` and `a`.
+    assert_eq!(listed(&emulator, d).len(), 2);
+
+    let r = ok(remote(&emulator, d), &["variants", "apply", f, "--json"]);
+    assert_eq!(summary(&r), (2, 0, 0, 1));
+    let r = ok(remote(&emulator, d), &["variants", "apply", f, "--json"]);
+    assert_eq!(summary(&r), (0, 0, 0, 3));
+    runtime.block_on(emulator.shutdown());
+}
