@@ -475,7 +475,7 @@ async fn diagnose(ctx: &Backend, report: &mut Report) {
             "batch-token",
             Status::Ok,
             format!(
-                "issued (valid until {}); bulk uploads can use --batch-tokens",
+                "issued (valid until {}); `upload --batch-api` can use it",
                 token.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
             ),
         ),

@@ -343,13 +343,11 @@ impl WantedVariant {
 /// or the variant and the field.
 fn parse_variants_file(path: &std::path::Path, text: &str) -> CliResult<Vec<WantedVariant>> {
     let shown = path.display();
+    // serde_json's message names the field or value and ends with the line and column.
     let wanted: Vec<WantedVariant> = serde_json::from_str(text).map_err(|e| {
         CliError::usage(format!(
-            "{shown}: line {} column {}: {e} (expected a JSON array of variant objects, as `cfimg variants list --json` prints)",
-            e.line(),
-            e.column()
+            "{shown}: {e} (expected a JSON array of variant objects, as `cfimg variants list --json` prints)"
         ))
-        // serde_json's message already ends with the position; keep ours first for grep.
     })?;
     let mut seen = std::collections::HashSet::new();
     for (i, v) in wanted.iter().enumerate() {
