@@ -664,6 +664,122 @@ impl Journal {
     }
 }
 
+/// A signing-key rotation of `cfimg keys rotate`, as recorded in the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key being retired.
+    pub old_key: String,
+    /// The key signing now.
+    pub new_key: String,
+    /// The grace period, in seconds.
+    pub grace_secs: i64,
+    /// When the old key may be deleted, in Unix seconds.
+    pub retire_after: i64,
+    /// Whether the old key is gone (the rotation is over).
+    pub finished: bool,
+}
+
+/// The rotations table: one row per target, the latest rotation (pending or
+/// finished), so `cfimg sign` knows which key the last rotation chose.
+const ROTATION_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS key_rotations (
+    target       TEXT NOT NULL PRIMARY KEY,
+    old_key      TEXT NOT NULL,
+    new_key      TEXT NOT NULL,
+    grace_secs   INTEGER NOT NULL,
+    retire_after INTEGER NOT NULL,
+    finished     INTEGER NOT NULL DEFAULT 0,
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);";
+
+impl Journal {
+    /// The latest key rotation recorded for this journal's target.
+    pub fn rotation(&self) -> CliResult<Option<Rotation>> {
+        self.with(|conn| {
+            conn.execute_batch(ROTATION_SCHEMA)?;
+            conn.query_row(
+                "SELECT old_key, new_key, grace_secs, retire_after, finished
+                 FROM key_rotations WHERE target = ?1",
+                params![self.target],
+                |r| {
+                    Ok(Rotation {
+                        old_key: r.get(0)?,
+                        new_key: r.get(1)?,
+                        grace_secs: r.get(2)?,
+                        retire_after: r.get(3)?,
+                        finished: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Records `rotation` as started, unless another one is pending: then
+    /// returns `false` and changes nothing (two processes rotating at once
+    /// start one rotation).
+    pub fn start_rotation(&self, rotation: &Rotation) -> CliResult<bool> {
+        self.with(|conn| {
+            conn.execute_batch(ROTATION_SCHEMA)?;
+            let changed = conn.execute(
+                "INSERT INTO key_rotations (target, old_key, new_key, grace_secs, retire_after, finished)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0)
+                 ON CONFLICT (target) DO UPDATE SET
+                    old_key = excluded.old_key, new_key = excluded.new_key,
+                    grace_secs = excluded.grace_secs, retire_after = excluded.retire_after,
+                    finished = 0, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE key_rotations.finished = 1",
+                params![
+                    self.target,
+                    rotation.old_key,
+                    rotation.new_key,
+                    rotation.grace_secs,
+                    rotation.retire_after
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+    }
+
+    /// Moves the pending rotation's retirement time (its new key had to be
+    /// created again, so the grace period starts again).
+    pub fn reschedule_rotation(&self, retire_after: i64) -> CliResult<()> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE key_rotations SET retire_after = ?2,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1 AND finished = 0",
+                params![self.target, retire_after],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Forgets a pending rotation whose new key could not be created.
+    pub fn abandon_rotation(&self) -> CliResult<()> {
+        self.with(|conn| {
+            conn.execute(
+                "DELETE FROM key_rotations WHERE target = ?1 AND finished = 0",
+                params![self.target],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks the pending rotation finished (its old key is deleted).
+    pub fn finish_rotation(&self) -> CliResult<()> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE key_rotations SET finished = 1,
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                 WHERE target = ?1",
+                params![self.target],
+            )?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,6 +838,42 @@ mod tests {
             .is_empty());
         j.finish_deletions("job1").unwrap();
         assert!(j.deletion_rows("job1").unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_rotation_at_a_time_per_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path, "local").unwrap();
+        assert_eq!(j.rotation().unwrap(), None);
+        let r = Rotation {
+            old_key: "default".into(),
+            new_key: "k1".into(),
+            grace_secs: 60,
+            retire_after: 100,
+            finished: false,
+        };
+        assert!(j.start_rotation(&r).unwrap());
+        let second = Rotation {
+            new_key: "k2".into(),
+            ..r.clone()
+        };
+        assert!(!Journal::open(&path, "local")
+            .unwrap()
+            .start_rotation(&second)
+            .unwrap());
+        j.reschedule_rotation(200).unwrap();
+        assert_eq!(j.rotation().unwrap().unwrap().retire_after, 200);
+        j.finish_rotation().unwrap();
+        assert!(j.rotation().unwrap().unwrap().finished);
+        assert!(j.start_rotation(&second).unwrap());
+        assert_eq!(j.rotation().unwrap().unwrap().new_key, "k2");
+        assert_eq!(
+            Journal::open(&path, "other").unwrap().rotation().unwrap(),
+            None
+        );
+        j.abandon_rotation().unwrap();
+        assert_eq!(j.rotation().unwrap(), None);
     }
 
     #[test]

@@ -25,8 +25,8 @@ use serde_json::json;
 
 use crate::backend::Backend;
 use crate::cmd::{
-    completions, config, delete, demo, direct_upload, download, edit, export, get, import, keys,
-    list, serve, sign, stats, sync, upload, variants,
+    completions, config, delete, demo, direct_upload, doctor, download, edit, export, get, import,
+    keys, list, serve, sign, stats, sync, upload, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -120,6 +120,9 @@ enum Command {
     /// Upload a folder made by `export` into this account (resumable).
     #[command(after_help = import::AFTER_HELP)]
     Import(import::ImportArgs),
+    /// Check the setup: token, account, permissions, keys, settings, limits.
+    #[command(after_help = doctor::AFTER_HELP)]
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Runs a command: those that need no API first, then the others against the
@@ -129,6 +132,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Serve(args) => return serve::run(args).await,
         Command::Demo(args) => return demo::run(args).await,
         Command::Completions(args) => return completions::run(args, Cli::command()),
+        Command::Doctor(args) => return doctor::run(args).await,
         command => command,
     };
     let announce = !output::settings().quiet;
@@ -162,7 +166,9 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::Sync(args) => sync::run(args, ctx).await,
         Command::Export(args) => export::run(args, ctx).await,
         Command::Import(args) => import::run(args, ctx).await,
-        Command::Serve(_) | Command::Demo(_) | Command::Completions(_) => Ok(()),
+        Command::Serve(_) | Command::Demo(_) | Command::Completions(_) | Command::Doctor(_) => {
+            Ok(())
+        }
     }
 }
 

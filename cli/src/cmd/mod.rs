@@ -8,6 +8,7 @@ pub mod config;
 pub mod delete;
 pub mod demo;
 pub mod direct_upload;
+pub mod doctor;
 pub mod download;
 pub mod edit;
 pub mod export;

@@ -32,19 +32,25 @@ pub struct SignArgs {
     /// How long the URL works: 90s, 30m, 30min, 1h, 1h 30m, 2d (whole units, not 1.5h).
     #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
     pub expires_in: Duration,
-    /// Signing key name (default: `default`, else the first).
+    /// Signing key name (default: the key `cfimg keys rotate` chose, else
+    /// `default`, else the first).
     #[arg(long)]
     pub key: Option<String>,
 }
 
 /// Runs `cfimg sign`.
 pub async fn run(args: SignArgs, ctx: &Backend) -> CliResult<()> {
+    // After `cfimg keys rotate`, the key it chose signs.
+    let key = match args.key {
+        Some(key) => Some(key),
+        None => super::keys::rotated_key(ctx).await?,
+    };
     let (url, exp) = signed_url(
         &ctx.client,
         &args.id,
         &args.variant,
         args.expires_in,
-        args.key.as_deref(),
+        key.as_deref(),
     )
     .await?;
     if output::machine() {

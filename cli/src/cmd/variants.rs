@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use cloudflare_images::open_enums::{ImageVariantFit, ImageVariantSchemasMetadata};
 use cloudflare_images::types::{ImageVariantDefinition, ImageVariantOptions};
 use cloudflare_images::Client;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::backend::Backend;
@@ -33,7 +34,7 @@ pub struct VariantArgs {
 /// The subcommands of `cfimg variants`.
 #[derive(Debug, Subcommand)]
 pub enum VariantsCommand {
-    /// List variants.
+    /// List variants (`--json`: the API's variant objects, the format `apply` reads).
     List,
     /// Show one variant.
     Get {
@@ -65,6 +66,31 @@ pub enum VariantsCommand {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Make the account's variants match a file (the format of `variants list --json`).
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
+}
+
+const APPLY_HELP: &str = "\
+Examples:
+  cfimg variants list --json > variants.json    # edit it, keep it in version control
+  cfimg variants apply variants.json --dry-run  # show the plan, change nothing
+  cfimg variants apply variants.json --prune --yes";
+
+/// Arguments of `cfimg variants apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A JSON array of variant objects, as `variants list --json` prints them.
+    pub file: std::path::PathBuf,
+    /// Also delete the variants the file lacks.
+    #[arg(long)]
+    pub prune: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask before deleting (with --prune).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Runs `cfimg variants …`.
@@ -76,6 +102,7 @@ pub async fn run(command: VariantsCommand, ctx: &Backend) -> CliResult<()> {
         VariantsCommand::Create { name, options } => create(client, &name, options).await,
         VariantsCommand::Edit { name, options } => edit(client, &name, options).await,
         VariantsCommand::Delete { name, yes } => delete(client, &name, yes).await,
+        VariantsCommand::Apply(args) => apply(args, client).await,
     }
 }
 
@@ -217,4 +244,361 @@ async fn delete(client: &Client, name: &str, yes: bool) -> CliResult<()> {
         print_out(&format!("deleted variant {name}\n"));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// `variants apply`: variants as code.
+
+/// A variant as the file states it: the API's variant object, read strictly so a
+/// misspelt field is an error rather than silently ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WantedVariant {
+    id: String,
+    options: WantedOptions,
+    /// Absent means `false`, the API's default.
+    #[serde(rename = "neverRequireSignedURLs", default)]
+    never_require_signed_urls: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WantedOptions {
+    fit: WantedFit,
+    metadata: WantedMetadata,
+    width: u32,
+    height: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum WantedFit {
+    ScaleDown,
+    Contain,
+    Cover,
+    Crop,
+    Pad,
+}
+
+impl WantedFit {
+    fn as_str(self) -> &'static str {
+        match self {
+            WantedFit::ScaleDown => "scale-down",
+            WantedFit::Contain => "contain",
+            WantedFit::Cover => "cover",
+            WantedFit::Crop => "crop",
+            WantedFit::Pad => "pad",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WantedMetadata {
+    Keep,
+    Copyright,
+    None,
+}
+
+impl WantedMetadata {
+    fn as_str(self) -> &'static str {
+        match self {
+            WantedMetadata::Keep => "keep",
+            WantedMetadata::Copyright => "copyright",
+            WantedMetadata::None => "none",
+        }
+    }
+}
+
+/// Cloudflare's largest variant side, in pixels.
+const MAX_SIDE: u32 = 12_000;
+/// Cloudflare's limit on the number of variants of an account.
+const MAX_VARIANTS: usize = 100;
+
+impl WantedVariant {
+    fn never_signed(&self) -> bool {
+        self.never_require_signed_urls.unwrap_or(false)
+    }
+
+    fn options(&self) -> ImageVariantOptions {
+        ImageVariantOptions {
+            fit: ImageVariantFit::from(self.options.fit.as_str()),
+            metadata: ImageVariantSchemasMetadata::from(self.options.metadata.as_str()),
+            width: self.options.width,
+            height: self.options.height,
+        }
+    }
+
+    /// Whether the account's `current` differs from this in any field.
+    fn differs(&self, current: &ImageVariantDefinition) -> bool {
+        current.options.fit.as_str() != self.options.fit.as_str()
+            || current.options.metadata.as_str() != self.options.metadata.as_str()
+            || current.options.width != self.options.width
+            || current.options.height != self.options.height
+            || current.never_require_signed_urls.unwrap_or(false) != self.never_signed()
+    }
+}
+
+/// Reads and checks a variants file; every error names the file and the line,
+/// or the variant and the field.
+fn parse_variants_file(path: &std::path::Path, text: &str) -> CliResult<Vec<WantedVariant>> {
+    let shown = path.display();
+    // serde_json's message names the field or value and ends with the line and column.
+    let wanted: Vec<WantedVariant> = serde_json::from_str(text).map_err(|e| {
+        CliError::usage(format!(
+            "{shown}: {e} (expected a JSON array of variant objects, as `cfimg variants list --json` prints)"
+        ))
+    })?;
+    let mut seen = std::collections::HashSet::new();
+    for (i, v) in wanted.iter().enumerate() {
+        let at = format!("{shown}: variant #{} ({:?})", i + 1, v.id);
+        if v.id.is_empty() || v.id.len() > 99 || !v.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(CliError::usage(format!(
+                "{at}: field id: must be 1 to 99 letters or digits"
+            )));
+        }
+        if !seen.insert(v.id.as_str()) {
+            return Err(CliError::usage(format!(
+                "{at}: field id: the same id appears twice"
+            )));
+        }
+        for (field, value) in [("width", v.options.width), ("height", v.options.height)] {
+            if !(1..=MAX_SIDE).contains(&value) {
+                return Err(CliError::usage(format!(
+                    "{at}: field options.{field}: {value} is not between 1 and {MAX_SIDE}"
+                )));
+            }
+        }
+    }
+    if wanted.len() > MAX_VARIANTS {
+        return Err(CliError::usage(format!(
+            "{shown}: {} variants; Cloudflare allows at most {MAX_VARIANTS}",
+            wanted.len()
+        )));
+    }
+    Ok(wanted)
+}
+
+/// What `apply` does to one variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// The changes that make `current` match `wanted`, in a stable order (creates
+/// and updates in the file's order, then deletes by name); deletes only with
+/// `prune`. Returns the plan and the number of variants already as wanted.
+fn plan(
+    wanted: &[WantedVariant],
+    current: &std::collections::BTreeMap<String, ImageVariantDefinition>,
+    prune: bool,
+) -> (Vec<(Action, String)>, usize) {
+    let mut steps = Vec::new();
+    let mut unchanged = 0;
+    for w in wanted {
+        match current.get(&w.id) {
+            None => steps.push((Action::Create, w.id.clone())),
+            Some(c) if w.differs(c) => steps.push((Action::Update, w.id.clone())),
+            Some(_) => unchanged += 1,
+        }
+    }
+    if prune {
+        for name in current.keys() {
+            if !wanted.iter().any(|w| &w.id == name) {
+                steps.push((Action::Delete, name.clone()));
+            }
+        }
+    }
+    (steps, unchanged)
+}
+
+/// `cfimg variants apply FILE`.
+async fn apply(args: ApplyArgs, client: &Client) -> CliResult<()> {
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let wanted = parse_variants_file(&args.file, &text)?;
+    let current: std::collections::BTreeMap<String, ImageVariantDefinition> = client
+        .v1()
+        .variants()
+        .list()
+        .send()
+        .await?
+        .variants
+        .map(|m| m.0.into_iter().collect())
+        .unwrap_or_default();
+    let (steps, unchanged) = plan(&wanted, &current, args.prune);
+    let count = |a: Action| steps.iter().filter(|(s, _)| *s == a).count();
+    let to_delete: Vec<String> = steps
+        .iter()
+        .filter(|(a, _)| *a == Action::Delete)
+        .map(|(_, n)| n.clone())
+        .collect();
+    if !output::machine() {
+        let mut text = String::new();
+        for (action, name) in &steps {
+            let sign = match action {
+                Action::Create => '+',
+                Action::Update => '~',
+                Action::Delete => '-',
+            };
+            text.push_str(&format!("{sign} {} {name}\n", action.as_str()));
+        }
+        text.push_str(&format!(
+            "plan: {} to create, {} to update, {} to delete, {unchanged} unchanged{}\n",
+            count(Action::Create),
+            count(Action::Update),
+            to_delete.len(),
+            if args.dry_run { " (dry run)" } else { "" }
+        ));
+        print_out(&text);
+    }
+    if !args.dry_run && !to_delete.is_empty() {
+        super::confirm_delete("variant(s)", &to_delete, args.yes)?;
+    }
+    let mut done = 0usize;
+    if !args.dry_run {
+        for (action, name) in &steps {
+            let step = apply_step(client, &wanted, *action, name).await;
+            if let Err(e) = step {
+                return Err(e.context(format!(
+                    "{} variant {name} ({done} of {} changes made)",
+                    action.as_str(),
+                    steps.len()
+                )));
+            }
+            done += 1;
+        }
+    }
+    let (created, updated, deleted) = if args.dry_run {
+        (0, 0, 0)
+    } else {
+        (
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::Delete),
+        )
+    };
+    if output::machine() {
+        print_json(&json!({
+            "created": created,
+            "updated": updated,
+            "deleted": deleted,
+            "unchanged": unchanged,
+            "dry_run": args.dry_run,
+            "plan": steps
+                .iter()
+                .map(|(a, n)| json!({"action": a.as_str(), "id": n}))
+                .collect::<Vec<_>>(),
+        }));
+    } else if !args.dry_run {
+        print_out(&format!(
+            "applied: {created} created, {updated} updated, {deleted} deleted\n"
+        ));
+    }
+    Ok(())
+}
+
+async fn apply_step(
+    client: &Client,
+    wanted: &[WantedVariant],
+    action: Action,
+    name: &str,
+) -> CliResult<()> {
+    let find = || {
+        wanted
+            .iter()
+            .find(|w| w.id == name)
+            .ok_or_else(|| CliError::new(format!("variant {name:?} is not in the file")))
+    };
+    match action {
+        Action::Create => {
+            let w = find()?;
+            client
+                .v1()
+                .variants()
+                .create(name, w.options())
+                .never_require_signed_urls(w.never_signed())
+                .send()
+                .await?;
+        }
+        Action::Update => {
+            let w = find()?;
+            // Every field, so the variant ends exactly as the file says.
+            client
+                .v1()
+                .variants()
+                .edit(name, w.options())
+                .never_require_signed_urls(w.never_signed())
+                .send()
+                .await?;
+        }
+        Action::Delete => {
+            client.v1().variants().delete(name).send().await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn parse(text: &str) -> CliResult<Vec<WantedVariant>> {
+        parse_variants_file(Path::new("v.json"), text)
+    }
+
+    #[test]
+    fn files_are_checked_naming_the_line_or_field() {
+        let good = r#"[{"id":"thumb","options":{"fit":"cover","metadata":"none","width":200,"height":100},"neverRequireSignedURLs":true}]"#;
+        let v = parse(good).unwrap();
+        assert_eq!(v[0].options.fit, WantedFit::Cover);
+        assert!(v[0].never_signed());
+
+        let e = parse("[\n{\"id\":\"a\",\n\"options\":{\"fit\":\"cove\",\"metadata\":\"none\",\"width\":1,\"height\":1}}]")
+            .unwrap_err();
+        assert!(e.message.contains("line 3"), "{}", e.message);
+        assert!(e.message.contains("cove"), "{}", e.message);
+        assert_eq!(e.exit, crate::error::EXIT_USAGE);
+
+        let e = parse(r#"[{"id":"a","options":{"fit":"pad","metadata":"none","width":1,"height":1},"colour":1}]"#)
+            .unwrap_err();
+        assert!(e.message.contains("colour"), "{}", e.message);
+
+        let e =
+            parse(r#"[{"id":"a","options":{"fit":"pad","metadata":"none","width":0,"height":1}}]"#)
+                .unwrap_err();
+        assert!(
+            e.message
+                .contains("variant #1 (\"a\"): field options.width"),
+            "{}",
+            e.message
+        );
+
+        let e = parse(
+            r#"[{"id":"a-b","options":{"fit":"pad","metadata":"none","width":1,"height":1}}]"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("field id"), "{}", e.message);
+
+        let one = r#"{"id":"a","options":{"fit":"pad","metadata":"none","width":1,"height":1}}"#;
+        let e = parse(&format!("[{one},{one}]")).unwrap_err();
+        assert!(
+            e.message.contains("variant #2") && e.message.contains("twice"),
+            "{}",
+            e.message
+        );
+    }
 }

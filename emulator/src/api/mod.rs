@@ -17,6 +17,7 @@ mod images;
 mod keys;
 mod list;
 mod stats;
+mod tokens;
 mod variants;
 
 pub(crate) use form::check_format;
@@ -275,6 +276,9 @@ pub(super) fn parse_range(
 
 /// Checks credentials and the account, then runs the first matching route.
 pub(crate) async fn serve(app: Arc<App>, rest: &str, req: Request<Body>) -> ApiResult {
+    if rest.trim_end_matches('/') == tokens::PATH {
+        return tokens::verify(&app, &req);
+    }
     check_auth(&app, req.headers())?;
     let Some(after) = rest.strip_prefix("accounts/") else {
         return Err(no_route(rest));

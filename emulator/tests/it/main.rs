@@ -16,4 +16,5 @@ mod schema;
 mod schema_check;
 mod stable_api;
 mod store;
+mod tokens;
 mod transform;
