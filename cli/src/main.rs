@@ -26,7 +26,7 @@ use serde_json::json;
 use crate::backend::Backend;
 use crate::cmd::{
     completions, config, delete, demo, direct_upload, doctor, download, edit, export, get, import,
-    keys, list, serve, sign, stats, sync, upload, variants,
+    keys, list, serve, sign, stats, sync, upload, url, variants,
 };
 use crate::error::{CliError, CliResult};
 
@@ -40,6 +40,8 @@ Examples:
   cfimg list --json | jq '.[].id'              # one JSON document; --jsonl streams lines
   cfimg get products/cat
   cfimg sign products/cat --variant public --expires-in 1h
+  cfimg url transform /img/cat.jpg --zone example.com --options w=400,f=auto
+  cfimg url srcset products/cat --widths 320,640,1280 --markup picture
   cfimg delete ID1 ID2 --yes
   cfimg delete --meta status=retired --dry-run   # bulk delete by filter; --yes to do it
   cfimg sync ./site/img --id-prefix site/ --yes  # the images under site/ mirror the folder
@@ -98,6 +100,9 @@ enum Command {
     /// Print a signed delivery URL for an image.
     #[command(after_help = sign::AFTER_HELP)]
     Sign(sign::SignArgs),
+    /// Build, sign and read delivery and transformation URLs; print srcset markup.
+    #[command(subcommand)]
+    Url(url::UrlCommand),
     /// Run the local emulator in the foreground (until Ctrl-C).
     #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::Args),
@@ -132,6 +137,7 @@ async fn run(command: Command) -> CliResult<()> {
         Command::Serve(args) => return serve::run(args).await,
         Command::Demo(args) => return demo::run(args).await,
         Command::Completions(args) => return completions::run(args, Cli::command()),
+        Command::Url(command) if !command.needs_api() => return url::run(command, None).await,
         Command::Doctor(args) => return doctor::run(args).await,
         command => command,
     };
@@ -163,6 +169,7 @@ async fn dispatch(command: Command, ctx: &Backend) -> CliResult<()> {
         Command::Config(args) => config::run(args, ctx).await,
         Command::DirectUpload(args) => direct_upload::run(args, ctx).await,
         Command::Sign(args) => sign::run(args, ctx).await,
+        Command::Url(command) => url::run(command, Some(ctx)).await,
         Command::Sync(args) => sync::run(args, ctx).await,
         Command::Export(args) => export::run(args, ctx).await,
         Command::Import(args) => import::run(args, ctx).await,

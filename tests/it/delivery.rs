@@ -831,8 +831,18 @@ async fn signed_delivery_end_to_end() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(png_size(&resp.bytes().await.unwrap()), Some((1, 1)));
 
-    // Flexible variant, signed: refused until the account enables flexible variants
-    // (through the SDK's `v1().config().edit()`), then served.
+    // Flexible variant of an image that requires signed URLs: Cloudflare refuses it
+    // even when signed, and flexible variants are enabled. The SDK refuses to build it
+    // when it is told (`require_signed_urls`); built anyway, the emulator refuses it.
+    let refused = DeliveryUrl::new(
+        emulator.account_hash(),
+        id.as_str(),
+        TransformOptions::new().width(400).sharpen(3.0),
+    )
+    .unwrap()
+    .require_signed_urls(true)
+    .expect_err("a flexible variant of a signed image");
+    assert_eq!(refused.kind(), ErrorKind::InvalidInput, "{refused}");
     let flexible = DeliveryUrl::new(
         emulator.account_hash(),
         id.as_str(),
@@ -854,9 +864,9 @@ async fn signed_delivery_end_to_end() {
         .unwrap();
     assert_eq!(config.flexible_variants, Some(true));
     let resp = http.get(&flexible).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    // w=400 with scale-down (the default fit) never enlarges the 1x1 image.
-    assert_eq!(png_size(&resp.bytes().await.unwrap()), Some((1, 1)));
+    assert_eq!(resp.status().as_u16(), 403);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("9403"), "{body}");
 
     // Unsigned: refused.
     let resp = http.get(url.to_string()).send().await.unwrap();

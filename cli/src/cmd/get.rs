@@ -25,6 +25,12 @@ pub async fn run(args: GetArgs, ctx: &Backend) -> CliResult<()> {
     } else {
         print_out(&output::image_details(&image));
     }
+    if image.require_signed_urls && !output::machine() {
+        output::note(&format!(
+            "these URLs need a signature: `cfimg url image {} --sign` (or `cfimg sign`)",
+            args.id
+        ));
+    }
     if ctx.local() && image.variants.as_ref().is_some_and(|v| !v.is_empty()) {
         output::note(output::LOCAL_URL_NOTE);
     }

@@ -21,6 +21,7 @@ pub mod sign;
 pub mod stats;
 pub mod sync;
 pub mod upload;
+pub mod url;
 pub mod variants;
 
 use std::io::{BufRead, IsTerminal, Write};

@@ -160,6 +160,13 @@ pub async fn signed_url(
     key_name: Option<&str>,
 ) -> CliResult<(String, i64)> {
     let image = client.v1().get(id).send().await?;
+    if image.require_signed_urls && variant.contains('=') {
+        // Cloudflare refuses it however it is signed (the SDK's
+        // `DeliveryUrl::require_signed_urls` says the same).
+        return Err(CliError::usage(format!(
+            "image {id} requires signed URLs, and Cloudflare serves those through named variants only, not flexible ones like {variant:?}"
+        )));
+    }
     let url = delivery_url(&image, variant)?;
     let key = signing_key(client, key_name).await?;
     let expiry = Expiry::after(expires_in, &SystemClock)?;

@@ -1,7 +1,10 @@
 //! What the cfimg process tests share: a valid PNG, a `cfimg` command with a
-//! clean environment and the outcome of running it.
+//! clean environment (local, or against an emulator with credentials) and the
+//! outcome of running it.
 
 use std::path::Path;
+
+use cloudflare_images_emulator::EmulatorHandle;
 use std::process::{Command, Output, Stdio};
 
 /// The workspace's one 1x1 PNG.
@@ -48,4 +51,31 @@ impl From<Output> for Run {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
+}
+
+/// `cfimg` against `emulator` through credentials, its data (journal) in `data`.
+pub fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
+    let mut cmd = local(data);
+    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
+        .env("CLOUDFLARE_API_TOKEN", "test")
+        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
+    cmd
+}
+
+/// Runs `cmd` with `args`; a panic message on stderr fails the test.
+pub fn run(mut cmd: Command, args: &[&str]) -> Run {
+    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    r
+}
+
+/// [`run`], asserting exit status 0.
+pub fn ok(cmd: Command, args: &[&str]) -> Run {
+    let r = run(cmd, args);
+    assert_eq!(
+        r.code, 0,
+        "cfimg {args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    r
 }

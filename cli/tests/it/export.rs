@@ -15,15 +15,6 @@ use cloudflare_images_emulator::{Emulator, EmulatorHandle, SeedImage};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// `cfimg` against `emulator` through credentials, its journal in `data`.
-fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
-    let mut cmd = local(data);
-    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
-        .env("CLOUDFLARE_API_TOKEN", "test")
-        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
-    cmd
-}
-
 fn client(emulator: &EmulatorHandle) -> Client {
     Client::builder()
         .api_token("test")
@@ -31,12 +22,6 @@ fn client(emulator: &EmulatorHandle) -> Client {
         .base_url(emulator.base_url())
         .build()
         .unwrap()
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
 }
 
 /// Runs cfimg with `--json -q`, expects success, returns the JSON report.

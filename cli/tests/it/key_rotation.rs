@@ -5,36 +5,11 @@
 
 use crate::common::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use cloudflare_images::delivery::{verify_signed_url, SigningKey, VerifyError};
 use cloudflare_images_emulator::{Emulator, EmulatorHandle, SeedImage};
 use serde_json::Value;
-
-fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
-    let mut cmd = local(data);
-    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
-        .env("CLOUDFLARE_API_TOKEN", "test")
-        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
-    cmd
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(cmd: Command, args: &[&str]) -> Run {
-    let r = run(cmd, args);
-    assert_eq!(
-        r.code, 0,
-        "cfimg {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r
-}
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))

@@ -1,7 +1,7 @@
 //! cfimg's integration tests, one binary: every command run as a process
 //! (`commands`), migrations with `--resume` and `--shard` (`migrate`), and
 //! `sync` and bulk `delete` (`sync_delete`), `export` / `import` (`export`),
-//! `variants apply`, `keys rotate` and `doctor` against an emulator.
+//! `variants apply`, `keys rotate` and `doctor` against an emulator, and `url`.
 //! Golden files are in `cli/tests/golden`.
 
 mod commands;
@@ -11,4 +11,5 @@ mod export;
 mod key_rotation;
 mod migrate;
 mod sync_delete;
+mod url;
 mod variants_apply;

@@ -9,33 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cloudflare_images_emulator::{Emulator, EmulatorHandle};
+use cloudflare_images_emulator::Emulator;
 use serde_json::Value;
-
-/// `cfimg` against `emulator` through credentials, its journal in `data`.
-fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
-    let mut cmd = local(data);
-    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
-        .env("CLOUDFLARE_API_TOKEN", "test")
-        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
-    cmd
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(cmd: Command, args: &[&str]) -> Run {
-    let r = run(cmd, args);
-    assert_eq!(
-        r.code, 0,
-        "cfimg {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r
-}
 
 /// `n` PNG files in nested folders under `root`; their relative paths.
 fn tree(root: &Path, n: usize) -> Vec<String> {

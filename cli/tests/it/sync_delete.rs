@@ -24,31 +24,6 @@ fn red_png() -> Vec<u8> {
     out.into_inner()
 }
 
-/// `cfimg` against `emulator` through credentials, its data (journal) in `data`.
-fn remote(emulator: &EmulatorHandle, data: &Path) -> Command {
-    let mut cmd = local(data);
-    cmd.env("CLOUDFLARE_BASE_URL", emulator.base_url())
-        .env("CLOUDFLARE_API_TOKEN", "test")
-        .env("CLOUDFLARE_ACCOUNT_ID", emulator.account_id());
-    cmd
-}
-
-fn run(mut cmd: Command, args: &[&str]) -> Run {
-    let r = Run::from(cmd.args(args).output().expect("cfimg runs"));
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn ok(cmd: Command, args: &[&str]) -> Run {
-    let r = run(cmd, args);
-    assert_eq!(
-        r.code, 0,
-        "cfimg {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    r
-}
-
 fn ok_json(cmd: Command, args: &[&str]) -> Value {
     let r = ok(cmd, args);
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
