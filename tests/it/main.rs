@@ -29,4 +29,5 @@ mod pagination;
 mod path_property;
 mod retry;
 mod tracing;
+mod upload_limits;
 mod uploads;
