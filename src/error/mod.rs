@@ -334,7 +334,12 @@ impl Error {
     /// # async fn main() {
     /// use cloudflare_images::error::ImageLimit;
     /// let client = cloudflare_images::Client::builder()
-    ///     .api_token("t").account_id("a").build().unwrap();
+    ///     .api_token("t")
+    ///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+    ///     // Nothing listens there: the upload is refused before any connection.
+    ///     .base_url("http://127.0.0.1:9/client/v4")
+    ///     .build()
+    ///     .unwrap();
     /// // A BMP header: not a format Cloudflare accepts; nothing is sent.
     /// let err = client.v1().create().file(&b"BM\x3e\0\0\0\0\0"[..], "a.bmp")
     ///     .send().await.unwrap_err();
