@@ -82,44 +82,49 @@ impl ImageLimit {
     }
 }
 
-impl fmt::Display for ImageLimit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ImageLimit {
+    /// What the file is or has, to follow "the file ..." (the wording of the
+    /// SDK's refusals before this type existed, which scripts may match).
+    pub(crate) fn predicate(&self) -> String {
         match self {
-            ImageLimit::FileSize { limit, measured } => write!(
-                f,
-                "it has {measured} bytes; Cloudflare accepts at most {limit}"
-            ),
+            ImageLimit::FileSize { limit, measured } => {
+                format!("has {measured} bytes; Cloudflare accepts at most {limit}")
+            }
             ImageLimit::Side {
                 limit,
                 width,
                 height,
-            } => write!(
-                f,
-                "it is {width}x{height} pixels; Cloudflare accepts at most {limit} pixels per side for this format"
+            } => format!(
+                "is {width}x{height} pixels; Cloudflare accepts at most {limit} pixels per side for this format"
             ),
             ImageLimit::Area {
                 limit,
                 width,
                 height,
-            } => write!(
-                f,
-                "it is {width}x{height} = {} pixels; Cloudflare accepts at most {limit}",
+            } => format!(
+                "is {width}x{height} = {} pixels; Cloudflare accepts at most {limit}",
                 width.saturating_mul(*height)
             ),
             ImageLimit::AnimationArea {
                 limit,
                 frames,
                 measured,
-            } => write!(
-                f,
-                "its {frames} frames add up to {measured} pixels; Cloudflare accepts at most {limit} for an animation"
+            } => format!(
+                "has {frames} frames adding up to {measured} pixels; Cloudflare accepts at most {limit} for an animation"
             ),
             ImageLimit::Format { detected } => {
-                if let Some(format) = detected {
-                    write!(f, "it is a {format} image, ")?;
-                }
-                f.write_str("not a PNG, JPEG, GIF, WebP, SVG, HEIC or AVIF image (by its first bytes)")
+                let found = detected
+                    .as_ref()
+                    .map(|format| format!("is a {format} image, "))
+                    .unwrap_or_else(|| "is ".to_owned());
+                format!("{found}not a PNG, JPEG, GIF, WebP, SVG, HEIC or AVIF image (by its first bytes)")
             }
         }
+    }
+}
+
+impl fmt::Display for ImageLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the file {}", self.predicate())
     }
 }

@@ -149,8 +149,9 @@ impl Error {
 
     /// An upload refused because the file breaks one of Cloudflare's limits.
     pub(crate) fn image_limit_exceeded(filename: &str, limit: ImageLimit) -> Self {
-        let mut e =
-            Self::invalid_input(format!("the file {filename:?} cannot be uploaded: {limit}"));
+        // The wording of the refusals before the typed limit existed, which
+        // scripts may match: "the file \"a.png\" has 10485761 bytes; ...".
+        let mut e = Self::invalid_input(format!("the file {filename:?} {}", limit.predicate()));
         e.inner.image_limit = Some(limit);
         e
     }
