@@ -126,7 +126,15 @@ fn dimensions<R: BufRead + io::Seek>(mime: &str, body: &mut R) -> Option<(u64, u
             return None;
         }
     }
-    let size = imagesize::reader_size(&mut *body).ok()?;
+    // imagesize multiplies header values in `usize` without checking (a
+    // HEIF's `ispe` sizes, up to 2^32 each): on a 32-bit target with overflow
+    // checks on, as in debug builds, a hostile header would panic. Such a file
+    // counts as unmeasured.
+    let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        imagesize::reader_size(&mut *body)
+    }))
+    .ok()?
+    .ok()?;
     Some((
         u64::try_from(size.width).ok()?,
         u64::try_from(size.height).ok()?,
@@ -288,6 +296,86 @@ mod tests {
         // Cut short: the frames before the cut.
         let cut = &data[..data.len() - 8];
         assert_eq!(gif_frames(&mut Cursor::new(cut)).count, 2);
+    }
+
+    /// A HEIF of brand `brand` whose `ispe` property says `width`x`height`.
+    fn heif(brand: &[u8; 4], width: u32, height: u32) -> Vec<u8> {
+        let mut data = vec![0, 0, 0, 16];
+        data.extend(b"ftyp");
+        data.extend(brand);
+        data.extend([0; 4]);
+        data.extend(48u32.to_be_bytes());
+        data.extend(b"meta");
+        data.extend([0; 4]);
+        data.extend(36u32.to_be_bytes());
+        data.extend(b"iprp");
+        data.extend(28u32.to_be_bytes());
+        data.extend(b"ipco");
+        data.extend(20u32.to_be_bytes());
+        data.extend(b"ispe");
+        data.extend([0; 4]);
+        data.extend(width.to_be_bytes());
+        data.extend(height.to_be_bytes());
+        data
+    }
+
+    /// A JPEG's start: SOI, a JFIF APP0 segment, then a baseline SOF0 frame header.
+    fn jpeg(width: u16, height: u16) -> Vec<u8> {
+        let mut data = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        data.extend(b"JFIF\0");
+        data.extend([1, 1, 0, 0, 1, 0, 1, 0, 0]);
+        data.extend([0xFF, 0xC0, 0, 17, 8]);
+        data.extend(height.to_be_bytes());
+        data.extend(width.to_be_bytes());
+        data.extend([3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        data
+    }
+
+    #[test]
+    fn a_jpeg_is_measured_past_its_app_segments() {
+        let check = |data: &[u8]| check_image("image/jpeg", &mut Cursor::new(data), "a.jpg");
+        assert!(check(&jpeg(12_000, 8_333)).is_ok());
+        let err = check(&jpeg(12_001, 2)).unwrap_err();
+        assert_eq!(
+            err.image_limit(),
+            Some(&ImageLimit::Side {
+                limit: MAX_IMAGE_SIDE,
+                width: 12_001,
+                height: 2
+            })
+        );
+        let err = check(&jpeg(10_001, 10_000)).unwrap_err();
+        assert_eq!(
+            err.image_limit().and_then(ImageLimit::measured),
+            Some(100_010_000)
+        );
+    }
+
+    #[test]
+    fn avif_stops_at_1200_pixels_a_side_and_heic_at_12000() {
+        let check = |mime: &str, data: &[u8]| check_image(mime, &mut Cursor::new(data), "a");
+        assert!(check("image/avif", &heif(b"avif", 1_200, 1_200)).is_ok());
+        let err = check("image/avif", &heif(b"avif", 1_201, 1)).unwrap_err();
+        assert_eq!(
+            err.image_limit(),
+            Some(&ImageLimit::Side {
+                limit: MAX_AVIF_SIDE,
+                width: 1_201,
+                height: 1
+            })
+        );
+        assert!(check("image/heic", &heif(b"heic", 12_000, 8_333)).is_ok());
+        let err = check("image/heic", &heif(b"heic", 1, 12_001)).unwrap_err();
+        assert_eq!(
+            err.image_limit().and_then(ImageLimit::limit),
+            Some(MAX_IMAGE_SIDE)
+        );
+        // The largest sizes a header can state are measured, not wrapped.
+        let err = check("image/heic", &heif(b"heic", u32::MAX, u32::MAX)).unwrap_err();
+        assert_eq!(
+            err.image_limit().and_then(ImageLimit::measured),
+            Some(u64::from(u32::MAX))
+        );
     }
 
     #[test]
