@@ -4,8 +4,10 @@
 //! A page served from another origin than the emulator (the `direct_upload_web` example's
 //! server) uploads a file through a one-time URL with XMLHttpRequest and with a plain HTML
 //! form; the images must then be non-drafts in the store and in the emulator's console, and a
-//! private image must be refused unsigned and shown signed. A screenshot of each page is kept
-//! under `target/browser-screenshots/`.
+//! private image must be refused unsigned and shown signed. The emulator's console follows:
+//! its own creator upload, a failed one (progress reset, the error code once, no draft card
+//! left), delete with confirmation and a report after, and the Variants page's description.
+//! A screenshot of each page is kept under `target/browser-screenshots/`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test prints a skip message and passes, unless `CI=true`.
@@ -567,7 +569,96 @@ async fn uploads_from_a_browser_on_another_origin() {
         .goto(&format!("{}/console/variants", emulator.origin()))
         .await;
     browser.screenshot("7-console-variants").await;
+    let text = browser.script("return document.body.textContent;").await;
+    let text = text.as_str().expect("text");
+    assert!(!text.contains("never resizes"), "{text}");
+    assert!(text.contains("resized to its width and height"), "{text}");
     assert_eq!(emulator.image_count(), 4);
+
+    // A failed console upload (not an image): the bar back at 0, Cloudflare's code once,
+    // and no card left in the gallery for the draft its URL made.
+    let notes = files.join("notes.png");
+    std::fs::write(&notes, b"plain text, not an image").expect("file");
+    browser
+        .goto(&format!("{}/console/upload", emulator.origin()))
+        .await;
+    browser.send_keys("#upload-id", "console/fails").await;
+    browser
+        .send_keys("#upload-file", &notes.display().to_string())
+        .await;
+    browser.click("#upload-button").await;
+    browser
+        .wait_for("document.getElementById('upload-status').dataset.state === 'done' || document.getElementById('upload-status').dataset.state === 'error'", "the failing upload")
+        .await;
+    let status = browser
+        .script("return document.getElementById('upload-status').textContent;")
+        .await;
+    let status = status.as_str().expect("text").to_owned();
+    assert_eq!(
+        browser
+            .script("return document.getElementById('upload-status').dataset.state;")
+            .await,
+        "error",
+        "{status}"
+    );
+    assert_eq!(status.matches("9422").count(), 1, "the code once: {status}");
+    assert_eq!(
+        browser
+            .script("return document.getElementById('upload-progress').value;")
+            .await,
+        0,
+        "the progress bar is reset"
+    );
+    browser.screenshot("8-console-failed-upload").await;
+    browser.goto(&format!("{}/", emulator.origin())).await;
+    let cards = browser
+        .script("return [...document.querySelectorAll('.card')].map(c => c.dataset.id);")
+        .await;
+    assert!(
+        !cards
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "console/fails"),
+        "no card for the failed upload's draft: {cards}"
+    );
+    assert_eq!(cards.as_array().unwrap().len(), 4, "{cards}");
+
+    // Delete from the image page: a confirmation first, then a report in the gallery.
+    browser
+        .goto(&format!(
+            "{}/console/image?id=console%2Ffrom-browser",
+            emulator.origin()
+        ))
+        .await;
+    browser.click("form.delete button").await;
+    browser
+        .wait_for(
+            "!!document.getElementById('confirm-delete')",
+            "the confirmation",
+        )
+        .await;
+    let heading = browser
+        .script("return document.querySelector('h1').textContent;")
+        .await;
+    assert_eq!(heading, "Delete image console/from-browser?");
+    browser.screenshot("9-console-confirm-delete").await;
+    assert_eq!(
+        emulator.image_count(),
+        4,
+        "nothing deleted before confirming"
+    );
+    browser.click("#confirm-delete").await;
+    browser
+        .wait_for("!!document.getElementById('notice')", "the report")
+        .await;
+    let notice = browser
+        .script("return document.getElementById('notice').textContent;")
+        .await;
+    assert_eq!(notice, "Deleted image console/from-browser.");
+    browser.screenshot("10-console-deleted").await;
+    assert_eq!(emulator.image_count(), 3);
+    assert!(image_status(&client, "console/from-browser").await.is_err());
     eprintln!("console: {:?}", step.elapsed());
 
     browser.quit().await;

@@ -9,8 +9,10 @@
 use std::fmt;
 
 mod codes;
+mod limit;
 
 pub use codes::ImagesErrorCode;
+pub use limit::ImageLimit;
 
 /// The SDK's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -114,6 +116,7 @@ struct Inner {
     retry_after: Option<std::time::Duration>,
     redirect_host: Option<String>,
     timeout: Option<TimeoutLimit>,
+    image_limit: Option<ImageLimit>,
     message: String,
     source: Option<BoxError>,
 }
@@ -133,6 +136,7 @@ impl Error {
                 retry_after: None,
                 redirect_host: None,
                 timeout: None,
+                image_limit: None,
                 message: message.into(),
                 source: None,
             }),
@@ -141,6 +145,15 @@ impl Error {
 
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// An upload refused because the file breaks one of Cloudflare's limits.
+    pub(crate) fn image_limit_exceeded(filename: &str, limit: ImageLimit) -> Self {
+        // The wording of the refusals before the typed limit existed, which
+        // scripts may match: "the file \"a.png\" has 10485761 bytes; ...".
+        let mut e = Self::invalid_input(format!("the file {filename:?} {}", limit.predicate()));
+        e.inner.image_limit = Some(limit);
+        e
     }
 
     pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
@@ -314,6 +327,30 @@ impl Error {
         self.inner.timeout
     }
 
+    /// For an upload refused before sending: which of Cloudflare's limits on
+    /// images the file breaks, and what was measured.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use cloudflare_images::error::ImageLimit;
+    /// let client = cloudflare_images::Client::builder()
+    ///     .api_token("t")
+    ///     .account_id("023e105f4ecef8ad9ca31a8372d0c353")
+    ///     // Nothing listens there: the upload is refused before any connection.
+    ///     .base_url("http://127.0.0.1:9/client/v4")
+    ///     .build()
+    ///     .unwrap();
+    /// // A BMP header: not a format Cloudflare accepts; nothing is sent.
+    /// let err = client.v1().create().file(&b"BM\x3e\0\0\0\0\0"[..], "a.bmp")
+    ///     .send().await.unwrap_err();
+    /// assert!(matches!(err.image_limit(), Some(ImageLimit::Format { .. })));
+    /// # }
+    /// ```
+    pub fn image_limit(&self) -> Option<&ImageLimit> {
+        self.inner.image_limit.as_ref()
+    }
+
     /// The wait the server asked for (`Retry-After`, in seconds or as an HTTP
     /// date), when it did.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
@@ -395,6 +432,9 @@ impl fmt::Debug for Error {
         }
         if let Some(t) = &self.inner.timeout {
             d.field("timeout", t);
+        }
+        if let Some(l) = &self.inner.image_limit {
+            d.field("image_limit", l);
         }
         if let Some(w) = &self.inner.retry_after {
             d.field("retry_after", w);

@@ -11,6 +11,34 @@
 //! would reject is checked before a byte is sent: size, emptiness, format (by the
 //! file's magic bytes), custom id, metadata size and numbers.
 //!
+//! # Limits on the image
+//!
+//! Every upload of a file's bytes (v1 [`ImageUpload`], [`UploadMany`], and a
+//! [`crate::direct::UploadToUrl`] to a one-time URL) measures the file against
+//! Cloudflare's documented limits before sending, and refuses one that breaks
+//! them with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and an
+//! [`ImageLimit`](crate::error::ImageLimit) naming the limit and the measured
+//! value ([`Error::image_limit`]):
+//! - at most [`MAX_IMAGE_BYTES`];
+//! - a format Cloudflare accepts, by magic bytes: PNG, JPEG, GIF, WebP, SVG,
+//!   HEIC, and AVIF (accepted on Enterprise plans only; the SDK cannot see the
+//!   plan and lets it through);
+//! - width and height read from the header (with the `imagesize` crate): at most
+//!   [`MAX_IMAGE_SIDE`] per side ([`MAX_AVIF_SIDE`] for AVIF; WebP, which
+//!   Cloudflare exempts, stops at its format's 16,383) and at most
+//!   [`MAX_IMAGE_AREA`] pixels;
+//! - an animated GIF or WebP: the sum of its frames' areas at most
+//!   [`MAX_ANIMATION_AREA`].
+//!
+//! An SVG has no pixel size (Cloudflare never resizes one): only its byte size
+//! is checked. A header the SDK cannot measure (cut short, or laid out in a way
+//! the header reader does not follow) is sent and left to Cloudflare, which
+//! decodes the whole image: only what is measured to break a limit is refused.
+//! A file or bytes are measured whole (a file through a 64 KiB buffer); a
+//! [`reader`](ImageUpload::reader) is read once, so it is measured from its
+//! first [`PEEK_LEN`] bytes, held until sent: frames of an animation past them
+//! are not counted.
+//!
 //! Retries never store an image twice (see [`crate::config::retry`]): bytes and files
 //! are rebuilt for each attempt and repeated when the server cannot have acted
 //! (429, no connection); with a custom id an upload is repeated after any
@@ -38,12 +66,14 @@ use crate::runtime::{FormFactory, Method, Operation, Replay, RequestOptions};
 use crate::Client;
 
 mod create_upload_url;
+mod limits;
 mod many;
 mod metadata;
 mod source;
 mod validate;
 
 pub use create_upload_url::CreateUploadUrl;
+pub use limits::{MAX_ANIMATION_AREA, MAX_AVIF_SIDE, MAX_IMAGE_AREA, MAX_IMAGE_SIDE, PEEK_LEN};
 pub use many::{ManyItem, ManyReport, UploadMany};
 use metadata::Metadata;
 pub(crate) use source::FileSource;
@@ -62,9 +92,6 @@ pub const CHUNK_SIZE: usize = 64 * 1024;
 /// How many leading bytes are read to recognise the image format (SVG needs a
 /// few hundred; the binary formats twelve).
 const SNIFF_LEN: usize = 1024;
-
-/// The formats Cloudflare Images accepts, as named in errors.
-const SUPPORTED_FORMATS: &str = "PNG, JPEG, GIF, WebP, SVG, HEIC or AVIF";
 
 /// A progress callback: `(bytes sent so far, total bytes of the file)`.
 ///

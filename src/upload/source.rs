@@ -1,6 +1,7 @@
 //! Where an upload's bytes come from (memory, a file, a reader), checked and streamed with progress.
 
 use super::*;
+use crate::error::ImageLimit;
 
 /// A file's bytes: in memory, on disk, or behind a reader.
 #[derive(Clone)]
@@ -58,7 +59,8 @@ impl FileSource {
 
     /// Checks the file (size, emptiness, format by magic bytes) and turns it into
     /// the multipart `file` part, streamed with a known length. Reads at most the
-    /// first [`SNIFF_LEN`] bytes before the request starts.
+    /// first [`SNIFF_LEN`] bytes (a reader's first [`PEEK_LEN`]) into memory before
+    /// the request starts, and measures the image against Cloudflare's limits.
     pub(crate) async fn into_part(self, progress: Option<Arc<ProgressFn>>) -> Result<Part> {
         let (stream, length, filename, mime): (Option<ChunkStream>, u64, String, &str) = match self
         {
@@ -66,6 +68,7 @@ impl FileSource {
                 let length = data.len() as u64;
                 check_length(length, &filename)?;
                 let mime = check_format(&data, &filename)?;
+                limits::check_image(mime, &mut io::Cursor::new(&data[..]), &filename)?;
                 if progress.is_none() {
                     let part = Part::stream_with_length(reqwest::Body::from(data), length);
                     return finish_part(part, filename, mime);
@@ -94,13 +97,15 @@ impl FileSource {
                     ));
                 };
                 check_length(length, &filename)?;
-                let want = usize::try_from(length.min(SNIFF_LEN as u64)).unwrap_or(SNIFF_LEN);
+                // Read once, so measured from a peek that is sent after it.
+                let want = usize::try_from(length.min(PEEK_LEN as u64)).unwrap_or(PEEK_LEN);
                 let mut head = vec![0u8; want];
                 let got = read_head(&mut reader, &mut head)
                     .await
                     .map_err(|e| Error::io(format!("could not read {filename:?}"), e))?;
                 head.truncate(got);
                 let mime = check_format(&head, &filename)?;
+                limits::check_image(mime, &mut io::Cursor::new(&head[..]), &filename)?;
                 let chained = std::io::Cursor::new(head).chain(reader);
                 let stream = reader_chunks(chained);
                 (Some(stream), length, filename, mime)
@@ -134,19 +139,19 @@ fn check_length(length: u64, filename: &str) -> Result<()> {
         )));
     }
     if length > MAX_IMAGE_BYTES {
-        return Err(Error::invalid_input(format!(
-            "the file {filename:?} has {length} bytes; Cloudflare accepts at most {MAX_IMAGE_BYTES}"
-        )));
+        return Err(Error::image_limit_exceeded(
+            filename,
+            ImageLimit::FileSize {
+                limit: MAX_IMAGE_BYTES,
+                measured: length,
+            },
+        ));
     }
     Ok(())
 }
 
 fn check_format(head: &[u8], filename: &str) -> Result<&'static str> {
-    sniff_image_type(head).ok_or_else(|| {
-        Error::invalid_input(format!(
-            "the file {filename:?} is not a {SUPPORTED_FORMATS} image (by its first bytes)"
-        ))
-    })
+    sniff_image_type(head).ok_or_else(|| limits::unsupported_format(head, filename))
 }
 
 /// Opens an image file, checks it from its metadata and first bytes, and
@@ -177,6 +182,17 @@ async fn open_image_file(path: &Path) -> Result<(tokio::fs::File, u64, String, &
         .await
         .map_err(|e| Error::io(format!("could not read {shown}"), e))?;
     let mime = check_format(&head[..got], &filename)?;
+    // The whole file is walked for an animation's frames: off the async
+    // threads, through a bounded buffer.
+    let (measured, name) = (path.to_path_buf(), filename.clone());
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&measured)
+            .map_err(|e| Error::io(format!("could not open {}", measured.display()), e))?;
+        let mut body = io::BufReader::with_capacity(CHUNK_SIZE, file);
+        limits::check_image(mime, &mut body, &name)
+    })
+    .await
+    .map_err(|e| Error::io(format!("could not read {shown}"), io::Error::other(e)))??;
     file.seek(io::SeekFrom::Start(0))
         .await
         .map_err(|e| Error::io(format!("could not read {shown}"), e))?;
@@ -385,7 +401,8 @@ mod tests {
     fn a_reader_is_taken_once() {
         block_on(async {
             let source = FileSource::reader(
-                std::io::Cursor::new(b"GIF89a-------".to_vec()),
+                // A 1x1 GIF header.
+                std::io::Cursor::new(b"GIF89a\x01\0\x01\0\0\0\0".to_vec()),
                 13,
                 "a.gif".into(),
             );

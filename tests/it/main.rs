@@ -31,4 +31,5 @@ mod responsive;
 mod retry;
 mod tracing;
 mod transform_urls;
+mod upload_limits;
 mod uploads;

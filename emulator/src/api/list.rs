@@ -1,4 +1,6 @@
 //! Listing: `GET v1` (pages) and `GET v2` (continuation tokens, sort order, metadata filters).
+//! Neither lists a direct-upload draft (no file yet), as Cloudflare documents; the store's
+//! `page` and `scan` leave drafts out.
 
 use serde_json::{json, Map, Value};
 

@@ -26,14 +26,14 @@ document.addEventListener("DOMContentLoaded", () => {
       if (document.getElementById("upload-signed").checked) params.set("requireSignedURLs", "true");
       const created = await fetch("/console/upload-url", { method: "POST", body: params });
       const envelope = await created.json();
-      if (!envelope.success) throw new Error(envelope.errors.map((e) => e.code + ": " + e.message).join("; "));
+      if (!envelope.success) throw new Error(describe(envelope.errors));
       const { id, uploadURL, page } = envelope.result;
 
       show("Uploading " + file.name + " to the one-time URL…", "busy");
       const answer = await upload(uploadURL, file, (sent, total) => {
         progress.value = total ? Math.round((sent * 100) / total) : 0;
       });
-      if (!answer.success) throw new Error(answer.errors.map((e) => e.code + ": " + e.message).join("; "));
+      if (!answer.success) throw new Error(describe(answer.errors));
       progress.value = 100;
       status.textContent = "Uploaded: ";
       const link = document.createElement("a");
@@ -44,10 +44,23 @@ document.addEventListener("DOMContentLoaded", () => {
       status.dataset.state = "done";
       status.dataset.id = id;
     } catch (error) {
+      // A bar left full would read as success; the draft the URL made stays out of the
+      // gallery (drafts are listed nowhere, as on Cloudflare).
+      progress.value = 0;
       show("Failed: " + error.message, "error");
     }
   });
 });
+
+/**
+ * Cloudflare's errors as one line. Its messages often name their code already
+ * ("ERROR 9422: Decode error"), so the code is prefixed only to those that do not.
+ */
+function describe(errors) {
+  return (errors || [])
+    .map((e) => (String(e.message).includes(String(e.code)) ? e.message : e.code + ": " + e.message))
+    .join("; ");
+}
 
 /** POSTs `file` as the multipart field `file` to `url`; resolves with the parsed JSON answer. */
 function upload(url, file, onProgress) {

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | `GET /` | gallery of the stored images, newest first, thumbnails through delivery (signed when the image requires it), `?after=<seq>` pages |
 //! | `GET /console/image?id=<id>` | one image: fields, metadata, variants with their delivery URLs, a signed-URL generator (`&variant=..&ttl=..`), delete |
-//! | `POST /console/delete` | form field `id`; deletes, then 303 to `/` |
+//! | `POST /console/delete` | form field `id`: a page asking to confirm; with `confirm=yes` too, deletes, then 303 to `/?deleted=<id>`, where the gallery reports it |
 //! | `GET /console/variants` | the variants |
 //! | `GET /console/upload` | a creator upload run from the browser: one-time URL, then `fetch`-style upload with progress |
 //! | `POST /console/upload-url` | form fields `id`, `metadata`, `requireSignedURLs`: creates a draft, answers `{"id","uploadURL"}` |
@@ -69,7 +69,7 @@ pub(crate) async fn serve(app: Arc<App>, req: Request<Body>) -> Response<Body> {
     };
     let method = req.method().clone();
     let result = match (method.clone(), path.as_str()) {
-        (Method::GET | Method::HEAD, "/") => gallery(&app, get("after")).await,
+        (Method::GET | Method::HEAD, "/") => gallery(&app, get("after"), get("deleted")).await,
         (Method::GET | Method::HEAD, "/console" | "/console/") => Ok(redirect("/")),
         (Method::GET | Method::HEAD, "/console/image") => {
             image_page(&app, get("id").unwrap_or(""), get("variant"), get("ttl")).await
@@ -109,7 +109,13 @@ pub(crate) async fn serve(app: Arc<App>, req: Request<Body>) -> Response<Body> {
 // ---------------------------------------------------------------------------------------------
 // Pages.
 
-async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiError> {
+/// The gallery, newest first; `deleted` names an image the console just deleted, reported
+/// at the top (only if it is indeed gone: the query alone proves nothing).
+async fn gallery(
+    app: &App,
+    after: Option<&str>,
+    deleted: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let after = match after {
         None | Some("") => None,
         Some(text) => Some(
@@ -117,15 +123,35 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
                 .map_err(|_| ApiError::bad_request("after must be a number"))?,
         ),
     };
-    let (images, count, keys, flexible, names) = app
+    let deleted = deleted.filter(|id| !id.is_empty()).map(str::to_owned);
+    let gone = deleted.clone();
+    let (images, count, keys, flexible, names, gone) = app
         .db(move |s| {
             let (images, names) = s.scan(true, after, CreatorFilter::Any, PAGE + 1, |_| true)?;
-            Ok::<_, StoreError>((images, s.count()?, s.keys()?, s.flexible_variants()?, names))
+            let gone = match gone {
+                Some(id) if !s.exists(&id)? => Some(id),
+                _ => None,
+            };
+            Ok::<_, StoreError>((
+                images,
+                s.count()?,
+                s.keys()?,
+                s.flexible_variants()?,
+                names,
+                gone,
+            ))
         })
         .await?;
     let more = images.len() > PAGE;
     let shown = &images[..images.len().min(PAGE)];
     let mut body = String::new();
+    if let Some(id) = gone {
+        let _ = write!(
+            body,
+            "<p class=notice id=notice role=status>Deleted image <code>{}</code>.</p>",
+            esc(&id)
+        );
+    }
     let _ = write!(
         body,
         "<h1>Images</h1><p class=summary>{count} stored (drafts not counted). \
@@ -140,9 +166,6 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
         let link = image_link(&image.id);
         let preview = preview_variant(flexible, image.require_signed_urls, &names, 240);
         let thumb = match preview {
-            _ if image.draft => {
-                "<span class=placeholder>draft: waiting for its upload</span>".to_owned()
-            }
             None => "<span class=placeholder>no variant to preview with</span>".to_owned(),
             Some(variant) => {
                 let src = delivery_path(
@@ -158,8 +181,7 @@ async fn gallery(app: &App, after: Option<&str>) -> Result<Response<Body>, ApiEr
         };
         let _ = write!(
             body,
-            "<li class=\"card{}\" data-id=\"{}\"><a href=\"{}\">{thumb}<span class=id>{}</span></a>{}</li>",
-            if image.draft { " draft" } else { "" },
+            "<li class=card data-id=\"{}\"><a href=\"{}\">{thumb}<span class=id>{}</span></a>{}</li>",
             esc(&image.id),
             esc(&link),
             esc(&image.id),
@@ -363,7 +385,9 @@ async fn variants_page(app: &App) -> Result<Response<Body>, ApiError> {
         );
     }
     body.push_str(
-        "</table><p>The emulator never resizes: every variant serves the original bytes.</p>",
+        "</table><p>Each variant is rendered as Cloudflare documents it: resized to its width and \
+         height by its <code>fit</code>, EXIF orientation applied, in the format the request \
+         accepts. SVGs are served as stored: Cloudflare does not resize them.</p>",
     );
     Ok(page(app, "Variants", &body))
 }
@@ -388,15 +412,37 @@ fn upload_page(app: &App) -> Response<Body> {
 // ---------------------------------------------------------------------------------------------
 // Actions.
 
+/// Deletes in two steps: without `confirm=yes` the answer is a page asking to confirm (a
+/// delete cannot be undone); with it, the image goes and the gallery reports it.
 async fn delete(app: &App, req: Request<Body>) -> Result<Response<Body>, ApiError> {
     check_same_origin(req.headers())?;
     let form = read_form(req).await?;
     let id = form_get(&form, "id").unwrap_or_default();
-    let deleted = app.db(move |s| s.delete(&id)).await?;
+    if form_get(&form, "confirm").as_deref() != Some("yes") {
+        let lookup = id.clone();
+        if !app.db(move |s| s.exists(&lookup)).await? {
+            return Err(ApiError::image_not_found());
+        }
+        let body = format!(
+            "<h1>Delete image <code>{shown}</code>?</h1>\
+             <p>The image and every variant of it stop being served. This cannot be undone.</p>\
+             <form method=post action=\"/console/delete\" class=delete>\
+             <input type=hidden name=id value=\"{shown}\">\
+             <input type=hidden name=confirm value=yes>\
+             <button type=submit id=confirm-delete>Delete</button> \
+             <a id=cancel-delete href=\"{back}\">Cancel</a></form>",
+            shown = esc(&id),
+            back = esc(&image_link(&id)),
+        );
+        return Ok(page(app, &format!("Delete {id}?"), &body));
+    }
+    let target = id.clone();
+    let deleted = app.db(move |s| s.delete(&target)).await?;
     if !deleted {
         return Err(ApiError::image_not_found());
     }
-    Ok(redirect("/"))
+    let encoded: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    Ok(redirect_to(&format!("/?deleted={encoded}")))
 }
 
 /// Creates a draft for the console's upload page, like `POST v2/direct_upload`.
@@ -622,6 +668,16 @@ fn asset(text: &'static str, mime: &'static str) -> Response<Body> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    resp
+}
+
+/// A 303 to a path built here (percent-encoded, so always a valid header value).
+fn redirect_to(to: &str) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, value);
+    }
     resp
 }
 

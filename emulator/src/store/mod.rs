@@ -777,7 +777,7 @@ impl Store {
     ) -> Result<(Vec<Image>, Vec<String>), StoreError> {
         let conn = self.lock();
         let sql = format!(
-            "SELECT {COLS} FROM images WHERE {} ORDER BY seq LIMIT ?1 OFFSET ?2",
+            "SELECT {COLS} FROM images WHERE draft = 0 AND {} ORDER BY seq LIMIT ?1 OFFSET ?2",
             creator.sql()
         );
         let take = i64::try_from(take).unwrap_or(i64::MAX);
@@ -803,7 +803,7 @@ impl Store {
         const CHUNK: usize = 1000;
         let conn = self.lock();
         let sql = format!(
-            "SELECT {COLS} FROM images WHERE seq {} ?1 AND {} ORDER BY seq {} LIMIT ?2",
+            "SELECT {COLS} FROM images WHERE seq {} ?1 AND draft = 0 AND {} ORDER BY seq {} LIMIT ?2",
             if desc { "<" } else { ">" },
             creator.sql(),
             if desc { "DESC" } else { "ASC" },

@@ -277,6 +277,9 @@ async fn console_lists_and_escapes() {
     let (status, _, html) = page(&ctx, "/console/variants").await;
     assert_eq!(status, 200);
     assert!(html.contains("public"));
+    // The emulator renders variants: the page must not say otherwise.
+    assert!(!html.contains("never resizes"), "{html}");
+    assert!(html.contains("resized to its width and height"), "{html}");
     let (status, _, html) = page(&ctx, "/console/upload").await;
     assert_eq!(status, 200);
     assert!(html.contains("id=upload-file"));
@@ -354,6 +357,7 @@ async fn console_creates_upload_urls_and_deletes_same_origin_only() {
         .unwrap();
     assert_eq!(resp.status(), 403);
     ctx.get("v1/console%2Fone").await.assert_ok();
+    // From the console itself: first a page asking to confirm, the image still there...
     let resp = http
         .post(format!("{origin}/console/delete"))
         .header("Origin", &origin)
@@ -362,7 +366,61 @@ async fn console_creates_upload_urls_and_deletes_same_origin_only() {
         .send()
         .await
         .unwrap();
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Delete image <code>console/one</code>?"),
+        "{page}"
+    );
+    assert!(page.contains("name=confirm value=yes"), "{page}");
+    assert!(
+        page.contains("href=\"/console/image?id=console%2Fone\""),
+        "{page}"
+    );
+    ctx.get("v1/console%2Fone").await.assert_ok();
+    // ...then, confirmed, the delete and a report in the gallery.
+    let resp = http
+        .post(format!("{origin}/console/delete"))
+        .header("Origin", &origin)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[("id", "console/one"), ("confirm", "yes")]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 303);
-    assert_eq!(resp.headers()["location"], "/");
+    assert_eq!(resp.headers()["location"], "/?deleted=console%2Fone");
     ctx.get("v1/console%2Fone").await.assert_error(404, 5404);
+    let gallery = http
+        .get(format!("{origin}/?deleted=console%2Fone"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        gallery.contains("id=notice role=status>Deleted image <code>console/one</code>."),
+        "{gallery}"
+    );
+    // The report is only made for an image that is gone, whatever the query says.
+    ctx.upload_png(&[("id", "still-here")]).await;
+    let gallery = http
+        .get(format!("{origin}/?deleted=still-here"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!gallery.contains("id=notice"), "{gallery}");
+    // Deleting what does not exist asks nothing: 404.
+    let resp = http
+        .post(format!("{origin}/console/delete"))
+        .header("Origin", &origin)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[("id", "console/one")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
 }

@@ -212,7 +212,7 @@ async fn persistence_survives_restart() {
         data_dir: Some(dir.clone()),
         ..Config::default()
     };
-    let (id, keys, image) = {
+    let (id, keys, image, draft) = {
         let ctx = Ctx::with(config.clone()).await;
         let image = ctx
             .upload_png(&[("id", "a/b"), ("metadata", r#"{"k":1}"#)])
@@ -230,14 +230,18 @@ async fn persistence_survives_restart() {
         )
         .await
         .assert_ok();
-        ctx.send(ctx.http.post(ctx.url("v2/direct_upload")))
+        let draft = ctx
+            .send(ctx.http.post(ctx.url("v2/direct_upload")))
             .await
-            .assert_ok();
+            .assert_ok()["id"]
+            .as_str()
+            .expect("draft id")
+            .to_owned();
         let keys = ctx.emu.signing_keys();
         let id = image["id"].as_str().expect("id").to_owned();
         let image = ctx.get(&format!("v1/{}", enc(&id))).await.json["result"].clone();
         ctx.emu.shutdown().await;
-        (id, keys, image)
+        (id, keys, image, draft)
     };
     assert!(dir.join("images.db").is_file());
     assert!(!dir.join("index.json").exists());
@@ -258,12 +262,17 @@ async fn persistence_survives_restart() {
         .expect("blob");
     assert_eq!(blob.bytes().await.expect("bytes").to_vec(), png());
     ctx.get("v1/variants/thumb").await.assert_ok();
+    // The draft survives too, still unlisted (drafts appear in no listing).
+    assert_eq!(
+        ctx.get(&format!("v1/{draft}")).await.assert_ok()["draft"],
+        true
+    );
     let list = ctx.get("v2").await;
-    assert_eq!(list.assert_ok()["images"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list.assert_ok()["images"].as_array().map(Vec::len), Some(1));
     // New uploads after a restart sort after the old ones.
     let newer = ctx.upload_png(&[]).await;
     let asc = ctx.get("v2?sort_order=asc").await;
-    assert_eq!(asc.assert_ok()["images"][2]["id"], newer["id"]);
+    assert_eq!(asc.assert_ok()["images"][1]["id"], newer["id"]);
     ctx.emu.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@ mod api;
 mod batch;
 mod browser_http;
 mod common;
+mod drafts;
 mod faults;
 mod pagination;
 mod render;
