@@ -38,13 +38,13 @@ pub enum UrlCommand {
     /// A hosted image's delivery URL, for a named variant or flexible options; --sign signs it.
     #[command(after_help = AFTER_HELP)]
     Image(ImageArgs),
-    /// A transformation URL: https://<zone>/cdn-cgi/image/<options>/<source> (no API call).
+    /// A transformation URL: `https://<zone>/cdn-cgi/image/<options>/<source>` (no API call).
     #[command(after_help = AFTER_HELP)]
     Transform(TransformArgs),
     /// Reads a delivery or transformation URL and prints its parts (no API call).
     #[command(after_help = AFTER_HELP)]
     Parse(ParseArgs),
-    /// srcset, sizes and <img> or <picture> markup over a bounded set of widths.
+    /// `srcset`, `sizes` and `<img>` or `<picture>` markup over a bounded set of widths.
     #[command(after_help = AFTER_HELP)]
     Srcset(SrcsetArgs),
 }
@@ -76,7 +76,7 @@ pub struct ImageArgs {
     /// is refused, as Cloudflare refuses it (read from the record otherwise).
     #[arg(long, requires = "account_hash")]
     pub signed_image: bool,
-    /// Deliver from a zone of the account: https://<zone>/cdn-cgi/imagedelivery/...
+    /// Deliver from a zone of the account: `https://<zone>/cdn-cgi/imagedelivery/...`
     #[arg(long)]
     pub zone: Option<String>,
     /// Sign the URL, with --key, else the key `cfimg keys rotate` chose, else
