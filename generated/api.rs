@@ -63,7 +63,7 @@ pub mod types {
         }
     }
     ///`BatchToken`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone)]
     pub struct BatchToken {
         ///When the token stops working.
         #[serde(rename = "expiresAt")]
@@ -1650,6 +1650,14 @@ pub mod types {
         ) -> ::std::result::Result<Self, D::Error> {
             <::std::string::String as ::serde::Deserialize>::deserialize(d)
                 .map(Self::from)
+        }
+    }
+    impl ::std::fmt::Debug for BatchToken {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            f.debug_struct("BatchToken")
+                .field("expires_at", &self.expires_at)
+                .field("token", &"<redacted>")
+                .finish()
         }
     }
     impl ::std::fmt::Debug for ImageKeys {

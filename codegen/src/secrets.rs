@@ -15,11 +15,18 @@ use crate::names::acronym_aware_snake;
 use crate::Error;
 
 /// Secrets the spec does not mark: `(component schema, property, why)`.
-pub const SECRETS: &[(&str, &str, &str)] = &[(
-    "image_keys",
-    "value",
-    "signing key material for signed URLs",
-)];
+pub const SECRETS: &[(&str, &str, &str)] = &[
+    (
+        "image_keys",
+        "value",
+        "signing key material for signed URLs",
+    ),
+    (
+        "batch_token",
+        "token",
+        "a bearer credential for the batch host, good until its expiresAt",
+    ),
+];
 
 /// Rust type name -> Rust field names to redact.
 pub fn secret_fields(spec: &Value) -> Result<BTreeMap<String, Vec<String>>, Error> {

@@ -266,3 +266,17 @@ async fn batch_mode_is_a_view_of_the_same_client() {
     plain.v1().get("x").send().await.unwrap();
     assert_eq!(s.batch.received_requests().await.unwrap().len(), 0);
 }
+
+/// A batch token is a bearer credential: its value stays out of `Debug`, as a
+/// signing key's does.
+#[test]
+fn batch_tokens_redact_their_value() {
+    let token = cloudflare_images::types::BatchToken {
+        expires_at: Utc::now(),
+        token: "tok-3f9a-secret".into(),
+    };
+    let shown = format!("{token:?}");
+    assert!(!shown.contains("tok-3f9a-secret"), "{shown}");
+    assert!(shown.contains("token: \"<redacted>\""), "{shown}");
+    assert!(shown.contains("expires_at"), "{shown}");
+}

@@ -274,3 +274,108 @@ fn an_apply_stopped_midway_is_completed_by_a_rerun() {
     assert_eq!(summary(&r), (0, 0, 0, 3));
     runtime.block_on(emulator.shutdown());
 }
+
+/// Killed with SIGKILL in the middle of an apply (each request slowed down so the
+/// kill lands between writes), a rerun of the same command finishes the job:
+/// every variant of the file exists with its fields, none is created twice, and a
+/// third apply changes nothing.
+#[test]
+fn an_apply_killed_midway_is_finished_by_a_rerun() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime.block_on(Emulator::start()).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let file = d.join("variants.json");
+    let mut wanted = listed(&emulator, d);
+    for i in 0..24 {
+        wanted.push(variant(
+            &format!("v{i:02}"),
+            "cover",
+            100 + i,
+            50 + i,
+            false,
+        ));
+    }
+    std::fs::write(&file, serde_json::to_string(&wanted).unwrap()).unwrap();
+    let count = || {
+        runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!(
+                    "{}/accounts/{}/images/v1/variants",
+                    emulator.base_url(),
+                    emulator.account_id()
+                ))
+                .bearer_auth("test")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })["result"]["variants"]
+            .as_object()
+            .map_or(0, |m| m.len())
+    };
+
+    emulator.faults().set_latency(Duration::from_millis(150));
+    let mut child = remote(&emulator, d)
+        .args(["variants", "apply", file.to_str().unwrap(), "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while count() < 6 && Instant::now() < give_up {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "apply ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A request in flight at the kill may still land: let it, before counting.
+    std::thread::sleep(Duration::from_millis(500));
+    emulator.faults().set_latency(Duration::ZERO);
+    let before = count();
+    assert!((6..25).contains(&before), "killed with {before} variants");
+
+    emulator.clear_requests();
+    let r = ok(
+        remote(&emulator, d),
+        &["variants", "apply", file.to_str().unwrap(), "--json"],
+    );
+    let (created, updated, deleted, _) = summary(&r);
+    assert_eq!((updated, deleted), (0, 0), "{}", r.stdout);
+    // What the kill left undone, created once; nothing created twice.
+    assert_eq!(
+        usize::try_from(created).unwrap(),
+        25 - before,
+        "{}",
+        r.stdout
+    );
+    let posts = sent(&emulator)
+        .into_iter()
+        .filter(|(m, p)| m == "POST" && p == "v1/variants")
+        .count();
+    assert_eq!(posts, 25 - before);
+    assert_eq!(listed(&emulator, d), {
+        let mut w = wanted.clone();
+        w.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        w
+    });
+    let r = ok(
+        remote(&emulator, d),
+        &["variants", "apply", file.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(
+        summary(&r).0 + summary(&r).1 + summary(&r).2,
+        0,
+        "{}",
+        r.stdout
+    );
+    runtime.block_on(emulator.shutdown());
+}
