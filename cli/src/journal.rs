@@ -16,7 +16,7 @@
 //! tables `exports` and `imports` ([`Journal::open_transfers`]).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -26,6 +26,20 @@ use crate::error::{CliError, CliResult};
 
 /// The journal's file name in the data directory.
 pub const FILE_NAME: &str = "journal.db";
+
+/// The journal's path in the data directory the environment names
+/// ([`backend::data_dir`](crate::backend::data_dir)), the directory created if
+/// need be: every command that keeps state opens it there.
+pub fn path_in_data_dir() -> CliResult<PathBuf> {
+    let dir = crate::backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        CliError::new(format!(
+            "cannot create the data directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(dir.join(FILE_NAME))
+}
 
 /// Where an input stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

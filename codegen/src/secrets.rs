@@ -141,11 +141,15 @@ mod tests {
     fn write_only_and_listed_fields_are_found() {
         let spec = serde_json::json!({"components": {"schemas": {
             "image_keys": {"properties": {"name": {}, "value": {}}},
+            "batch_token": {"properties": {"token": {}, "expiresAt": {}}},
             "source_create_request": {"properties": {"bucket": {}, "secret": {"type": "object", "writeOnly": true}}}}}});
         let found = secret_fields(&spec).unwrap();
         assert_eq!(found["ImageKeys"], ["value"]);
+        assert_eq!(found["BatchToken"], ["token"]);
         assert_eq!(found["SourceCreateRequest"], ["secret"]);
-        let gone = serde_json::json!({"components": {"schemas": {"image_keys": {"properties": {"name": {}}}}}});
+        let gone = serde_json::json!({"components": {"schemas": {
+            "image_keys": {"properties": {"name": {}}},
+            "batch_token": {"properties": {"token": {}}}}}});
         assert!(secret_fields(&gone).unwrap_err().0.contains("no longer"));
     }
 

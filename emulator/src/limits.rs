@@ -75,6 +75,69 @@ impl Window {
     }
 }
 
+impl Window {
+    /// The requests left in the window ending at `now` and the seconds (rounded
+    /// up) until the oldest admitted request leaves it, as Cloudflare's
+    /// `Ratelimit` header reports them.
+    fn headroom(&self, now: Instant) -> Headroom {
+        let live = self
+            .admitted
+            .iter()
+            .filter(|&&t| now.saturating_duration_since(t) < self.length)
+            .count();
+        let reset = self
+            .admitted
+            .iter()
+            .find(|&&t| now.saturating_duration_since(t) < self.length)
+            .map_or(0, |&first| {
+                retry_after_secs((first + self.length).saturating_duration_since(now))
+            });
+        Headroom {
+            remaining: self.limit.saturating_sub(live),
+            reset_secs: reset,
+            quota: self.limit,
+            window_secs: retry_after_secs(self.length),
+        }
+    }
+}
+
+/// What the global window reports on each API answer, in Cloudflare's rate-limit
+/// headers (<https://developers.cloudflare.com/fundamentals/api/reference/limits/>):
+/// `Ratelimit: "default";r=<remaining>;t=<reset>` and
+/// `Ratelimit-Policy: "default";q=<quota>;w=<window>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Headroom {
+    /// Requests left in the current window.
+    pub(crate) remaining: usize,
+    /// Seconds until a request leaves the window (0 when none is in it).
+    pub(crate) reset_secs: u64,
+    /// Requests allowed per window.
+    pub(crate) quota: usize,
+    /// The window's length in seconds (after `rate_limit_scale`).
+    pub(crate) window_secs: u64,
+}
+
+impl Headroom {
+    /// Adds the two headers to `headers`.
+    pub(crate) fn write(&self, headers: &mut axum::http::HeaderMap) {
+        let pairs = [
+            (
+                "ratelimit",
+                format!("\"default\";r={};t={}", self.remaining, self.reset_secs),
+            ),
+            (
+                "ratelimit-policy",
+                format!("\"default\";q={};w={}", self.quota, self.window_secs),
+            ),
+        ];
+        for (name, value) in pairs {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
+
 /// `Retry-After` for a wait: whole seconds, rounded up, at least 1.
 pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -134,16 +197,23 @@ impl Limits {
         }
     }
 
-    /// Counts one API request against the global window (when windows are on).
-    pub(crate) fn admit_global(&self) -> Result<(), ApiError> {
+    /// Counts one API request against the global window (when windows are on), and
+    /// returns the headroom left after it (`None` when windows are off: nothing is
+    /// counted, so the emulator sends no rate-limit headers). A refusal carries the
+    /// headroom too (none left).
+    pub(crate) fn admit_global(&self) -> Result<Option<Headroom>, (ApiError, Option<Headroom>)> {
         if !self.enabled {
-            return Ok(());
+            return Ok(None);
         }
         let mut window = self.global.lock().unwrap_or_else(|e| e.into_inner());
-        window.admit(Instant::now()).map_err(|wait| {
-            self.refused.fetch_add(1, Ordering::SeqCst);
-            too_many_requests(wait)
-        })
+        let now = Instant::now();
+        match window.admit(now) {
+            Ok(()) => Ok(Some(window.headroom(now))),
+            Err(wait) => {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                Err((too_many_requests(wait), Some(window.headroom(now))))
+            }
+        }
     }
 
     /// Issues a new batch token; returns it and its expiry. Forgets expired tokens.

@@ -122,15 +122,27 @@ async fn handle_request(
             }
         }
     }
+    let mut headroom = None;
     if is_api {
-        if let Err(err) = app.limits.admit_global() {
-            return Ok(err.into_response());
+        match app.limits.admit_global() {
+            Ok(h) => headroom = h,
+            Err((err, h)) => {
+                let mut resp = err.into_response();
+                if let Some(h) = h {
+                    h.write(resp.headers_mut());
+                }
+                return Ok(resp);
+            }
         }
     }
-    match router.oneshot(req.map(Body::new)).await {
-        Ok(resp) => Ok(resp),
+    let mut resp = match router.oneshot(req.map(Body::new)).await {
+        Ok(resp) => resp,
         Err(never) => match never {},
+    };
+    if let Some(h) = headroom {
+        h.write(resp.headers_mut());
     }
+    Ok(resp)
 }
 
 /// Entry point for every request (the router's fallback): the API, the batch host, one-time

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::backend::{self, Backend};
+use crate::backend::Backend;
 use crate::error::{CliError, CliResult};
 use crate::journal::{self, Journal, State};
 use crate::output::{self, print_json, print_out};
@@ -261,14 +261,7 @@ async fn select(
 
 /// Opens the journal in the data directory.
 fn open_journal(ctx: &Backend) -> CliResult<Journal> {
-    let dir = backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        CliError::new(format!(
-            "cannot create the data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
-    Journal::open(&dir.join(journal::FILE_NAME), &ctx.target())
+    Journal::open(&journal::path_in_data_dir()?, &ctx.target())
 }
 
 /// Runs `cfimg delete` for a selection: plan (from the journal when an earlier

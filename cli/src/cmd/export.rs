@@ -273,14 +273,7 @@ pub async fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 
 /// The journal in the data directory, with the export and import tables.
 pub fn open_journal(ctx: &Backend) -> CliResult<Journal> {
-    let dir = backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        CliError::new(format!(
-            "cannot create the data directory {}: {e}",
-            dir.display()
-        ))
-    })?;
-    Journal::open_transfers(&dir.join(journal::FILE_NAME), &ctx.target())
+    Journal::open_transfers(&journal::path_in_data_dir()?, &ctx.target())
 }
 
 /// The folder's canonical path, the key of its journal rows.

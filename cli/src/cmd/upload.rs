@@ -653,14 +653,7 @@ fn plan(
 pub async fn run(args: UploadArgs, ctx: &Backend) -> CliResult<()> {
     let client = &ctx.client;
     let journal_path = if args.resume {
-        let dir = backend::data_dir(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))?;
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            CliError::new(format!(
-                "cannot create the data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        Some(dir.join(journal::FILE_NAME))
+        Some(journal::path_in_data_dir()?)
     } else {
         None
     };

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use cloudflare_images_emulator::EmulatorHandle;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The workspace's one 1x1 PNG.
 pub use cloudflare_images_emulator::fixtures::PIXEL_PNG;
@@ -78,4 +79,31 @@ pub fn ok(cmd: Command, args: &[&str]) -> Run {
         r.stdout, r.stderr
     );
     r
+}
+
+/// Starts `cfimg ARGS` and kills it (SIGKILL: no handler, no clean-up) once
+/// `progress` reaches `at`, or it ended by itself, or two minutes passed;
+/// returns the progress then.
+pub fn start_and_kill(
+    mut cmd: Command,
+    args: &[&str],
+    at: usize,
+    progress: impl Fn() -> usize,
+) -> usize {
+    let mut child = cmd
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while progress() < at && Instant::now() < give_up {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    progress()
 }

@@ -280,3 +280,47 @@ fn an_unreachable_api_and_the_local_emulator() {
         r.stdout
     );
 }
+
+/// With the emulator's rate windows on, its answers carry Cloudflare's
+/// `Ratelimit` and `Ratelimit-Policy` headers, and doctor reports the headroom
+/// they give: the quota, the window, and what the checks before it used.
+#[test]
+fn the_rate_limit_check_reads_the_headroom_headers() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emulator = runtime
+        .block_on(Emulator::start_with(Config {
+            api_token: Some(TOKEN.into()),
+            flexible_variants: true,
+            rate_limits: true,
+            ..Config::default()
+        }))
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = doctor(
+        &emulator.base_url(),
+        TOKEN,
+        Some(emulator.account_id()),
+        data.path(),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let rate = line(&r, "rate-limit");
+    // The requests doctor made before this check were counted against 1,200.
+    let api_requests = emulator
+        .requests()
+        .iter()
+        .filter(|q| q.path.starts_with("/client/v4/"))
+        .count();
+    assert!(api_requests > 0);
+    let left = rate
+        .split_whitespace()
+        .skip_while(|w| *w != "rate-limit")
+        .nth(1)
+        .and_then(|w| w.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no count in {rate:?}"));
+    assert!(left < 1200 && left >= 1200 - api_requests, "{rate}");
+    assert!(
+        rate.contains("of 1200 requests per 300s left, the window resets in"),
+        "{rate}"
+    );
+}

@@ -7,8 +7,8 @@
 use crate::common::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use cloudflare_images::Client;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle, SeedImage};
@@ -371,32 +371,6 @@ fn altered_files_are_fetched_again_and_refused_by_import() {
         "{r}"
     );
     assert_eq!(b.image_count(), 6);
-}
-
-/// Starts `cfimg ARGS` and kills it (SIGKILL) once `progress` reaches `at`
-/// (or it ended by itself); returns the progress then.
-fn start_and_kill(
-    mut cmd: Command,
-    args: &[&str],
-    at: usize,
-    progress: impl Fn() -> usize,
-) -> usize {
-    let mut child = cmd
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while progress() < at && Instant::now() < give_up {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    progress()
 }
 
 #[test]

@@ -6,8 +6,8 @@
 use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use cloudflare_images_emulator::Emulator;
 use serde_json::Value;
@@ -41,34 +41,13 @@ fn journal_count(data: &Path, sql_where: &str) -> Option<i64> {
     .ok()
 }
 
-/// Starts `cfimg upload ROOT --resume`, kills it (SIGKILL) once `progress`
-/// reports at least 50 uploads (or it ended by itself), and returns how many
-/// were reported then.
-fn start_and_kill(mut cmd: Command, root: &Path, progress: impl Fn() -> usize) -> usize {
-    let mut child = cmd
-        .args([
-            "upload",
-            root.to_str().unwrap(),
-            "--resume",
-            "--concurrency",
-            "4",
-            "-q",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while progress() < 50 && Instant::now() < give_up {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // `Child::kill` is SIGKILL on Unix: no handler, no clean-up.
-    let _ = child.kill();
-    let _ = child.wait();
-    progress()
+/// Starts `cfimg upload ROOT --resume` and kills it (SIGKILL) once `progress`
+/// reports at least 50 uploads (or it ended by itself); returns how many were
+/// reported then.
+fn kill_upload(cmd: Command, root: &Path, progress: impl Fn() -> usize) -> usize {
+    let root = root.to_str().unwrap();
+    let args = ["upload", root, "--resume", "--concurrency", "4", "-q"];
+    start_and_kill(cmd, &args, 50, progress)
 }
 
 /// After the kill: `--resume` finishes, every file is stored once, and a third
@@ -120,7 +99,7 @@ fn killed_migration_resumes_on_an_emulator_process() {
     let data = tempfile::tempdir().unwrap();
     let files = tree(files_dir.path(), 200);
 
-    let at_kill = start_and_kill(remote(&emulator, data.path()), files_dir.path(), || {
+    let at_kill = kill_upload(remote(&emulator, data.path()), files_dir.path(), || {
         emulator.image_count()
     });
     eprintln!("killed with {at_kill} images stored");
@@ -136,7 +115,7 @@ fn killed_migration_resumes_on_the_embedded_emulator() {
     let data = tempfile::tempdir().unwrap();
     let files = tree(files_dir.path(), 200);
     let data_path: PathBuf = data.path().to_path_buf();
-    let at_kill = start_and_kill(local(data.path()), files_dir.path(), || {
+    let at_kill = kill_upload(local(data.path()), files_dir.path(), || {
         journal_count(&data_path, "state = 'done'").unwrap_or(0) as usize
     });
     eprintln!("killed with {at_kill} uploads journaled");

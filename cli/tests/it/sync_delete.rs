@@ -8,7 +8,7 @@ use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloudflare_images::Client;
 use cloudflare_images_emulator::{Emulator, EmulatorHandle};
@@ -358,26 +358,6 @@ fn sync_finishes_an_interrupted_replacement() {
     assert_eq!(under_p, set(&["p/a.png", "p/b.png"]));
     assert_eq!(api.blob("p/a.png"), red);
     assert_eq!(api.blob("p/b.png"), red);
-}
-
-/// Starts `cfimg` with `args`, kills it (SIGKILL) once `progress` reaches
-/// `at` (or it ended by itself).
-fn start_and_kill(mut cmd: Command, args: &[&str], at: usize, progress: impl Fn() -> usize) {
-    let mut child = cmd
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while progress() < at && Instant::now() < give_up {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -448,3 +448,52 @@ async fn binary_survives_a_closed_stdout() {
     let again = http.get(&url).bearer_auth("t").send().await.expect("send");
     assert_eq!(again.status().as_u16(), 200);
 }
+
+/// With rate windows on, every API answer carries Cloudflare's rate-limit headers,
+/// counting down; the 429 beyond the quota carries them too (nothing left), with
+/// `Retry-After`; without windows, no such header.
+#[tokio::test]
+async fn api_answers_carry_the_rate_limit_headers() {
+    let ctx = Ctx::with(Config {
+        rate_limits: true,
+        // A 30 s window: the 1,200 requests below fit in it on any machine.
+        rate_limit_scale: 0.1,
+        ..Config::default()
+    })
+    .await;
+    let first = ctx.get("v1/stats").await;
+    assert_eq!(first.status, 200);
+    let header = |a: &Answer, name: &str| {
+        a.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(
+        header(&first, "ratelimit-policy"),
+        "\"default\";q=1200;w=30"
+    );
+    assert_eq!(header(&first, "ratelimit"), "\"default\";r=1199;t=30");
+    let second = ctx.get("v1/stats").await;
+    assert!(
+        header(&second, "ratelimit").starts_with("\"default\";r=1198;t="),
+        "{}",
+        header(&second, "ratelimit")
+    );
+    for _ in 0..1198 {
+        ctx.get("v1/stats").await;
+    }
+    let refused = ctx.get("v1/stats").await;
+    assert_eq!(refused.status, 429);
+    assert!(
+        header(&refused, "ratelimit").starts_with("\"default\";r=0;t="),
+        "{}",
+        header(&refused, "ratelimit")
+    );
+    assert!(refused.headers.get("retry-after").is_some());
+
+    let plain = Ctx::new().await;
+    let answer = plain.get("v1/stats").await;
+    assert!(answer.headers.get("ratelimit").is_none());
+}
