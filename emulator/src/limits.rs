@@ -76,24 +76,16 @@ impl Window {
 }
 
 impl Window {
-    /// The requests left in the window ending at `now` and the seconds (rounded
-    /// up) until the oldest admitted request leaves it, as Cloudflare's
-    /// `Ratelimit` header reports them.
+    /// The requests left in the window and the seconds (rounded up) until the
+    /// oldest admitted request leaves it, as Cloudflare's `Ratelimit` header reports
+    /// them. Called right after [`admit`](Self::admit), which dropped every request
+    /// older than the window, so the log holds exactly the live ones.
     fn headroom(&self, now: Instant) -> Headroom {
-        let live = self
-            .admitted
-            .iter()
-            .filter(|&&t| now.saturating_duration_since(t) < self.length)
-            .count();
-        let reset = self
-            .admitted
-            .iter()
-            .find(|&&t| now.saturating_duration_since(t) < self.length)
-            .map_or(0, |&first| {
-                retry_after_secs((first + self.length).saturating_duration_since(now))
-            });
+        let reset = self.admitted.front().map_or(0, |&first| {
+            retry_after_secs((first + self.length).saturating_duration_since(now))
+        });
         Headroom {
-            remaining: self.limit.saturating_sub(live),
+            remaining: self.limit.saturating_sub(self.admitted.len()),
             reset_secs: reset,
             quota: self.limit,
             window_secs: retry_after_secs(self.length),

@@ -4,8 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use cloudflare_images::delivery::{self, Expiry, SigningKey, SystemClock};
-use cloudflare_images::types::Image;
+use cloudflare_images::delivery::{Expiry, SigningKey, SystemClock};
 use cloudflare_images::Client;
 use serde_json::json;
 
@@ -108,35 +107,6 @@ pub fn parse_direct_expiry(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// The delivery URL of `image` for `variant`: the one the API lists for that
-/// variant, or (a flexible variant such as `w=400,h=300`) the first one with its
-/// last path segment replaced.
-pub fn delivery_url(image: &Image, variant: &str) -> CliResult<String> {
-    let id = image.id.as_deref().unwrap_or("?");
-    let urls: Vec<&String> = image.variants.iter().flat_map(|v| v.iter()).collect();
-    if let Some(url) = urls.iter().find(|u| u.rsplit('/').next() == Some(variant)) {
-        return Ok(url.to_string());
-    }
-    let first = urls.first().ok_or_else(|| {
-        CliError::new(format!(
-            "image {id} has no delivery URLs (is it still a draft?)"
-        ))
-    })?;
-    let (base, _) = first
-        .rsplit_once('/')
-        .ok_or_else(|| CliError::new(format!("unexpected delivery URL {first:?}")))?;
-    if !variant.contains('=') {
-        return Err(CliError::usage(format!(
-            "image {id} has no variant named {variant:?} (known: {}); flexible variants look like w=400,h=300",
-            urls.iter()
-                .filter_map(|u| u.rsplit('/').next())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok(format!("{base}/{variant}"))
-}
-
 /// Picks a signing key through the keys API: the one named `name`, else
 /// `default`, else the first.
 pub async fn signing_key(client: &Client, name: Option<&str>) -> CliResult<SigningKey> {
@@ -160,18 +130,10 @@ pub async fn signed_url(
     key_name: Option<&str>,
 ) -> CliResult<(String, i64)> {
     let image = client.v1().get(id).send().await?;
-    if image.require_signed_urls && variant.contains('=') {
-        // Cloudflare refuses it however it is signed (the SDK's
-        // `DeliveryUrl::require_signed_urls` says the same).
-        return Err(CliError::usage(format!(
-            "image {id} requires signed URLs, and Cloudflare serves those through named variants only, not flexible ones like {variant:?}"
-        )));
-    }
-    let url = delivery_url(&image, variant)?;
+    let url = super::url::record_delivery_url(&image, variant)?;
     let key = signing_key(client, key_name).await?;
     let expiry = Expiry::after(expires_in, &SystemClock)?;
-    let signed = delivery::sign_url(&url, &key, expiry)?;
-    Ok((signed, expiry.unix_seconds()))
+    Ok((url.sign(&key, expiry), expiry.unix_seconds()))
 }
 
 #[cfg(test)]
@@ -196,31 +158,5 @@ mod tests {
         assert!(parse_direct_expiry("7h").is_err());
         assert_eq!(parse_direct_expiry("2m"), Ok(DIRECT_MIN));
         assert_eq!(parse_direct_expiry("6h"), Ok(DIRECT_MAX));
-    }
-
-    fn image(urls: &[&str]) -> Image {
-        Image {
-            id: Some("img".into()),
-            variants: Some(
-                urls.iter()
-                    .map(|u| u.to_string())
-                    .collect::<Vec<_>>()
-                    .into(),
-            ),
-            ..Image::default()
-        }
-    }
-
-    #[test]
-    fn delivery_urls_come_from_the_image() {
-        let i = image(&["https://d/h/img/public", "https://d/h/img/thumb"]);
-        assert_eq!(delivery_url(&i, "thumb").unwrap(), "https://d/h/img/thumb");
-        assert_eq!(
-            delivery_url(&i, "w=400,h=300").unwrap(),
-            "https://d/h/img/w=400,h=300"
-        );
-        let e = delivery_url(&i, "nope").unwrap_err();
-        assert!(e.message.contains("public, thumb"), "{}", e.message);
-        assert!(delivery_url(&image(&[]), "public").is_err());
     }
 }

@@ -211,29 +211,50 @@ fn base_and_hash(image: &Image) -> Option<(String, String)> {
     Some((base, hash.to_string()))
 }
 
+/// The delivery URL of `record` (an image the API returned) for `variant`: a
+/// name the record lists, or flexible-variant options, built by the SDK on the
+/// record's own base URL and account hash. The SDK refuses a flexible variant of
+/// an image that requires signed URLs; an unknown name is a usage error naming
+/// the known ones. `cfimg url image` and `cfimg sign` both build through here.
+pub fn record_delivery_url(record: &Image, variant_text: &str) -> CliResult<DeliveryUrl> {
+    let id = record.id.as_deref().unwrap_or("?");
+    let (base, hash) = base_and_hash(record).ok_or_else(|| {
+        CliError::new(format!(
+            "image {id} has no delivery URLs (is it still a draft?)"
+        ))
+    })?;
+    let variant = variant(variant_text)?;
+    if let Variant::Named(name) = &variant {
+        let known: Vec<&str> = record
+            .variants
+            .iter()
+            .flat_map(|v| v.iter())
+            .filter_map(|u| u.rsplit('/').next())
+            .collect();
+        if !known.contains(&name.as_str()) {
+            return Err(CliError::usage(format!(
+                "image {id} has no variant named {name:?} (known: {}); flexible variants look like w=400,h=300",
+                known.join(", ")
+            )));
+        }
+    }
+    let url = DeliveryUrl::for_image(hash, record, variant).map_err(usage)?;
+    if base == "https://imagedelivery.net" {
+        Ok(url)
+    } else {
+        Ok(url.with_base_url(&base)?)
+    }
+}
+
 async fn image(args: ImageArgs, ctx: Option<&Backend>) -> CliResult<()> {
-    let variant = variant(&args.variant)?;
     let mut url = match &args.account_hash {
-        Some(hash) => DeliveryUrl::new(hash.as_str(), args.id.as_str(), variant)
+        Some(hash) => DeliveryUrl::new(hash.as_str(), args.id.as_str(), variant(&args.variant)?)
             .and_then(|u| u.require_signed_urls(args.signed_image))
             .map_err(usage)?,
         None => {
             let ctx = backend(ctx)?;
             let record = ctx.client.v1().get(&args.id).send().await?;
-            let (base, hash) = base_and_hash(&record).ok_or_else(|| {
-                CliError::new(format!(
-                    "image {} has no delivery URLs (is it still a draft?)",
-                    args.id
-                ))
-            })?;
-            // Knowing the image, the SDK refuses a flexible variant of one that
-            // requires signed URLs.
-            let url = DeliveryUrl::for_image(hash, &record, variant).map_err(usage)?;
-            if base == "https://imagedelivery.net" {
-                url
-            } else {
-                url.with_base_url(&base)?
-            }
+            record_delivery_url(&record, &args.variant)?
         }
     };
     if let Some(zone) = &args.zone {
@@ -481,6 +502,33 @@ mod tests {
             ))
         );
         assert_eq!(base_and_hash(&record(&[])), None);
+    }
+
+    #[test]
+    fn record_urls_are_built_for_listed_names_and_options() {
+        let i = record(&[
+            "https://imagedelivery.net/h/a/b/public",
+            "https://imagedelivery.net/h/a/b/thumb",
+        ]);
+        assert_eq!(
+            record_delivery_url(&i, "thumb").unwrap().url(),
+            "https://imagedelivery.net/h/a/b/thumb"
+        );
+        assert_eq!(
+            record_delivery_url(&i, "w=400,h=300").unwrap().url(),
+            "https://imagedelivery.net/h/a/b/w=400,h=300"
+        );
+        let e = record_delivery_url(&i, "nope").unwrap_err();
+        assert!(e.message.contains("public, thumb"), "{}", e.message);
+        assert!(record_delivery_url(&record(&[]), "public").is_err());
+        let signed = Image {
+            require_signed_urls: true,
+            ..i
+        };
+        assert!(record_delivery_url(&signed, "thumb").is_ok());
+        let e = record_delivery_url(&signed, "w=400").unwrap_err();
+        assert_eq!(e.exit, crate::error::EXIT_USAGE);
+        assert!(e.message.contains("named variants only"), "{}", e.message);
     }
 
     #[test]
