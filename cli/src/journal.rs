@@ -160,20 +160,40 @@ impl Journal {
     /// Records every input (`(key, source)`) not yet in the journal as pending,
     /// in one transaction, and returns the rows of all of them.
     pub fn register(&self, inputs: &[(String, String)]) -> CliResult<HashMap<String, Entry>> {
+        self.register_pending(
+            "INSERT OR IGNORE INTO uploads (target, key, source, state) VALUES (?1, ?2, ?3, 'pending')",
+            "SELECT state, image_id FROM uploads WHERE target = ?1 AND key = ?2",
+            inputs
+                .iter()
+                .map(|(key, source)| (key, (&self.target, key, source), (&self.target, key))),
+        )
+    }
+
+    /// How a run claims its inputs, for every table of items (uploads, imports):
+    /// each item is inserted as pending unless it is there, then its state and image
+    /// id are read back, all in one immediate transaction, so that two processes
+    /// registering the same items see one row each. Returns the rows by key.
+    fn register_pending<'k, I, P, Q>(
+        &self,
+        insert: &str,
+        select: &str,
+        items: I,
+    ) -> CliResult<HashMap<String, Entry>>
+    where
+        I: ExactSizeIterator<Item = (&'k String, P, Q)>,
+        P: rusqlite::Params,
+        Q: rusqlite::Params,
+    {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut rows = HashMap::with_capacity(inputs.len());
+            let mut rows = HashMap::with_capacity(items.len());
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO uploads (target, key, source, state) VALUES (?1, ?2, ?3, 'pending')",
-                )?;
-                let mut select = tx.prepare_cached(
-                    "SELECT state, image_id FROM uploads WHERE target = ?1 AND key = ?2",
-                )?;
-                for (key, source) in inputs {
-                    insert.execute(params![self.target, key, source])?;
+                let mut insert = tx.prepare_cached(insert)?;
+                let mut select = tx.prepare_cached(select)?;
+                for (key, insert_params, select_params) in items {
+                    insert.execute(insert_params)?;
                     let entry = select
-                        .query_row(params![self.target, key], |r| {
+                        .query_row(select_params, |r| {
                             Ok(Entry {
                                 state: State::parse(&r.get::<_, String>(0)?),
                                 image_id: r.get(1)?,
@@ -497,34 +517,12 @@ impl Journal {
     /// journal as pending, and returns the rows of all of them (keyed by their
     /// id in the export).
     pub fn import_register(&self, dir: &str, ids: &[String]) -> CliResult<HashMap<String, Entry>> {
-        self.with(|conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut rows = HashMap::with_capacity(ids.len());
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO imports (target, dir, old_id, state) VALUES (?1, ?2, ?3, 'pending')",
-                )?;
-                let mut select = tx.prepare_cached(
-                    "SELECT state, new_id FROM imports WHERE target = ?1 AND dir = ?2 AND old_id = ?3",
-                )?;
-                for id in ids {
-                    insert.execute(params![self.target, dir, id])?;
-                    let entry = select
-                        .query_row(params![self.target, dir, id], |r| {
-                            Ok(Entry {
-                                state: State::parse(&r.get::<_, String>(0)?),
-                                image_id: r.get(1)?,
-                            })
-                        })
-                        .optional()?;
-                    if let Some(entry) = entry {
-                        rows.insert(id.clone(), entry);
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok(rows)
-        })
+        self.register_pending(
+            "INSERT OR IGNORE INTO imports (target, dir, old_id, state) VALUES (?1, ?2, ?3, 'pending')",
+            "SELECT state, new_id FROM imports WHERE target = ?1 AND dir = ?2 AND old_id = ?3",
+            ids.iter()
+                .map(|id| (id, (&self.target, dir, id), (&self.target, dir, id))),
+        )
     }
 
     /// Marks an import as sent, under `new_id` (the id the image will have),

@@ -148,12 +148,7 @@ async fn serve_inner(app: &App, req: Request<Body>) -> Response<Body> {
             .insert(header::CACHE_CONTROL, cache_control);
         return resp;
     };
-    let webp = req
-        .headers()
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(render::accepts_webp);
+    let webp = wants_webp(req.headers());
     let read = || async move {
         match blob {
             BlobSource::Memory(bytes) => Ok(bytes),
@@ -255,6 +250,16 @@ pub(crate) fn url_signature(key: &str, message: &str) -> Option<[u8; 32]> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).ok()?;
     mac.update(message.as_bytes());
     Some(mac.finalize().into_bytes().into())
+}
+
+/// Whether a request's `Accept` headers admit WebP: the one rule for hosted variants
+/// and `/cdn-cgi/image` transformations alike.
+fn wants_webp(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(render::accepts_webp)
 }
 
 #[cfg(test)]

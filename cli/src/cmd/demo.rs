@@ -391,15 +391,10 @@ async fn tour_steps(tour: &mut Tour, client: &Client, dir: &Path, origin: &str) 
             v.options.height
         ));
     }
-    let names: Vec<String> = client
-        .v1()
-        .variants()
-        .list()
-        .send()
+    let names: Vec<String> = super::variants::account_variants(client)
         .await?
-        .variants
-        .map(|m| m.0.into_keys().collect())
-        .unwrap_or_default();
+        .into_keys()
+        .collect();
     tour.say(format!("variants now: {}", names.join(", ")));
 
     // 5. Signed delivery.

@@ -137,13 +137,19 @@ fn print_variant(v: &ImageVariantDefinition) {
     }
 }
 
+/// The account's variants by name (none when the answer lists none): what `list`,
+/// `apply` and the demo read.
+pub(crate) async fn account_variants(
+    client: &Client,
+) -> CliResult<std::collections::BTreeMap<String, ImageVariantDefinition>> {
+    let list = client.v1().variants().list().send().await?;
+    Ok(list.variants.map(|m| m.0).unwrap_or_default())
+}
+
 /// `cfimg variants list`.
 async fn list(client: &Client) -> CliResult<()> {
-    let list = client.v1().variants().list().send().await?;
-    let variants: Vec<ImageVariantDefinition> = list
-        .variants
-        .map(|m| m.0.into_values().collect())
-        .unwrap_or_default();
+    let variants: Vec<ImageVariantDefinition> =
+        account_variants(client).await?.into_values().collect();
     if output::machine() {
         output::print_json_items(variants.iter().map(variant_json).collect());
     } else {
@@ -429,15 +435,7 @@ async fn apply(args: ApplyArgs, client: &Client) -> CliResult<()> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| CliError::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let wanted = parse_variants_file(&args.file, &text)?;
-    let current: std::collections::BTreeMap<String, ImageVariantDefinition> = client
-        .v1()
-        .variants()
-        .list()
-        .send()
-        .await?
-        .variants
-        .map(|m| m.0.into_iter().collect())
-        .unwrap_or_default();
+    let current = account_variants(client).await?;
     let (steps, unchanged) = plan(&wanted, &current, args.prune);
     let count = |a: Action| steps.iter().filter(|(s, _)| *s == a).count();
     let to_delete: Vec<String> = steps

@@ -170,12 +170,7 @@ pub(crate) async fn serve(app: Arc<App>, req: Request<Body>) -> Response<Body> {
         Some(q) => format!("{source_raw}?{q}"),
         None => source_raw.to_owned(),
     };
-    let webp = req
-        .headers()
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(render::accepts_webp);
+    let webp = super::wants_webp(req.headers());
     let onerror_redirect = options.onerror_redirect;
     let (absolute, result) = if is_absolute(&source) {
         let url = normalize_absolute(&source);
