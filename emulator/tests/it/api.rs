@@ -405,15 +405,6 @@ async fn delete_image() {
 // ----------------------------------------------------------------------------------------------
 // Listing (small; the 25,000-image runs are in pagination.rs)
 
-fn ids(result: &Value) -> Vec<String> {
-    result["images"]
-        .as_array()
-        .expect("images")
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn list_v1_pages_and_creator() {
     let ctx = Ctx::new().await;
@@ -427,17 +418,20 @@ async fn list_v1_pages_and_creator() {
     }
     ctx.upload_png(&[("id", "nocreator")]).await;
     all.push("nocreator".into());
-    assert_eq!(ids(ctx.get("v1").await.assert_ok()), all);
+    assert_eq!(listed_ids(ctx.get("v1").await.assert_ok()), all);
     assert_eq!(
-        ids(ctx.get("v1?page=2&per_page=2").await.assert_ok()),
+        listed_ids(ctx.get("v1?page=2&per_page=2").await.assert_ok()),
         all[2..4]
     );
-    assert!(ids(ctx.get("v1?page=9&per_page=2").await.assert_ok()).is_empty());
+    assert!(listed_ids(ctx.get("v1?page=9&per_page=2").await.assert_ok()).is_empty());
     assert_eq!(
-        ids(ctx.get("v1?creator=even").await.assert_ok()),
+        listed_ids(ctx.get("v1?creator=even").await.assert_ok()),
         ["img0", "img2", "img4"]
     );
-    assert_eq!(ids(ctx.get("v1?creator=").await.assert_ok()), ["nocreator"]);
+    assert_eq!(
+        listed_ids(ctx.get("v1?creator=").await.assert_ok()),
+        ["nocreator"]
+    );
     for bad in [
         "v1?page=0",
         "v1?per_page=0",
@@ -463,10 +457,10 @@ async fn list_v2_sorting_tokens_and_filters() {
     }
     let page = ctx.get("v2").await;
     let result = page.assert_ok();
-    assert_eq!(ids(result), ["m3", "m2", "m1", "m0"]);
+    assert_eq!(listed_ids(result), ["m3", "m2", "m1", "m0"]);
     assert_eq!(result["continuation_token"], Value::Null);
     assert_eq!(
-        ids(ctx.get("v2?sort_order=asc").await.assert_ok()),
+        listed_ids(ctx.get("v2?sort_order=asc").await.assert_ok()),
         ["m0", "m1", "m2", "m3"]
     );
     let cases: &[(&str, &[&str])] = &[
@@ -489,7 +483,7 @@ async fn list_v2_sorting_tokens_and_filters() {
     ];
     for (query, expected) in cases {
         let answer = ctx.get(&format!("v2?sort_order=asc&{query}")).await;
-        assert_eq!(&ids(answer.assert_ok()), expected, "{query}");
+        assert_eq!(&listed_ids(answer.assert_ok()), expected, "{query}");
     }
     for bad in [
         "v2?per_page=9",
@@ -521,11 +515,11 @@ async fn list_v2_continuation_tokens() {
         .expect("token")
         .to_owned();
     let expected: Vec<String> = seeded.iter().rev().cloned().collect();
-    assert_eq!(ids(result), expected[..10]);
+    assert_eq!(listed_ids(result), expected[..10]);
     let second = ctx
         .get(&format!("v2?per_page=10&continuation_token={token}"))
         .await;
-    assert_eq!(ids(second.assert_ok()), expected[10..20]);
+    assert_eq!(listed_ids(second.assert_ok()), expected[10..20]);
     // A desc token is refused with asc.
     ctx.get(&format!("v2?sort_order=asc&continuation_token={token}"))
         .await

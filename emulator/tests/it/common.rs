@@ -148,6 +148,16 @@ impl Ctx {
 }
 
 /// The workspace's one 1x1 PNG ([`cloudflare_images_emulator::fixtures::PIXEL_PNG`]), owned.
+/// The ids a listing answer (v1 page or v2) holds, in order.
+pub fn listed_ids(result: &Value) -> Vec<String> {
+    result["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
 pub fn png() -> Vec<u8> {
     cloudflare_images_emulator::fixtures::PIXEL_PNG.to_vec()
 }

@@ -5,17 +5,7 @@
 use reqwest::multipart::Form;
 use serde_json::Value;
 
-use crate::common::{file_form, png, Ctx};
-
-/// The ids a listing answer holds, in order.
-fn ids(result: &Value) -> Vec<String> {
-    result["images"]
-        .as_array()
-        .expect("images")
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
+use crate::common::{file_form, listed_ids, png, Ctx};
 
 /// Creates a draft (creator `c`) and returns its id and one-time URL.
 async fn draft(ctx: &Ctx) -> (String, String) {
@@ -52,7 +42,7 @@ async fn a_draft_is_in_no_listing_until_its_file_arrives() {
         "v2?creator=c",
     ] {
         let listed = ctx.get(path).await;
-        assert_eq!(ids(listed.assert_ok()), ["stored"], "GET {path}");
+        assert_eq!(listed_ids(listed.assert_ok()), ["stored"], "GET {path}");
     }
     // Nor does a v2 page one image long hand out a token that leads to it.
     let first = ctx.get("v2?per_page=10").await;
@@ -67,7 +57,13 @@ async fn a_draft_is_in_no_listing_until_its_file_arrives() {
     .await
     .assert_ok();
     let listed = ctx.get("v1").await;
-    assert_eq!(ids(listed.assert_ok()), ["stored", draft_id.as_str()]);
+    assert_eq!(
+        listed_ids(listed.assert_ok()),
+        ["stored", draft_id.as_str()]
+    );
     let listed = ctx.get("v2?sort_order=asc").await;
-    assert_eq!(ids(listed.assert_ok()), ["stored", draft_id.as_str()]);
+    assert_eq!(
+        listed_ids(listed.assert_ok()),
+        ["stored", draft_id.as_str()]
+    );
 }

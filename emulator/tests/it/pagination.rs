@@ -7,15 +7,6 @@ use serde_json::Value;
 
 const N: usize = 25_000;
 
-fn page_ids(result: &Value) -> Vec<String> {
-    result["images"]
-        .as_array()
-        .expect("images")
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
-}
-
 fn assert_each_once(seen: &[String], expected: &[String]) {
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no id is returned twice");
@@ -36,7 +27,7 @@ async fn v1_page_pagination_over_25000_images() {
             let answer = ctx
                 .get(&format!("v1?page={page}&per_page={per_page}"))
                 .await;
-            let ids = page_ids(answer.assert_ok());
+            let ids = listed_ids(answer.assert_ok());
             let short = ids.len() < per_page;
             seen.extend(ids);
             if short {
@@ -49,7 +40,7 @@ async fn v1_page_pagination_over_25000_images() {
     }
     // The default page size is 100.
     let first = ctx.get("v1").await;
-    assert_eq!(page_ids(first.assert_ok()), seeded[..100]);
+    assert_eq!(listed_ids(first.assert_ok()), seeded[..100]);
 }
 
 async fn walk_v2(ctx: &Ctx, query: &str) -> (Vec<String>, usize) {
@@ -63,7 +54,7 @@ async fn walk_v2(ctx: &Ctx, query: &str) -> (Vec<String>, usize) {
         };
         let answer = ctx.get(&url).await;
         let result = answer.assert_ok();
-        seen.extend(page_ids(result));
+        seen.extend(listed_ids(result));
         pages += 1;
         assert!(pages <= N, "pagination terminates");
         match &result["continuation_token"] {
@@ -125,7 +116,7 @@ async fn v2_tokens_stay_valid_when_images_change() {
         .await
         .assert_ok();
     let added = ctx.upload_png(&[]).await;
-    let mut seen = page_ids(&result);
+    let mut seen = listed_ids(&result);
     let mut token = Some(token);
     while let Some(t) = token.take() {
         let answer = ctx
@@ -134,7 +125,7 @@ async fn v2_tokens_stay_valid_when_images_change() {
             ))
             .await;
         let result = answer.assert_ok();
-        seen.extend(page_ids(result));
+        seen.extend(listed_ids(result));
         token = result["continuation_token"].as_str().map(str::to_owned);
     }
     let mut expected: Vec<String> = seeded
