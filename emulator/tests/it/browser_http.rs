@@ -357,15 +357,17 @@ async fn console_creates_upload_urls_and_deletes_same_origin_only() {
         .unwrap();
     assert_eq!(resp.status(), 403);
     ctx.get("v1/console%2Fone").await.assert_ok();
+    // The console's delete form, posted from its own origin.
+    let console_delete = |fields: &[(&str, &str)]| {
+        let request = http
+            .post(format!("{origin}/console/delete"))
+            .header("Origin", &origin)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(urlencoded(fields));
+        async move { request.send().await.unwrap() }
+    };
     // From the console itself: first a page asking to confirm, the image still there...
-    let resp = http
-        .post(format!("{origin}/console/delete"))
-        .header("Origin", &origin)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(urlencoded(&[("id", "console/one")]))
-        .send()
-        .await
-        .unwrap();
+    let resp = console_delete(&[("id", "console/one")]).await;
     assert_eq!(resp.status(), 200);
     let page = resp.text().await.unwrap();
     assert!(
@@ -379,14 +381,7 @@ async fn console_creates_upload_urls_and_deletes_same_origin_only() {
     );
     ctx.get("v1/console%2Fone").await.assert_ok();
     // ...then, confirmed, the delete and a report in the gallery.
-    let resp = http
-        .post(format!("{origin}/console/delete"))
-        .header("Origin", &origin)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(urlencoded(&[("id", "console/one"), ("confirm", "yes")]))
-        .send()
-        .await
-        .unwrap();
+    let resp = console_delete(&[("id", "console/one"), ("confirm", "yes")]).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()["location"], "/?deleted=console%2Fone");
     ctx.get("v1/console%2Fone").await.assert_error(404, 5404);
@@ -414,13 +409,6 @@ async fn console_creates_upload_urls_and_deletes_same_origin_only() {
         .unwrap();
     assert!(!gallery.contains("id=notice"), "{gallery}");
     // Deleting what does not exist asks nothing: 404.
-    let resp = http
-        .post(format!("{origin}/console/delete"))
-        .header("Origin", &origin)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(urlencoded(&[("id", "console/one")]))
-        .send()
-        .await
-        .unwrap();
+    let resp = console_delete(&[("id", "console/one")]).await;
     assert_eq!(resp.status(), 404);
 }
